@@ -1,0 +1,77 @@
+"""Typed exceptions raised by fairrec.
+
+Every error fairrec raises on purpose derives from :class:`FairrecError`, so a caller can
+catch the whole family with one ``except``. Messages name the column, id or value at fault.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FairrecError",
+    "DataError",
+    "ParameterError",
+    "NotFittedError",
+    "UnknownUserError",
+    "UnknownItemError",
+    "ConsentError",
+    "UnknownPurposeError",
+    "ModelFileError",
+    "OptionalDependencyError",
+]
+
+
+class FairrecError(Exception):
+    """Base class of every error fairrec raises on purpose."""
+
+
+class DataError(FairrecError, ValueError):
+    """Input data is malformed: a missing column, a NaN id, a bad weight or timestamp."""
+
+
+class ParameterError(FairrecError, ValueError):
+    """A parameter is out of range or of the wrong type.
+
+    Messages follow scikit-learn: "The 'lambda_' parameter of MMR must be in [0, 1].
+    Got 1.5 instead."
+    """
+
+
+class NotFittedError(FairrecError, RuntimeError):
+    """A model or recommender was used before ``fit``."""
+
+
+class UnknownUserError(FairrecError, KeyError):
+    """A viewer id the model or dataset has never seen."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "unknown user"
+
+
+class UnknownItemError(FairrecError, KeyError):
+    """A title id the catalog does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown item"
+
+
+class ConsentError(FairrecError, ValueError):
+    """A consent operation is invalid: malformed table, conflicting events, revoke before grant."""
+
+
+class UnknownPurposeError(ConsentError):
+    """A purpose that is not one of fairrec's purposes."""
+
+
+class ModelFileError(FairrecError, OSError):
+    """A model directory is missing, truncated, tampered with or of a foreign format."""
+
+
+class OptionalDependencyError(FairrecError, ImportError):
+    """An optional extra is needed, e.g. ``pip install "fairrec[spark]"``."""
+
+
+def param_error(name: str, owner: str, expected: str, got: object) -> ParameterError:
+    """Build a scikit-learn style parameter error message."""
+    return ParameterError(
+        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
+    )
