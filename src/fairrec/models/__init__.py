@@ -1,0 +1,12 @@
+"""Candidate models: ALS and BPR (from ``implicit``), Popularity and ItemKNN baselines."""
+
+from fairrec.models._base import CandidateModel, top_n
+from fairrec.models.als import ALS
+from fairrec.models.bpr import BPR
+from fairrec.models.itemknn import ItemKNN
+from fairrec.models.popularity import Popularity
+
+__all__ = ["ALS", "BPR", "CandidateModel", "ItemKNN", "Popularity", "top_n", "MODEL_KINDS"]
+
+#: model-file ``kind`` -> class
+MODEL_KINDS = {cls.kind: cls for cls in (ALS, BPR, Popularity, ItemKNN)}
