@@ -50,6 +50,7 @@ __all__ = [
     "data_label",
     "describe_data_used",
     "pages_to_frame",
+    "pages_to_html",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -687,16 +688,7 @@ class HomePage:
         str
             The HTML document.
         """
-        title = html.escape(f"fairrec home page · viewer {self.user_id}")
-        document = (
-            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            '<meta http-equiv="Content-Security-Policy" '
-            "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n"
-            "<style>body{margin:0;padding:20px;background:#e9ecef}</style>\n"
-            f"</head>\n<body>\n{_page_html(self)}\n</body>\n</html>\n"
-        )
+        document = _document(f"fairrec home page · viewer {self.user_id}", _page_html(self))
         if path is not None:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(document)
@@ -708,6 +700,37 @@ _SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------------------
 # Frames
 # --------------------------------------------------------------------------------------
+
+
+def _document(title: str, body: str) -> str:
+    """A standalone HTML document (inline CSS only, nothing external may load)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{margin:0;padding:20px;background:#e9ecef}</style>\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def pages_to_html(pages: Iterable[HomePage], path: str | os.PathLike[str] | None = None) -> str:
+    """One standalone HTML document showing several pages one under the other.
+
+    Parameters
+    ----------
+    pages : iterable of HomePage
+    path : str or path-like, optional
+        If given, the document is also written there (UTF-8).
+    """
+    pages = list(pages)
+    body = "\n".join(_page_html(p) for p in pages)
+    document = _document(f"fairrec home pages · {len(pages)} viewer(s)", body)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(document)
+    return document
 
 
 def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:

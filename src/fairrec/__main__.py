@@ -1,0 +1,5 @@
+import sys
+
+from fairrec.cli import main
+
+sys.exit(main())

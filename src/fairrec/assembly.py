@@ -1,0 +1,137 @@
+"""Page assembly: rows in, a page per viewer out.
+
+Rules, applied to a whole batch of viewers with array operations:
+
+* no title twice on a page: each row is built with the titles placed by earlier rows masked;
+* titles that must not appear (exclusions, seen titles) are filtered once more *after*
+  ranking, whatever a row kind did;
+* a row with fewer than ``min_items`` titles is dropped, never padded;
+* page-level diversity: at most ``max_rows_per_genre`` rows may be dominated by the same
+  genre (more than ``dominance`` of their titles in it);
+* rows are ordered by their expected value for the viewer: the mean relevance percentile
+  of their titles among the viewer's candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fairrec.rows import RowBatch, RowContext, RowKind, _mark
+
+__all__ = ["AssembledPages", "assemble"]
+
+
+@dataclass
+class AssembledPages:
+    """Rows of a batch and, per viewer, which rows are shown and in which order.
+
+    ``order[v]`` lists row positions (into ``rows``) for viewer ``v``, ``-1`` padded.
+    """
+
+    rows: list[RowBatch]
+    order: np.ndarray  # (u, R)
+    value: np.ndarray  # (u, R) expected value of each row
+
+
+def assemble(
+    ctx: RowContext,
+    kinds: list[RowKind],
+    *,
+    min_items: int,
+    max_rows: int,
+    max_rows_per_genre: int = 2,
+    dominance: float = 0.6,
+) -> AssembledPages:
+    """Build every row kind for the batch and decide each viewer's page."""
+    u = ctx.n
+    n_items = ctx.scores.shape[1]
+    taken = np.zeros((u, n_items), dtype=bool)
+    forbidden = ctx.batch.banned | (ctx.batch.histories.toarray() > 0)
+    rows: list[RowBatch] = []
+    for kind in kinds:
+        for row in kind.build(ctx, taken):
+            items = row.items
+            safe = np.maximum(items, 0)
+            rows_idx = np.arange(u)[:, None]
+            bad = (items >= 0) & (forbidden[rows_idx, safe] | taken[rows_idx, safe])
+            if bad.any():  # removed after ranking, never only pushed down
+                items = _compact(np.where(bad, -1, items))
+                row.scores = _compact_like(row.scores, bad, items)
+                if row.item_reason_text is not None:
+                    row.item_reason_text = _compact_like(row.item_reason_text, bad, items)
+                    row.item_anchor = _compact_like(row.item_anchor, bad, items)
+                row.items = items
+            count = (row.items >= 0).sum(axis=1)
+            row.applies = row.applies & (count >= min_items)
+            _mark(taken, row.items, row.applies)
+            rows.append(row)
+
+    r_count = len(rows)
+    if r_count == 0:
+        return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
+    applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
+    pct = _relevance_percentiles(ctx)
+    value = np.stack([_row_value(pct, r) for r in rows], axis=1)
+
+    # page-level genre diversity, in build order (earlier rows have priority)
+    dominant = np.stack([_dominant_genre(ctx, r, dominance) for r in rows], axis=1)  # (u, R)
+    for r in range(r_count):
+        g = dominant[:, r]
+        earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
+        too_many = earlier.sum(axis=1) >= max_rows_per_genre
+        applies[:, r] &= ~too_many
+
+    key = np.where(applies, -value, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    shown = np.take_along_axis(applies, order, axis=1)
+    order = np.where(shown, order, -1)[:, :max_rows]
+    return AssembledPages(rows, order, value)
+
+
+def _compact(items: np.ndarray) -> np.ndarray:
+    """Move -1 padding to the end of each row, keeping the order of the rest."""
+    order = np.argsort(items < 0, axis=1, kind="stable")
+    return np.take_along_axis(items, order, axis=1)
+
+
+def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.ndarray:
+    order = np.argsort(bad, axis=1, kind="stable")
+    out = np.take_along_axis(values, order, axis=1)
+    pad = items < 0
+    if out.dtype == object:
+        out = out.copy()
+        out[pad] = None
+    else:
+        out = np.where(pad, -np.inf, out)
+    return out
+
+
+def _relevance_percentiles(ctx: RowContext) -> np.ndarray:
+    """(u, n_items) relevance percentile of every candidate title, 0 outside the candidates."""
+    u, n_items = ctx.scores.shape
+    pct = np.zeros((u, n_items), dtype=np.float32)
+    rows_idx = np.broadcast_to(np.arange(u)[:, None], ctx.cand.shape)
+    ok = ctx.cand >= 0
+    pct[rows_idx[ok], ctx.cand[ok]] = ctx.rel_pct[ok]
+    return pct
+
+
+def _row_value(pct: np.ndarray, row: RowBatch) -> np.ndarray:
+    """Mean relevance percentile of a row's titles (0 for titles outside the candidates)."""
+    items = row.items
+    got = np.take_along_axis(pct, np.maximum(items, 0), axis=1)
+    valid = items >= 0
+    return np.where(valid, got, 0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+
+
+def _dominant_genre(ctx: RowContext, row: RowBatch, dominance: float) -> np.ndarray:
+    """Genre covering more than ``dominance`` of the row's titles, else -1."""
+    items = row.items
+    valid = items >= 0
+    counts = np.einsum("ukg,uk->ug", ctx.genres[np.maximum(items, 0)], valid.astype(np.float32))
+    n = np.maximum(valid.sum(axis=1), 1)
+    best = counts.argmax(axis=1)
+    share = counts.max(axis=1) / n
+    return np.where(share > dominance, best, -1)

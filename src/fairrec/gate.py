@@ -1,0 +1,288 @@
+"""The consent gate: which events may train the model, and what a request may use.
+
+Two gates, one rule — data is used only for the purpose its viewer consented to, only inside
+the retention window:
+
+* :func:`training_events` keeps the events of viewers who granted ``training`` (and are not
+  erased), newer than the retention cut-off. The training matrix built from them has one row
+  per such viewer and none for anyone else, so a viewer who withdrew leaves no trace, not
+  even an empty row that would shift a seeded initialisation.
+* :func:`serving_batch` turns one immutable consent snapshot per viewer into everything a
+  page may use: the consented, in-window history (empty without ``personalization``), the
+  stated interests (only with ``stated_interests``), and the titles that must never appear
+  (exclusions, maturity cap, dislikes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from fairrec import _columns as C
+from fairrec.data import Dataset
+
+__all__ = [
+    "PERSONALIZATION",
+    "TRAINING",
+    "STATED_INTERESTS",
+    "CatalogIndex",
+    "ServingBatch",
+    "retention_cutoff",
+    "training_events",
+    "training_matrix",
+    "serving_batch",
+]
+
+PERSONALIZATION = "personalization"
+TRAINING = "training"
+STATED_INTERESTS = "stated_interests"
+
+
+def retention_cutoff(now: pd.Timestamp, retention_days: float | None) -> np.datetime64 | None:
+    """Oldest event time still usable at ``now`` (naive UTC), or None without a window."""
+    if retention_days is None:
+        return None
+    ts = pd.Timestamp(now)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return (ts - pd.Timedelta(days=retention_days)).to_datetime64()
+
+
+def training_events(
+    data: Dataset, consent: Any, now: pd.Timestamp, retention_days: float | None
+) -> np.ndarray:
+    """Boolean mask over ``data``'s events that the training gate lets through."""
+    allowed_users = np.asarray(consent.allowed_mask(data.user_ids, TRAINING), dtype=bool)
+    mask = allowed_users[data.users]
+    cutoff = retention_cutoff(now, retention_days)
+    if cutoff is not None:
+        mask &= data.timestamps >= cutoff
+    return mask
+
+
+def training_matrix(data: Dataset, mask: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """CSR training matrix of the masked events and the dataset index of each of its rows.
+
+    Rows are the viewers with at least one kept event, in dataset order; duplicates summed.
+    """
+    users = data.users[mask]
+    rows_users, row_of_event = np.unique(users, return_inverse=True)
+    m = sp.csr_matrix(
+        (data.weights[mask], (row_of_event, data.items[mask])),
+        shape=(len(rows_users), data.n_items),
+        dtype=np.float32,
+    )
+    m.sum_duplicates()
+    return m, rows_users
+
+
+@dataclass(frozen=True, eq=False)
+class CatalogIndex:
+    """Catalog arrays the gate needs, computed once per fit."""
+
+    item_ids: np.ndarray
+    genre_names: tuple[str, ...]
+    item_genres: sp.csr_matrix  # (n_items, n_genres) multi-hot
+    maturity: np.ndarray | None  # (n_items,) or None
+
+    @classmethod
+    def from_dataset(cls, data: Dataset) -> CatalogIndex:
+        mat = data.catalog[C.MATURITY].to_numpy(np.float64) if C.MATURITY in data.catalog else None
+        return cls(
+            item_ids=data.item_ids,
+            genre_names=tuple(data.genre_names),
+            item_genres=data.item_genres.tocsc(),
+            maturity=mat,
+        )
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def genre_columns(self, names: Any) -> np.ndarray:
+        lookup = {g: j for j, g in enumerate(self.genre_names)}
+        return np.array(sorted({lookup[g] for g in names if g in lookup}), dtype=np.int64)
+
+    def items_with_genres(self, names: Any) -> np.ndarray:
+        """Boolean mask of titles having any of the named genres."""
+        cols = self.genre_columns(names)
+        if cols.size == 0:
+            return np.zeros(self.n_items, dtype=bool)
+        return np.asarray(self.item_genres[:, cols].sum(axis=1)).ravel() > 0
+
+    @cached_property
+    def _str_index(self) -> pd.Index:
+        # the consent ledger keeps ids in canonical string form
+        return pd.Index(pd.Series(self.item_ids).astype(str).to_numpy())
+
+    def item_positions(self, ids: Any) -> np.ndarray:
+        """Indices of the titles named (as str or int); unknown ids are ignored."""
+        if not ids:
+            return np.empty(0, dtype=np.int64)
+        pos = self._str_index.get_indexer(pd.Index([str(i) for i in ids]))
+        return pos[pos >= 0]
+
+    def above_maturity(self, cap: Any) -> np.ndarray:
+        """Titles rated above ``cap``. A cap that is not a number bans every rated title
+        (the most restrictive reading of a limit fairrec cannot compare)."""
+        if self.maturity is None:
+            return np.zeros(self.n_items, dtype=bool)
+        try:
+            limit = float(cap)
+        except (TypeError, ValueError):
+            return np.ones(self.n_items, dtype=bool)
+        return self.maturity > limit
+
+
+@dataclass
+class ServingBatch:
+    """What a batch of page requests may use, derived from one consent snapshot per viewer.
+
+    Attributes
+    ----------
+    user_ids : list
+    states : list
+        The consent snapshots the pages are built from (one consistent state per viewer).
+    personalized : (u,) bool
+        History may be used (``personalization`` granted now, viewer not erased).
+    interests : (u,) bool
+        Stated interests may be used (``stated_interests`` granted now).
+    histories : csr (u, n_items)
+        Consented, in-window history (empty rows where not personalized).
+    recent : (u, H) int
+        Distinct history titles, most recent first, ``-1`` padded (anchors, reasons).
+    banned : (u, n_items) bool
+        Titles that must never appear: exclusions, maturity cap, dislikes (with consent).
+    liked_genres : (u, n_genres) bool
+        Stated liked genres (only where ``interests``).
+    liked_items : (u, n_items) bool
+        Stated liked titles (only where ``interests``).
+    """
+
+    user_ids: list
+    states: list
+    personalized: np.ndarray
+    interests: np.ndarray
+    histories: sp.csr_matrix
+    recent: np.ndarray
+    banned: np.ndarray
+    liked_genres: np.ndarray
+    liked_items: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+
+def _history_rows(
+    data: Dataset | None,
+    user_idx: np.ndarray,
+    allowed: np.ndarray,
+    cutoff: np.datetime64 | None,
+    n_items: int,
+    n_recent: int,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Gather the allowed viewers' in-window events into a CSR and their recent titles."""
+    u = len(user_idx)
+    recent = np.full((u, n_recent), -1, dtype=np.int64)
+    if data is None or u == 0:
+        return sp.csr_matrix((u, n_items), dtype=np.float32), recent
+    order, indptr = data._by_user
+    take = allowed & (user_idx >= 0)
+    safe = np.where(take, user_idx, 0)
+    starts = np.where(take, indptr[safe], 0)
+    counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
+    rows = np.repeat(np.arange(u), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ev = order[np.repeat(starts, counts) + offsets]
+    if cutoff is not None and ev.size:
+        keep = data.timestamps[ev] >= cutoff
+        rows, ev = rows[keep], ev[keep]
+    items = data.items[ev]
+    hist = sp.csr_matrix(
+        (data.weights[ev], (rows, items)), shape=(u, n_items), dtype=np.float32
+    )
+    hist.sum_duplicates()
+    if ev.size:
+        # most recent first (event order breaks ties), distinct titles per viewer
+        when = (
+            data.timestamps[ev].astype("datetime64[ns]").astype(np.int64)
+            if data.timestamps is not None
+            else ev.astype(np.int64)
+        )
+        o = np.lexsort((-ev, -when, rows))
+        r, it = rows[o], items[o]
+        pair = r.astype(np.int64) * n_items + it
+        _, first = np.unique(pair, return_index=True)
+        first.sort()
+        r, it = r[first], it[first]
+        rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        ok = rank < n_recent
+        recent[r[ok], rank[ok]] = it[ok]
+    return hist, recent
+
+
+def serving_batch(
+    user_ids: Sequence[Any],
+    states: Sequence[Any],
+    *,
+    data: Dataset | None,
+    catalog: CatalogIndex,
+    now: pd.Timestamp,
+    retention_days: float | None,
+    n_recent: int = 20,
+) -> ServingBatch:
+    """Apply the serving gate to a batch of viewers given their consent snapshots."""
+    u = len(user_ids)
+    n_items = catalog.n_items
+    n_genres = len(catalog.genre_names)
+    personalized = np.array(
+        [PERSONALIZATION in s.purposes and not s.forgotten for s in states], dtype=bool
+    )
+    interests = np.array(
+        [STATED_INTERESTS in s.purposes and not s.forgotten for s in states], dtype=bool
+    )
+    user_idx = (
+        data.user_index(list(user_ids), on_unknown="ignore")
+        if data is not None and u
+        else np.full(u, -1, dtype=np.int64)
+    )
+    cutoff = retention_cutoff(now, retention_days)
+    histories, recent = _history_rows(data, user_idx, personalized, cutoff, n_items, n_recent)
+
+    banned = np.zeros((u, n_items), dtype=bool)
+    liked_genres = np.zeros((u, n_genres), dtype=bool)
+    liked_items = np.zeros((u, n_items), dtype=bool)
+    # Consent details are per-viewer sets; only viewers who have any are visited.
+    for row, s in enumerate(states):
+        if s.excluded_genres:
+            banned[row] |= catalog.items_with_genres(s.excluded_genres)
+        if s.excluded_items:
+            banned[row, catalog.item_positions(s.excluded_items)] = True
+        if s.max_maturity is not None:
+            banned[row] |= catalog.above_maturity(s.max_maturity)
+        if interests[row]:
+            if s.disliked_genres:
+                banned[row] |= catalog.items_with_genres(s.disliked_genres)
+            if s.disliked_items:
+                banned[row, catalog.item_positions(s.disliked_items)] = True
+            if s.liked_genres:
+                liked_genres[row, catalog.genre_columns(s.liked_genres)] = True
+            if s.liked_items:
+                liked_items[row, catalog.item_positions(s.liked_items)] = True
+    return ServingBatch(
+        user_ids=list(user_ids),
+        states=list(states),
+        personalized=personalized,
+        interests=interests,
+        histories=histories,
+        recent=recent,
+        banned=banned,
+        liked_genres=liked_genres,
+        liked_items=liked_items,
+    )

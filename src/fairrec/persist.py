@@ -1,0 +1,319 @@
+"""Model files: numpy ``.npz`` (loaded with ``allow_pickle=False``) + JSON, never pickle.
+
+A model directory holds
+
+* ``meta.json`` — format name and version, model kind and parameters, serving parameters,
+  and the SHA-256 of every other file (a tampered or truncated file is detected);
+* ``arrays.npz`` — the model's arrays, the training matrix (viewers who granted
+  ``training``; kept so that erasure can re-solve item vectors), and the serving histories;
+* ``catalog.json`` — title ids, titles, genres, popularity, maturity;
+* ``ids.json`` — external ids of the training rows and of the history viewers.
+
+Histories are written only for viewers with ``personalization`` consent at save time and
+only inside the retention window: nothing a viewer withheld reaches a model file.
+
+Saving writes a temporary directory beside the destination and renames it into place, so an
+interrupted save leaves the previous model loadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from fairrec import _columns as C
+from fairrec.data import Dataset
+from fairrec.errors import FairrecError, ModelFileError
+from fairrec.gate import PERSONALIZATION, retention_cutoff
+
+__all__ = ["save_recommender", "load_recommender", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "fairrec-model"
+FORMAT_VERSION = 1
+_FILES = ("arrays.npz", "catalog.json", "ids.json")
+_SERVING = ("row_size", "n_candidates", "max_rows", "min_row_items", "retention_days",
+            "on_unknown", "batch_size")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, allow_nan=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_recommender(rec: Any, path: Any) -> None:
+    """Write ``rec`` to directory ``path`` atomically (see module docstring)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data: Dataset = rec.data_
+    now = rec._now()
+
+    # serving histories: only viewers with personalization consent now, in window
+    allowed = np.asarray(rec.consent_.allowed_mask(data.user_ids, PERSONALIZATION), dtype=bool)
+    keep = allowed[data.users]
+    cutoff = retention_cutoff(now, rec.retention_days)
+    if cutoff is not None:
+        keep &= data.timestamps >= cutoff
+    hist_users, hist_rows = np.unique(data.users[keep], return_inverse=True)
+
+    arrays: dict[str, np.ndarray] = {
+        f"model/{k}": np.asarray(v) for k, v in rec.model_.get_arrays().items()
+    }
+    train = rec.train_matrix_
+    arrays.update(
+        {
+            "train/data": train.data.astype(np.float32),
+            "train/indices": train.indices.astype(np.int64),
+            "train/indptr": train.indptr.astype(np.int64),
+            "history/users": hist_rows.astype(np.int64),
+            "history/items": data.items[keep].astype(np.int64),
+            "history/weights": data.weights[keep].astype(np.float32),
+        }
+    )
+    if data.timestamps is not None:
+        arrays["history/timestamps"] = data.timestamps[keep].astype("datetime64[ns]").view(np.int64)
+
+    cat = data.catalog
+    catalog = {
+        "item_ids": _plain(data.item_ids),
+        "titles": cat[C.TITLE].astype(str).tolist(),
+        "genres": [list(g) for g in cat[C.GENRES].tolist()],
+        "popularity": [float(x) for x in cat[C.POPULARITY].to_numpy(np.float64)],
+    }
+    if C.MATURITY in cat:
+        catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
+    ids = {
+        "train_user_ids": _plain(np.asarray(rec.train_user_ids_)),
+        "history_user_ids": _plain(data.user_ids[hist_users]),
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        with open(tmp / "arrays.npz", "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        _write_json(tmp / "catalog.json", catalog)
+        _write_json(tmp / "ids.json", ids)
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": {"kind": rec.model_.kind, "params": rec.model_.get_params()},
+            "serving": {k: getattr(rec, k) for k in _SERVING},
+            "fitted_at": rec.fitted_at_.isoformat(),
+            "saved_at": now.isoformat(),
+            "n_items": int(data.n_items),
+            "has_timestamps": data.timestamps is not None,
+            "sha256": {name: _sha256(tmp / name) for name in _FILES},
+        }
+        _write_json(tmp / "meta.json", meta)
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(tmp, target)
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(old)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _resolve(target: Path) -> Path:
+    """The model directory, or the previous one left by a save interrupted mid-swap."""
+    if target.is_dir():
+        return target
+    olds = sorted(target.parent.glob(f".{target.name}.old-*")) if target.parent.is_dir() else []
+    if olds:
+        warnings.warn(
+            f"{target} is missing; loading the previous model {olds[-1]} left by an "
+            "interrupted save.",
+            stacklevel=3,
+        )
+        return olds[-1]
+    raise ModelFileError(f"No model directory at {str(target)!r}.")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"Model file {path.name!r} is missing in {str(path.parent)!r}.") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"Model file {path.name!r} is not valid JSON: {exc}.") from exc
+
+
+def _expect(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ModelFileError(msg)
+
+
+def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, Any]) -> Any:
+    """Load and validate a model directory written by :func:`save_recommender`."""
+    from fairrec.models import MODEL_KINDS
+
+    root = _resolve(Path(path))
+    meta = _read_json(root / "meta.json")
+    _expect(isinstance(meta, dict) and meta.get("format") == FORMAT,
+            f"{str(root)!r} is not a fairrec model directory (format is not {FORMAT!r}).")
+    version = meta.get("format_version")
+    _expect(version == FORMAT_VERSION,
+            f"Unsupported model format version {version!r}; this fairrec reads version "
+            f"{FORMAT_VERSION}.")
+    sums = meta.get("sha256")
+    _expect(isinstance(sums, dict), "meta.json has no checksums.")
+    for name in _FILES:
+        file = root / name
+        _expect(file.is_file(), f"Model file {name!r} is missing in {str(root)!r}.")
+        _expect(_sha256(file) == sums.get(name),
+                f"Model file {name!r} does not match its checksum: it was truncated or modified.")
+    model_meta = meta.get("model") or {}
+    kind = model_meta.get("kind")
+    _expect(kind in MODEL_KINDS, f"Unknown model kind {kind!r} in meta.json.")
+    try:
+        model = MODEL_KINDS[kind](**model_meta.get("params", {}))
+    except (TypeError, FairrecError) as exc:
+        raise ModelFileError(f"Invalid parameters for model {kind!r}: {exc}") from exc
+
+    try:
+        with np.load(root / "arrays.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFileError(f"arrays.npz cannot be read: {exc}") from exc
+    catalog = _read_json(root / "catalog.json")
+    ids = _read_json(root / "ids.json")
+    n_items = meta.get("n_items")
+    _expect(isinstance(n_items, int) and n_items > 0, "meta.json: invalid n_items.")
+
+    model_arrays = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("model/")}
+    for name, (kind_char, ndim) in model.array_spec().items():
+        a = model_arrays.get(name)
+        _expect(a is not None, f"arrays.npz lacks the model array {name!r}.")
+        _expect(a.dtype.kind == kind_char and a.ndim == ndim,
+                f"Model array {name!r} has dtype {a.dtype} and {a.ndim} dimension(s); "
+                f"expected kind {kind_char!r} with {ndim}.")
+        if a.dtype.kind == "f":
+            _expect(bool(np.all(np.isfinite(a))), f"Model array {name!r} holds NaN or inf.")
+    try:
+        model.set_arrays(model_arrays)
+    except (ValueError, IndexError, FairrecError) as exc:
+        raise ModelFileError(f"Model arrays are inconsistent: {exc}") from exc
+    _expect(model.n_items_ == n_items, "Model arrays do not match the catalog size.")
+
+    data, train, train_ids = _rebuild(arrays, catalog, ids, n_items, meta)
+    if hasattr(model, "user_factors_"):
+        _expect(model.user_factors_.shape[0] == train.shape[0],
+                "User factors do not match the training matrix.")
+    serving = {k: v for k, v in (meta.get("serving") or {}).items() if k in _SERVING}
+    serving.update(overrides)
+    try:
+        rec = cls(model=model, consent=consent, **serving)
+        rec._validate()
+    except (TypeError, FairrecError) as exc:
+        raise ModelFileError(f"Invalid serving parameters in meta.json: {exc}") from exc
+    if consent is None:
+        from fairrec.consent import ConsentLedger
+
+        consent = ConsentLedger(default="allow")
+    rec._install(
+        model=model,
+        data=data,
+        consent=consent,
+        train=train,
+        train_user_ids=train_ids,
+        fitted_at=pd.Timestamp(meta.get("fitted_at")),
+    )
+    return rec
+
+
+def _rebuild(
+    arrays: dict[str, np.ndarray], catalog: Any, ids: Any, n_items: int, meta: dict
+) -> tuple[Dataset, sp.csr_matrix, np.ndarray]:
+    _expect(isinstance(catalog, dict) and isinstance(ids, dict), "Malformed catalog/ids JSON.")
+    for key in ("item_ids", "titles", "genres", "popularity"):
+        _expect(isinstance(catalog.get(key), list) and len(catalog[key]) == n_items,
+                f"catalog.json: {key!r} must be a list of {n_items} entries.")
+    cat = pd.DataFrame(
+        {
+            C.ITEM: catalog["item_ids"],
+            C.TITLE: catalog["titles"],
+            C.GENRES: [tuple(g) for g in catalog["genres"]],
+            C.POPULARITY: np.asarray(catalog["popularity"], dtype=np.float64),
+        }
+    )
+    if "maturity" in catalog:
+        cat[C.MATURITY] = np.asarray(catalog["maturity"], dtype=np.float64)
+    hist_ids = ids.get("history_user_ids")
+    train_ids = ids.get("train_user_ids")
+    _expect(isinstance(hist_ids, list) and isinstance(train_ids, list), "ids.json is malformed.")
+    need = ["history/users", "history/items", "history/weights",
+            "train/data", "train/indices", "train/indptr"]
+    for key in need:
+        _expect(key in arrays and arrays[key].ndim == 1, f"arrays.npz lacks {key!r}.")
+    hu, hi, hw = arrays["history/users"], arrays["history/items"], arrays["history/weights"]
+    _expect(len(hu) == len(hi) == len(hw), "History arrays differ in length.")
+    _expect(hu.size == 0 or (hu.min() >= 0 and hu.max() < len(hist_ids)),
+            "History viewer indices out of range.")
+    _expect(hi.size == 0 or (hi.min() >= 0 and hi.max() < n_items),
+            "History title indices out of range.")
+    ts = None
+    if meta.get("has_timestamps"):
+        _expect("history/timestamps" in arrays, "arrays.npz lacks history timestamps.")
+        ts = arrays["history/timestamps"].astype(np.int64).view("datetime64[ns]")
+        _expect(len(ts) == len(hu), "History timestamps differ in length.")
+    item_ids = np.asarray(catalog["item_ids"])
+    _expect(len(pd.unique(item_ids)) == n_items, "catalog.json: duplicated title ids.")
+    data = Dataset(
+        user_ids=np.asarray(hist_ids) if hist_ids else np.empty(0, dtype=object),
+        item_ids=item_ids,
+        users=hu.astype(np.int32),
+        items=hi.astype(np.int32),
+        weights=hw.astype(np.float32),
+        timestamps=ts,
+        catalog=cat,
+    )
+    indptr = arrays["train/indptr"]
+    _expect(len(indptr) == len(train_ids) + 1, "Training matrix rows do not match ids.json.")
+    try:
+        train = sp.csr_matrix(
+            (arrays["train/data"].astype(np.float32), arrays["train/indices"], indptr),
+            shape=(len(train_ids), n_items),
+        )
+        train.check_format(full_check=True)
+    except ValueError as exc:
+        raise ModelFileError(f"Training matrix is malformed: {exc}") from exc
+    return data, train, np.asarray(train_ids, dtype=object if any(isinstance(x, str) for x in train_ids) else None)

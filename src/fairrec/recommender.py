@@ -1,0 +1,803 @@
+"""``Recommender``: fit on consented data, serve home pages and flat lists, explain data use.
+
+The data flows one way: :class:`~fairrec.data.Dataset` → consent gate
+(:mod:`fairrec.gate`) → candidate model (:mod:`fairrec.models`) → rows (:mod:`fairrec.rows`)
+→ page assembly (:mod:`fairrec.assembly`) → :class:`~fairrec.page.HomePage`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from fairrec import _columns as C
+from fairrec.data import Dataset
+from fairrec.errors import DataError, NotFittedError, ParameterError, UnknownUserError, param_error
+from fairrec.gate import (
+    PERSONALIZATION,
+    STATED_INTERESTS,
+    TRAINING,
+    CatalogIndex,
+    ServingBatch,
+    serving_batch,
+    training_events,
+    training_matrix,
+)
+from fairrec.models import ALS, CandidateModel, top_n
+from fairrec.page import (
+    DATA_CATALOG_POPULARITY,
+    DATA_STATED_INTERESTS,
+    DATA_WATCH_HISTORY,
+    HomePage,
+    Item,
+    Reason,
+    Row,
+    describe_data_used,
+    pages_to_frame,
+)
+from fairrec.rows import RowContext, RowKind, default_rows
+
+__all__ = ["Recommender", "DataUseReport"]
+
+_ON_UNKNOWN = ("raise", "warn", "ignore")
+
+
+def _utcnow() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+class DataUseReport(dict):
+    """What data fairrec uses for a viewer, for which purpose, since when.
+
+    A plain ``dict`` (JSON-ready) whose ``str()`` is a readable text for the viewer.
+    """
+
+    @property
+    def text(self) -> str:
+        return self["text"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Recommender:
+    """Consent-aware recommender that builds home pages of titled, explained rows.
+
+    Parameters
+    ----------
+    model : CandidateModel, default ``ALS()``
+        Candidate model (:mod:`fairrec.models`).
+    consent : ConsentLedger, optional
+        The consent ledger. ``None`` means no ledger: every viewer is treated as having
+        granted every purpose (``ConsentLedger(default="allow")``) — for data collected under
+        another lawful basis, such as offline benchmarks.
+    retention_days : float, optional
+        Interactions older than this (relative to the time of fitting or of the request)
+        are never used. ``None``: no window.
+    rows : list of RowKind, optional
+        Row configuration; default :func:`fairrec.rows.default_rows`.
+    row_size : int, default 20
+        Titles per row.
+    n_candidates : int, default 1000
+        Candidates scored per viewer before re-ranking.
+    max_rows : int, default 8
+        Rows on a page at most.
+    min_row_items : int, optional
+        A row with fewer titles is dropped (default ``max(3, row_size // 2)``).
+    on_unknown : {"raise", "warn", "ignore"}, default "raise"
+        A viewer neither in the data nor in the ledger (or erased): raise
+        :class:`~fairrec.errors.UnknownUserError`, or serve the non-personalized page
+        (with a warning for ``"warn"``).
+    audit_log : AuditLog, optional
+        Records every page served (keyed hash of the viewer, purposes, data categories).
+    clock : callable, optional
+        Returns "now" (naive UTC ``pandas.Timestamp``); for replays and tests.
+    batch_size : int, default 256
+        Viewers per chunk in batch calls (bounds memory).
+
+    Examples
+    --------
+    >>> import fairrec as fr
+    >>> data = fr.datasets.synthetic(n_users=300, n_items=200, seed=0)
+    >>> rec = fr.Recommender(model=fr.models.ALS(factors=16, iterations=5)).fit(data)
+    >>> page = rec.home(data.user_ids[0])
+    >>> len(page.rows) > 0
+    True
+    """
+
+    def __init__(
+        self,
+        model: CandidateModel | None = None,
+        consent: Any = None,
+        retention_days: float | None = None,
+        rows: Sequence[RowKind] | None = None,
+        row_size: int = 20,
+        n_candidates: int = 1000,
+        max_rows: int = 8,
+        min_row_items: int | None = None,
+        on_unknown: str = "raise",
+        audit_log: Any = None,
+        clock: Callable[[], pd.Timestamp] | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        self.model = model
+        self.consent = consent
+        self.retention_days = retention_days
+        self.rows = rows
+        self.row_size = row_size
+        self.n_candidates = n_candidates
+        self.max_rows = max_rows
+        self.min_row_items = min_row_items
+        self.on_unknown = on_unknown
+        self.audit_log = audit_log
+        self.clock = clock
+        self.batch_size = batch_size
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ parameters
+    def _validate(self) -> None:
+        def positive_int(name: str) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise param_error(name, "Recommender", "an int >= 1", v)
+
+        for name in ("row_size", "n_candidates", "max_rows", "batch_size"):
+            positive_int(name)
+        if self.min_row_items is not None:
+            positive_int("min_row_items")
+        if self.on_unknown not in _ON_UNKNOWN:
+            raise param_error("on_unknown", "Recommender", f"one of {_ON_UNKNOWN}", self.on_unknown)
+        if self.retention_days is not None:
+            r = self.retention_days
+            if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0:
+                raise param_error("retention_days", "Recommender", "a number > 0 or None", r)
+        if self.model is not None and not isinstance(self.model, CandidateModel):
+            raise param_error("model", "Recommender", "a fairrec.models model", self.model)
+
+    def _now(self, now: Any = None) -> pd.Timestamp:
+        t = pd.Timestamp(now) if now is not None else (self.clock or _utcnow)()
+        if t.tzinfo is not None:
+            t = t.tz_convert("UTC").tz_localize(None)
+        return t
+
+    @property
+    def consent_(self) -> Any:
+        """The ledger in force (an allow-all ledger when none was given)."""
+        return self._consent
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                "This Recommender instance is not fitted yet. Call 'fit' with a Dataset first."
+            )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, data: Dataset, now: Any = None) -> Recommender:
+        """Train the model on the interactions the training gate lets through.
+
+        Only events of viewers with ``training`` consent now (and not erased), inside the
+        retention window, reach the model; the training matrix has a row for those viewers
+        only.
+
+        Parameters
+        ----------
+        data : Dataset
+        now : datetime-like, optional
+            Time of fitting (default: the clock).
+
+        Returns
+        -------
+        Recommender
+            ``self``.
+        """
+        from fairrec.consent import ConsentLedger
+
+        self._validate()
+        if not isinstance(data, Dataset):
+            raise DataError(f"fit() needs a fairrec.Dataset. Got {type(data).__name__} instead.")
+        if self.retention_days is not None and data.timestamps is None:
+            raise DataError(
+                "retention_days is set but the dataset has no timestamps "
+                "(pass time_col= to Dataset.from_pandas)."
+            )
+        consent = self.consent if self.consent is not None else ConsentLedger(default="allow")
+        when = self._now(now)
+        mask = training_events(data, consent, when, self.retention_days)
+        train, rows = training_matrix(data, mask)
+        if train.shape[0] == 0:
+            raise DataError(
+                "No interaction may be used for training: no viewer with 'training' consent "
+                "has events inside the retention window."
+            )
+        model = self.model if self.model is not None else ALS()
+        model.fit(train)
+        self._install(
+            model=model,
+            data=data,
+            consent=consent,
+            train=train,
+            train_user_ids=data.user_ids[rows],
+            fitted_at=when,
+        )
+        return self
+
+    def _install(
+        self,
+        *,
+        model: CandidateModel,
+        data: Dataset,
+        consent: Any,
+        train: sp.csr_matrix,
+        train_user_ids: np.ndarray,
+        fitted_at: pd.Timestamp,
+    ) -> None:
+        """Set the fitted state (shared by ``fit`` and ``load``)."""
+        catalog = CatalogIndex.from_dataset(data)
+        vectors = model.item_vectors
+        genres = catalog.item_genres.toarray().astype(np.float32)
+        if vectors is None:
+            vectors = genres if genres.shape[1] else np.ones((data.n_items, 1), np.float32)
+        popularity = np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
+        order = np.argsort(popularity, kind="stable")
+        pop_pct = np.empty(data.n_items)
+        pop_pct[order] = np.arange(data.n_items) / max(data.n_items - 1, 1)
+        with self._lock:
+            self._consent = consent
+            self.data_ = data
+            self.catalog_ = catalog
+            self.train_matrix_ = train
+            self.train_user_ids_ = train_user_ids
+            self.vectors_ = _unit_rows(vectors)
+            self.genres_ = genres
+            self.popularity_ = popularity
+            self.pop_pct_ = pop_pct
+            self.titles_ = data.catalog[C.TITLE].to_numpy(dtype=str)
+            self.fitted_at_ = fitted_at
+            self.row_kinds_ = list(self.rows) if self.rows is not None else default_rows()
+            self.model_ = model
+
+    # ------------------------------------------------------------------ viewers
+    def _known(self, user: Any) -> bool:
+        return (
+            len(self.data_.user_index([user], on_unknown="ignore")) > 0
+            and self.data_.user_index([user], on_unknown="ignore")[0] >= 0
+        ) or self._consent.is_known(user)
+
+    def _states(self, users: Sequence[Any]) -> list[Any]:
+        """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
+        states = [self._consent.state(u) for u in users]
+        data_idx = self.data_.user_index(list(users), on_unknown="ignore") if users else []
+        unknown = [
+            u
+            for u, s, i in zip(users, states, data_idx)
+            if s.forgotten or (i < 0 and not self._consent.is_known(u))
+        ]
+        if unknown and self.on_unknown != "ignore":
+            shown = ", ".join(repr(u) for u in unknown[:5])
+            msg = (
+                f"Unknown viewer id(s): {shown}. They are not in the training data or the "
+                "consent ledger (or were erased). Pass on_unknown='ignore' to serve them the "
+                "non-personalized page."
+            )
+            if self.on_unknown == "raise":
+                raise UnknownUserError(msg)
+            import warnings
+
+            warnings.warn(msg, stacklevel=3)
+        return states
+
+    # ------------------------------------------------------------------ serving core
+    def _context(self, batch: ServingBatch) -> RowContext:
+        """Candidates and everything rows may use for a batch (after the gate)."""
+        u = len(batch)
+        n_items = self.data_.n_items
+        scores = np.empty((u, n_items), dtype=np.float64)
+        pers = batch.personalized
+        if pers.any():
+            scores[pers] = self.model_.score_histories(batch.histories[pers])
+        if (~pers).any():
+            scores[~pers] = np.log1p(self.popularity_)[None, :]
+        seen = batch.histories
+        cand, rel = top_n(scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned)
+        valid = cand >= 0
+        count = valid.sum(axis=1, keepdims=True)
+        rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
+        rel = np.where(valid, rel, 0.0)
+        recent = batch.recent
+        rv = np.where((recent >= 0)[..., None], self.vectors_[np.maximum(recent, 0)], 0.0)
+        profile = _unit_rows(rv.sum(axis=1))
+        hist_genres = np.asarray(batch.histories @ self.genres_)
+        target = hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12)
+        return RowContext(
+            batch=batch,
+            cand=cand,
+            rel=rel,
+            rel_pct=rel_pct,
+            scores=scores,
+            vectors=self.vectors_,
+            genres=self.genres_,
+            popularity=self.popularity_,
+            pop_pct=self.pop_pct_,
+            profile=profile,
+            target=target,
+            titles=self.titles_,
+            genre_names=self.catalog_.genre_names,
+            k=self.row_size,
+        )
+
+    def _serve(self, users: Sequence[Any], now: pd.Timestamp) -> tuple[ServingBatch, Any]:
+        from fairrec.assembly import assemble
+
+        states = self._states(users)
+        batch = serving_batch(
+            users,
+            states,
+            data=self.data_,
+            catalog=self.catalog_,
+            now=now,
+            retention_days=self.retention_days,
+        )
+        ctx = self._context(batch)
+        pages = assemble(
+            ctx,
+            self.row_kinds_,
+            min_items=self.min_row_items or max(3, self.row_size // 2),
+            max_rows=self.max_rows,
+        )
+        return batch, pages
+
+    def _page(self, v: int, batch: ServingBatch, assembled: Any, now: pd.Timestamp) -> HomePage:
+        """Turn viewer ``v``'s assembled rows into an immutable HomePage."""
+        rows = []
+        item_ids = self.data_.item_ids
+        genre_lists = self.data_.catalog[C.GENRES].to_numpy()
+        used: set[str] = set()
+        for r in assembled.order[v]:
+            if r < 0:
+                continue
+            row = assembled.rows[r]
+            data_used = tuple(row.data_used[v])
+            used.update(data_used)
+            row_reason = Reason(
+                row.reason_kind, row.reason_text[v], data_used, anchor=(row.anchor or [None] * (v + 1))[v]
+            )
+            items = []
+            for pos, it in enumerate(row.items[v]):
+                if it < 0:
+                    continue
+                if row.item_reason_text is not None and row.item_reason_text[v, pos] is not None:
+                    reason = Reason(
+                        row.reason_kind,
+                        str(row.item_reason_text[v, pos]),
+                        data_used,
+                        anchor=row.item_anchor[v, pos],
+                    )
+                else:
+                    reason = row_reason
+                items.append(
+                    Item(
+                        item_ids[it].item() if hasattr(item_ids[it], "item") else item_ids[it],
+                        str(self.titles_[it]),
+                        float(row.scores[v, pos]),
+                        reason,
+                        tuple(genre_lists[it]),
+                    )
+                )
+            rows.append(Row(row.titles[v], row.kind, tuple(items), row_reason))
+        state = batch.states[v]
+        return HomePage(
+            user_id=batch.user_ids[v],
+            rows=tuple(rows),
+            personalized=bool(batch.personalized[v]),
+            data_used=tuple(sorted(used)),
+            generated_at=now,
+            consent_version=getattr(state, "version", None),
+        )
+
+    def _audit(self, batch: ServingBatch, pages: Iterable[HomePage]) -> None:
+        if self.audit_log is None:
+            return
+        for state, page in zip(batch.states, pages):
+            self.audit_log.record(
+                page.user_id,
+                sorted(state.purposes),
+                list(page.data_used),
+                page_kind="personalized" if page.personalized else "non_personalized",
+                n_items=len(page.items),
+            )
+
+    # ------------------------------------------------------------------ public serving
+    def home(self, user: Any, now: Any = None) -> HomePage:
+        """The viewer's home page.
+
+        Built from one consent snapshot: history only with ``personalization`` granted now,
+        stated interests only with ``stated_interests``, exclusions always applied.
+
+        Parameters
+        ----------
+        user : str or int
+            External viewer id.
+        now : datetime-like, optional
+            Request time (default: the clock), for the retention window.
+
+        Returns
+        -------
+        HomePage
+        """
+        self._require_fitted()
+        when = self._now(now)
+        batch, assembled = self._serve([user], when)
+        page = self._page(0, batch, assembled, when)
+        self._audit(batch, [page])
+        return page
+
+    def home_batch(
+        self,
+        users: Iterable[Any],
+        now: Any = None,
+        *,
+        n_jobs: int = 1,
+        progress: bool | None = None,
+        as_pages: bool = False,
+    ) -> pd.DataFrame | list[HomePage]:
+        """Home pages of many viewers as one frame (:meth:`HomePage.to_frame` schema).
+
+        Viewers are processed in chunks of ``batch_size`` (memory stays bounded), each chunk
+        vectorized across its viewers; pages are identical to :meth:`home`'s.
+
+        Parameters
+        ----------
+        users : iterable of ids
+        now : datetime-like, optional
+        n_jobs : int, default 1
+            Threads working on chunks in parallel (numpy releases the GIL in its kernels).
+        progress : bool, optional
+            Show a tqdm progress bar (default: when there are more than 10 chunks).
+        as_pages : bool, default False
+            Return the list of :class:`HomePage` instead of a frame.
+        """
+        self._require_fitted()
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+            raise param_error("n_jobs", "Recommender.home_batch", "an int >= 1", n_jobs)
+        users = list(users)
+        when = self._now(now)
+        chunks = [users[i : i + self.batch_size] for i in range(0, len(users), self.batch_size)]
+
+        def work(chunk: list[Any]) -> list[HomePage]:
+            batch, assembled = self._serve(chunk, when)
+            pages = [self._page(v, batch, assembled, when) for v in range(len(chunk))]
+            self._audit(batch, pages)
+            return pages
+
+        show = progress if progress is not None else len(chunks) > 10
+        from tqdm.auto import tqdm
+
+        results: list[list[HomePage]]
+        with tqdm(total=len(users), disable=not show, unit="page") as bar:
+            if n_jobs == 1:
+                results = []
+                for chunk in chunks:
+                    results.append(work(chunk))
+                    bar.update(len(chunk))
+            else:
+                with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                    results = []
+                    for chunk, pages in zip(chunks, pool.map(work, chunks)):
+                        results.append(pages)
+                        bar.update(len(chunk))
+        pages = [p for chunk in results for p in chunk]
+        return pages if as_pages else pages_to_frame(pages)
+
+    def recommend(
+        self,
+        user: Any,
+        k: int = 10,
+        reranker: Any = None,
+        *,
+        now: Any = None,
+        n_candidates: int | None = None,
+    ) -> pd.DataFrame:
+        """A flat top-``k`` list for one viewer (seen and excluded titles removed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``item_id, title, score, rank`` (rank 1-based) and ``reason``.
+        """
+        frame = self.recommend_batch([user], k, reranker, now=now, n_candidates=n_candidates)
+        return frame.drop(columns=[C.USER]).reset_index(drop=True)
+
+    def recommend_batch(
+        self,
+        users: Iterable[Any],
+        k: int = 10,
+        reranker: Any = None,
+        *,
+        now: Any = None,
+        n_candidates: int | None = None,
+    ) -> pd.DataFrame:
+        """Flat top-``k`` lists for many viewers: ``user_id, item_id, title, score, rank``.
+
+        With a ``reranker`` (:mod:`fairrec.rerank`), the top ``n_candidates`` titles are
+        re-ranked with the model's item vectors, the viewer's history profile and genre
+        distribution, and title popularity as context.
+        """
+        self._require_fitted()
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise param_error("k", "Recommender.recommend", "an int >= 1", k)
+        users = list(users)
+        when = self._now(now)
+        n_cand = n_candidates or max(self.n_candidates if reranker is not None else k, k)
+        frames = []
+        for start in range(0, len(users), self.batch_size):
+            chunk = users[start : start + self.batch_size]
+            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand))
+        if not frames:
+            return pd.DataFrame(columns=[C.USER, C.ITEM, C.TITLE, C.SCORE, C.RANK, "reason"])
+        return pd.concat(frames, ignore_index=True)
+
+    def _recommend_chunk(
+        self, users: list[Any], k: int, reranker: Any, now: pd.Timestamp, n_cand: int
+    ) -> pd.DataFrame:
+        from fairrec.rerank import RerankContext
+
+        states = self._states(users)
+        batch = serving_batch(
+            users, states, data=self.data_, catalog=self.catalog_, now=now,
+            retention_days=self.retention_days,
+        )
+        u = len(users)
+        scores = np.empty((u, self.data_.n_items), dtype=np.float64)
+        pers = batch.personalized
+        if pers.any():
+            scores[pers] = self.model_.score_histories(batch.histories[pers])
+        if (~pers).any():
+            scores[~pers] = np.log1p(self.popularity_)[None, :]
+        cand, rel = top_n(scores, min(n_cand, self.data_.n_items), banned=batch.histories,
+                          exclude=batch.banned)
+        if reranker is not None:
+            valid = cand >= 0
+            safe = np.maximum(cand, 0)
+            recent = batch.recent
+            rv = np.where((recent >= 0)[..., None], self.vectors_[np.maximum(recent, 0)], 0.0)
+            hist_genres = np.asarray(batch.histories @ self.genres_)
+            ctx = RerankContext(
+                profile=_unit_rows(rv.sum(axis=1)),
+                genres=self.genres_[safe],
+                target=hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12),
+                popularity=self.popularity_[safe],
+            )
+            picks = reranker.rerank(
+                np.where(valid, rel, 0.0), k, vectors=self.vectors_[safe], context=ctx, valid=valid
+            )
+            ok = picks >= 0
+            sp_ = np.maximum(picks, 0)
+            items = np.where(ok, np.take_along_axis(cand, sp_, axis=1), -1)
+            sc = np.where(ok, np.take_along_axis(rel, sp_, axis=1), -np.inf)
+        else:
+            items, sc = cand[:, :k], rel[:, :k]
+        ok = items >= 0
+        rows = np.broadcast_to(np.arange(u)[:, None], items.shape)[ok]
+        ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)[ok]
+        it = items[ok]
+        reason = np.where(
+            pers[rows],
+            "From your watch history (your watch history)",
+            "Popular across genres (no personal data)",
+        )
+        user_arr = np.empty(u, dtype=object)
+        user_arr[:] = users
+        return pd.DataFrame(
+            {
+                C.USER: user_arr[rows],
+                C.ITEM: self.data_.item_ids[it],
+                C.TITLE: self.titles_[it],
+                C.SCORE: sc[ok].astype(np.float64),
+                C.RANK: ranks.astype(np.int64),
+                "reason": reason,
+            }
+        )
+
+    # ------------------------------------------------------------------ transparency
+    def explain_data_use(self, user: Any, now: Any = None) -> DataUseReport:
+        """What data is used for this viewer, for which purpose, since when.
+
+        Returns
+        -------
+        DataUseReport
+            A dict (``purposes``, ``data_categories``, ``retention_days``,
+            ``history_events_used``, ``trained_on_your_data``, ``stated_interests``,
+            ``exclusions``, ``text``) whose ``str()`` is a readable summary.
+        """
+        self._require_fitted()
+        when = self._now(now)
+        state = self._states([user])[0]
+        batch = serving_batch(
+            [user], [state], data=self.data_, catalog=self.catalog_, now=when,
+            retention_days=self.retention_days,
+        )
+        since = dict(getattr(state, "since", {}) or {})
+
+        def _since(p: str) -> str | None:
+            t = since.get(p)
+            return None if t is None else pd.Timestamp(t).isoformat()
+
+        purposes = {
+            PERSONALIZATION: {
+                "granted": PERSONALIZATION in state.purposes,
+                "since": _since(PERSONALIZATION),
+                "data": [DATA_WATCH_HISTORY] if PERSONALIZATION in state.purposes else [],
+                "you_get": "rows picked from what you watched",
+            },
+            TRAINING: {
+                "granted": TRAINING in state.purposes,
+                "since": _since(TRAINING),
+                "data": [DATA_WATCH_HISTORY] if TRAINING in state.purposes else [],
+                "you_get": "your plays help shape recommendations for everyone",
+            },
+            STATED_INTERESTS: {
+                "granted": STATED_INTERESTS in state.purposes,
+                "since": _since(STATED_INTERESTS),
+                "data": [DATA_STATED_INTERESTS] if STATED_INTERESTS in state.purposes else [],
+                "you_get": "a row built from the genres and titles you told us you like",
+            },
+        }
+        used = sorted({d for p in purposes.values() for d in p["data"]}) or [
+            DATA_CATALOG_POPULARITY
+        ]
+        trained = bool(np.isin(np.asarray([user], dtype=object), self.train_user_ids_.astype(object)).any())
+        n_events = int(batch.histories.nnz)
+        interests = (
+            {
+                "liked_genres": sorted(state.liked_genres),
+                "liked_items": sorted(map(str, state.liked_items)),
+                "disliked_genres": sorted(state.disliked_genres),
+                "disliked_items": sorted(map(str, state.disliked_items)),
+            }
+            if STATED_INTERESTS in state.purposes
+            else {}
+        )
+        exclusions = {
+            "genres": sorted(state.excluded_genres),
+            "items": sorted(map(str, state.excluded_items)),
+            "max_maturity": state.max_maturity,
+        }
+        window = (
+            f"only interactions from the last {self.retention_days:g} days"
+            if self.retention_days is not None
+            else "no retention limit is set"
+        )
+        lines = [f"Data use for viewer {user!r}:"]
+        for name, p in purposes.items():
+            if p["granted"]:
+                when_txt = f" since {p['since']}" if p["since"] else ""
+                lines.append(f"- {name}: granted{when_txt}; uses {describe_data_used(p['data'])}; you get {p['you_get']}.")
+            else:
+                lines.append(f"- {name}: not granted; none of your data is used for it.")
+        lines.append(f"- Retention: {window}.")
+        if purposes[PERSONALIZATION]["granted"]:
+            lines.append(f"- Your page uses {n_events} title(s) of your watch history.")
+        else:
+            lines.append("- Your page is not personalized: it uses no personal data.")
+        lines.append(
+            "- The shared model was trained on your plays."
+            if trained
+            else "- The shared model was not trained on your plays."
+        )
+        if any(exclusions.values()):
+            lines.append("- Excluded from every page: " + ", ".join(
+                [*exclusions["genres"], *exclusions["items"]]
+                + ([f"maturity above {exclusions['max_maturity']}"] if exclusions["max_maturity"] is not None else [])
+            ) + ".")
+        return DataUseReport(
+            user_id=user,
+            purposes=purposes,
+            data_categories=used,
+            retention_days=self.retention_days,
+            history_events_used=n_events,
+            trained_on_your_data=trained,
+            stated_interests=interests,
+            exclusions=exclusions,
+            generated_at=when.isoformat(),
+            text="\n".join(lines),
+        )
+
+    # ------------------------------------------------------------------ erasure
+    def forget(self, user: Any, update_items: bool = False) -> None:
+        """Erase a viewer: consent details, interactions, training row and vector.
+
+        Parameters
+        ----------
+        user : str or int
+        update_items : bool, default False
+            Also re-solve the item vectors the viewer's plays touched (implicit's partial
+            fit for ALS; a refit for models without one), so their data stops shaping the
+            catalog vectors before the next full fit.
+        """
+        self._require_fitted()
+        with self._lock:
+            self._consent.forget(user)
+            data = self.data_
+            idx = data.user_index([user], on_unknown="ignore")[0]
+            if idx >= 0:
+                data = data.select(data.users != idx)
+            train = self.train_matrix_
+            train_users = self.train_user_ids_
+            pos = np.flatnonzero(pd.Index(train_users).get_indexer(pd.Index([user], dtype=object)) >= 0)
+            hit = pd.Index(train_users).get_indexer(pd.Index([user], dtype=object))
+            if hit[0] >= 0:
+                row = int(hit[0])
+                touched = train.indices[train.indptr[row] : train.indptr[row + 1]].copy()
+                keep = np.ones(train.shape[0], dtype=bool)
+                keep[row] = False
+                train = train[keep]
+                train_users = train_users[keep]
+                model = self.model_
+                if hasattr(model, "drop_user_rows"):
+                    model.drop_user_rows(np.array([row]))
+                if update_items:
+                    if hasattr(model, "update_items"):
+                        model.update_items(touched, train)
+                    else:
+                        model.fit(train)
+            del pos
+            self._install(
+                model=self.model_,
+                data=data,
+                consent=self._consent,
+                train=train,
+                train_user_ids=train_users,
+                fitted_at=self.fitted_at_,
+            )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Any) -> None:
+        """Write the fitted recommender to a directory (npz + JSON; no pickle).
+
+        The directory is written next to its destination and renamed into place, so an
+        interrupted save leaves any previous model loadable. Histories are written only for
+        viewers with ``personalization`` consent at save time, inside the retention window.
+        """
+        from fairrec.persist import save_recommender
+
+        self._require_fitted()
+        save_recommender(self, path)
+
+    @classmethod
+    def load(cls, path: Any, consent: Any = None, **overrides: Any) -> Recommender:
+        """Load a recommender saved by :meth:`save`; validates format, shapes and checksums.
+
+        Parameters
+        ----------
+        path : path-like
+        consent : ConsentLedger, optional
+            The ledger to serve with (the model file holds no consent state).
+        **overrides
+            Serving parameters to change (e.g. ``row_size``, ``on_unknown``, ``clock``).
+        """
+        from fairrec.persist import load_recommender
+
+        return load_recommender(cls, path, consent, overrides)
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if hasattr(self, "model_") else "not fitted"
+        return (
+            f"Recommender(model={self.model!r}, retention_days={self.retention_days!r}, "
+            f"row_size={self.row_size}, n_candidates={self.n_candidates}) [{fitted}]"
+        )
+
+
+def _check_param_error() -> type:  # pragma: no cover - keeps the import used for type users
+    return ParameterError

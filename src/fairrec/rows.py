@@ -1,0 +1,573 @@
+"""Row kinds: each a title template, a candidate pool, a re-ranker and a reason.
+
+Rows are computed for a *batch* of viewers at once (a single page is a batch of one), so
+:meth:`Recommender.home` and :meth:`Recommender.home_batch` share every line of this code
+and give identical pages. A row kind receives a :class:`RowContext` (candidates, scores,
+item vectors, consented viewer data) and a ``taken`` mask of titles already placed on each
+page, and returns a :class:`RowBatch`: ``(u, k)`` title indices padded with ``-1``.
+
+Nothing here reads consent: the gate (:mod:`fairrec.gate`) already reduced each viewer's
+data to what may be used, and row kinds that need history declare ``personal = True`` so
+they only apply to viewers whose history may be used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fairrec.errors import param_error
+from fairrec.gate import ServingBatch
+from fairrec.page import DATA_CATALOG_POPULARITY, DATA_STATED_INTERESTS, DATA_WATCH_HISTORY
+from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK
+
+__all__ = [
+    "RowContext",
+    "RowBatch",
+    "RowKind",
+    "TopPicks",
+    "BecauseYouWatched",
+    "HiddenGems",
+    "OutsideYourBubble",
+    "StatedInterests",
+    "DiversePopular",
+    "PopularInGenre",
+    "default_rows",
+]
+
+
+@dataclass
+class RowContext:
+    """Everything a row kind may use for a batch of ``u`` viewers.
+
+    Attributes
+    ----------
+    batch : ServingBatch
+        The gate's output (consented history, interests, banned titles).
+    cand, rel : (u, C) arrays
+        Candidate title indices (``-1`` padded) and their relevance, seen and banned titles
+        already removed. Personalized viewers' relevance comes from the model; the others'
+        from catalog popularity (no personal data).
+    rel_pct : (u, C) array
+        Relevance as a percentile within the viewer's candidates, in [0, 1].
+    scores : (u, n_items) array
+        Full relevance over the catalog (``-inf`` where seen or banned).
+    vectors : (n_items, d) array
+        Unit-norm title vectors for similarity (model factors, or genres).
+    genres : (n_items, g) array
+        Multi-hot genres.
+    popularity : (n_items,) array
+        Plays per title in the training data; ``pop_pct`` its percentile in [0, 1].
+    profile : (u, d) array
+        Mean vector of the viewer's consented history (zeros without one).
+    target : (u, g) array
+        Genre distribution of the viewer's consented history.
+    titles, genre_names : arrays of str
+    k : int
+        Row size.
+    """
+
+    batch: ServingBatch
+    cand: np.ndarray
+    rel: np.ndarray
+    rel_pct: np.ndarray
+    scores: np.ndarray
+    vectors: np.ndarray
+    genres: np.ndarray
+    popularity: np.ndarray
+    pop_pct: np.ndarray
+    profile: np.ndarray
+    target: np.ndarray
+    titles: np.ndarray
+    genre_names: tuple[str, ...]
+    k: int
+
+    @property
+    def n(self) -> int:
+        return len(self.batch)
+
+
+@dataclass
+class RowBatch:
+    """One row for every viewer of a batch (``applies`` False where the row has no place)."""
+
+    kind: str
+    items: np.ndarray  # (u, k) int, -1 padded
+    scores: np.ndarray  # (u, k) float
+    titles: list[str]  # row title per viewer
+    reason_kind: str
+    reason_text: list[str]  # row-level reason per viewer
+    data_used: list[tuple[str, ...]]  # per viewer
+    applies: np.ndarray  # (u,) bool
+    item_reason_text: np.ndarray | None = None  # (u, k) object, item-level reasons
+    item_anchor: np.ndarray | None = None  # (u, k) object
+    anchor: list[str | None] = field(default_factory=list)
+
+
+def _gather_pool(
+    ctx: RowContext, taken: np.ndarray, size: int | None, extra_valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First ``size`` candidates per viewer with validity (not taken, not padding)."""
+    cand = ctx.cand if size is None else ctx.cand[:, :size]
+    rel = ctx.rel[:, : cand.shape[1]]
+    safe = np.where(cand >= 0, cand, 0)
+    valid = (cand >= 0) & ~np.take_along_axis(taken, safe, axis=1)
+    if extra_valid is not None:
+        valid &= extra_valid[:, : cand.shape[1]]
+    return cand, np.where(valid, rel, 0.0), valid
+
+
+def _pick(cand: np.ndarray, picks: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map re-ranker positions back to title indices and scores (``-1`` stays padding)."""
+    safe = np.where(picks >= 0, picks, 0)
+    items = np.where(picks >= 0, np.take_along_axis(cand, safe, axis=1), -1)
+    scores = np.where(picks >= 0, np.take_along_axis(rel, safe, axis=1), -np.inf)
+    return items, scores
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    lo = x.min(axis=1, keepdims=True)
+    hi = x.max(axis=1, keepdims=True)
+    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+class RowKind:
+    """Base of row kinds: parameters in ``__init__``, work in :meth:`build`.
+
+    Attributes
+    ----------
+    kind : str
+        Machine-readable kind, also the reason kind.
+    personal : bool
+        The row uses the viewer's history: it only applies to personalized viewers.
+    """
+
+    kind: ClassVar[str] = "row"
+    personal: ClassVar[bool] = False
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        """Rows for the batch; ``taken`` is the (u, n_items) mask of titles already placed."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def _rerank(
+        self,
+        reranker: Any,
+        ctx: RowContext,
+        rel: np.ndarray,
+        cand: np.ndarray,
+        valid: np.ndarray,
+        vectors: np.ndarray,
+        context: Any = None,
+    ) -> np.ndarray:
+        safe = np.where(cand >= 0, cand, 0)
+        return reranker.rerank(
+            np.where(valid, rel, 0.0), ctx.k, vectors=vectors[safe], context=context, valid=valid
+        )
+
+
+def _check_pool(owner: str, pool: Any) -> None:
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise param_error("pool", owner, "an int >= 1", pool)
+
+
+class TopPicks(RowKind):
+    """Most relevant titles with light MMR diversity; each title says which watched title
+    it is closest to."""
+
+    kind = "top_picks"
+    personal = True
+
+    def __init__(self, pool: int = 200, reranker: Any = None, title: str = "Top picks for you"):
+        _check_pool("TopPicks", pool)
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.85)
+        self.title = title
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        cand, rel, valid = _gather_pool(ctx, taken, self.pool)
+        picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
+        items, scores = _pick(cand, picks, rel)
+        applies = ctx.batch.personalized.copy()
+        anchors = _closest_history(ctx, items)
+        texts = np.where(
+            anchors >= 0,
+            np.char.add(
+                np.char.add("Because you watched ", ctx.titles[np.maximum(anchors, 0)]),
+                " (your watch history)",
+            ),
+            "Close to your watch history (your watch history)",
+        ).astype(object)
+        anchor_titles = np.where(anchors >= 0, ctx.titles[np.maximum(anchors, 0)], None)
+        n = ctx.n
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=[self.title] * n,
+                reason_kind=self.kind,
+                reason_text=["Picked from your watch history (your watch history)"] * n,
+                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                applies=applies,
+                item_reason_text=texts,
+                item_anchor=anchor_titles.astype(object),
+            )
+        ]
+
+
+def _closest_history(ctx: RowContext, items: np.ndarray) -> np.ndarray:
+    """For each chosen title, the most similar title of the viewer's recent history."""
+    recent = ctx.batch.recent
+    if recent.shape[1] == 0:
+        return np.full(items.shape, -1)
+    rv = ctx.vectors[np.maximum(recent, 0)]  # (u, H, d)
+    iv = ctx.vectors[np.maximum(items, 0)]  # (u, k, d)
+    sim = np.einsum("ukd,uhd->ukh", iv, rv)
+    sim = np.where(recent[:, None, :] >= 0, sim, -np.inf)
+    best = sim.argmax(axis=2)
+    anchors = np.take_along_axis(recent, best, axis=1)
+    return np.where((items >= 0) & np.isfinite(sim.max(axis=2)), anchors, -1)
+
+
+class BecauseYouWatched(RowKind):
+    """Titles similar to one title of the consented history, one row per anchor.
+
+    Anchors are recent history titles; each further anchor is the recent title least similar
+    to the anchors already used, so the rows cover different corners of the viewer's taste.
+
+    Parameters
+    ----------
+    n_rows : int, default 2
+    pool : int, default 300
+        Candidates considered per row.
+    similarity_weight : float, default 0.7
+        Weight of the similarity to the anchor against the viewer's relevance.
+    """
+
+    kind = "because_you_watched"
+    personal = True
+
+    def __init__(
+        self,
+        n_rows: int = 2,
+        pool: int = 300,
+        similarity_weight: float = 0.7,
+        reranker: Any = None,
+        n_recent: int = 10,
+    ) -> None:
+        _check_pool("BecauseYouWatched", pool)
+        if not 0.0 <= similarity_weight <= 1.0:
+            raise param_error("similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight)
+        self.n_rows = n_rows
+        self.pool = pool
+        self.similarity_weight = similarity_weight
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.9)
+        self.n_recent = n_recent
+
+    def _anchors(self, ctx: RowContext) -> np.ndarray:
+        recent = ctx.batch.recent[:, : self.n_recent]
+        u, h = recent.shape
+        anchors = np.full((u, self.n_rows), -1, dtype=np.int64)
+        if h == 0:
+            return anchors
+        rv = ctx.vectors[np.maximum(recent, 0)]
+        used = np.zeros((u, h), dtype=bool)
+        closeness = np.full((u, h), -np.inf)
+        for r in range(self.n_rows):  # loop over rows, vectorized over viewers
+            score = np.where((recent >= 0) & ~used, -closeness if r else -np.arange(h), -np.inf)
+            best = score.argmax(axis=1)
+            ok = np.isfinite(score.max(axis=1))
+            anchors[:, r] = np.where(ok, recent[np.arange(u), best], -1)
+            used[np.arange(u), best] |= ok
+            sim = np.einsum("uhd,ud->uh", rv, rv[np.arange(u), best])
+            closeness = np.where(r == 0, sim, np.maximum(closeness, sim))
+        return anchors
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        anchors = self._anchors(ctx)
+        rows = []
+        local_taken = taken.copy()
+        for r in range(self.n_rows):
+            anchor = anchors[:, r]
+            cand, rel, valid = _gather_pool(ctx, local_taken, self.pool)
+            sim = np.einsum("ucd,ud->uc", ctx.vectors[np.maximum(cand, 0)], ctx.vectors[np.maximum(anchor, 0)])
+            w = self.similarity_weight
+            score = w * sim + (1 - w) * _normalize(ctx.rel_pct[:, : cand.shape[1]])
+            picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors)
+            items, _ = _pick(cand, picks, score)
+            _, scores = _pick(cand, picks, rel)
+            applies = ctx.batch.personalized & (anchor >= 0)
+            names = ctx.titles[np.maximum(anchor, 0)]
+            _mark(local_taken, items, applies)
+            rows.append(
+                RowBatch(
+                    kind=self.kind,
+                    items=items,
+                    scores=scores,
+                    titles=[f"Because you watched {t}" for t in names],
+                    reason_kind=self.kind,
+                    reason_text=[f"Because you watched {t} (your watch history)" for t in names],
+                    data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
+                    applies=applies,
+                    anchor=[str(t) if a >= 0 else None for t, a in zip(names, anchor)],
+                )
+            )
+        return rows
+
+
+def _mark(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
+    rows = np.broadcast_to(np.arange(len(items))[:, None], items.shape)
+    ok = (items >= 0) & applies[:, None]
+    taken[rows[ok], items[ok]] = True
+
+
+class HiddenGems(RowKind):
+    """Relevant titles below a popularity quantile, re-ranked for the long tail.
+
+    For viewers without personalization the relevance is catalog popularity, so the row
+    becomes "well-liked titles off the beaten path" with no personal data.
+
+    Parameters
+    ----------
+    quantile : float, default 0.8
+        Titles whose popularity percentile is below this are eligible.
+    min_relevance : float, default 0.5
+        Minimum relevance percentile among the viewer's candidates (personalized only).
+    """
+
+    kind = "hidden_gems"
+
+    def __init__(
+        self, quantile: float = 0.8, min_relevance: float = 0.5, reranker: Any = None
+    ) -> None:
+        if not 0.0 < quantile <= 1.0:
+            raise param_error("quantile", "HiddenGems", "in (0, 1]", quantile)
+        if not 0.0 <= min_relevance < 1.0:
+            raise param_error("min_relevance", "HiddenGems", "in [0, 1)", min_relevance)
+        self.quantile = quantile
+        self.min_relevance = min_relevance
+        self.reranker = reranker if reranker is not None else LongTail(lambda_=0.5)
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        safe = np.maximum(ctx.cand, 0)
+        tail = ctx.pop_pct[safe] < self.quantile
+        relevant = np.where(ctx.batch.personalized[:, None], ctx.rel_pct >= self.min_relevance, True)
+        cand, rel, valid = _gather_pool(ctx, taken, None, tail & relevant)
+        context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
+        picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors, context)
+        items, scores = _pick(cand, picks, rel)
+        pers = ctx.batch.personalized
+        n = ctx.n
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=["Hidden gems for you" if p else "Hidden gems" for p in pers],
+                reason_kind=self.kind,
+                reason_text=[
+                    "A hidden gem: rarely watched, close to your taste (your watch history)"
+                    if p
+                    else "A hidden gem: well liked but rarely watched (no personal data)"
+                    for p in pers
+                ],
+                data_used=[
+                    (DATA_WATCH_HISTORY,) if p else (DATA_CATALOG_POPULARITY,) for p in pers
+                ],
+                applies=np.ones(n, dtype=bool),
+            )
+        ]
+
+
+class OutsideYourBubble(RowKind):
+    """Serendipity: relevant for viewers like you, far from your own profile."""
+
+    kind = "outside_your_bubble"
+    personal = True
+
+    def __init__(self, reranker: Any = None, title: str = "Outside your bubble") -> None:
+        self.reranker = reranker if reranker is not None else Serendipity()
+        self.title = title
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        cand, rel, valid = _gather_pool(ctx, taken, None)
+        context = RerankContext(profile=ctx.profile)
+        picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
+        items, scores = _pick(cand, picks, rel)
+        n = ctx.n
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=[self.title] * n,
+                reason_kind=self.kind,
+                reason_text=[
+                    "Loved by viewers with similar taste, unlike what you usually watch "
+                    "(your watch history)"
+                ]
+                * n,
+                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                applies=ctx.batch.personalized.copy(),
+            )
+        ]
+
+
+class StatedInterests(RowKind):
+    """Titles in the genres (or close to the titles) the viewer said they like.
+
+    Applies only where ``stated_interests`` is granted. Relevance is the model's for
+    personalized viewers, catalog popularity otherwise; the reason says which.
+    """
+
+    kind = "stated_interests"
+
+    def __init__(self, pool: int = 300, reranker: Any = None) -> None:
+        _check_pool("StatedInterests", pool)
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.8)
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        b = ctx.batch
+        liked = (b.liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u, n_items)
+        if b.liked_items.any():
+            sim = b.liked_items.astype(np.float32) @ ctx.vectors  # (u, d)
+            near = (sim @ ctx.vectors.T) / np.maximum(b.liked_items.sum(1, keepdims=True), 1)
+            liked |= near >= 0.5
+        scores = np.where(liked & ~taken & np.isfinite(ctx.scores), ctx.scores, -np.inf)
+        from fairrec.models import top_n
+
+        cand, rel = top_n(scores, self.pool)
+        valid = cand >= 0
+        rel = np.where(valid, rel, 0.0)
+        picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
+        items, out = _pick(cand, picks, rel)
+        applies = b.interests & (b.liked_genres.any(1) | b.liked_items.any(1))
+        names = []
+        for s in b.states:  # a label per viewer from their own stated interests
+            liked_names = sorted(s.liked_genres) or sorted(map(str, s.liked_items))
+            names.append(", ".join(liked_names[:3]) if liked_names else "")
+        data_used = [
+            (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
+            for p in b.personalized
+        ]
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=out,
+                titles=[f"Because you like {n}" for n in names],
+                reason_kind=self.kind,
+                reason_text=[
+                    f"Matches your stated interest {n} ("
+                    + ("your stated interests and watch history" if p else "your stated interests")
+                    + ")"
+                    for n, p in zip(names, b.personalized)
+                ],
+                data_used=data_used,
+                applies=applies,
+            )
+        ]
+
+
+class DiversePopular(RowKind):
+    """Popular titles spread across genres: no personal data, the cold-start row."""
+
+    kind = "diverse_popular"
+
+    def __init__(self, pool: int = 300, reranker: Any = None, title: str = "Popular across genres"):
+        _check_pool("DiversePopular", pool)
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.5, similarity="jaccard")
+        self.title = title
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        pop = np.where(ctx.batch.banned | taken, -np.inf, ctx.popularity[None, :].astype(np.float64))
+        from fairrec.models import top_n
+
+        cand, rel = top_n(pop, self.pool)
+        valid = cand >= 0
+        rel = np.where(valid, np.log1p(np.maximum(rel, 0)), 0.0)
+        picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.genres)
+        items, scores = _pick(cand, picks, rel)
+        n = ctx.n
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=[self.title] * n,
+                reason_kind=self.kind,
+                reason_text=["Popular across genres (no personal data)"] * n,
+                data_used=[(DATA_CATALOG_POPULARITY,)] * n,
+                applies=np.ones(n, dtype=bool),
+            )
+        ]
+
+
+class PopularInGenre(RowKind):
+    """Most played titles of a genre, for viewers without personalization (no personal data).
+
+    Genres are the catalog's most played ones, one row each, skipping genres the viewer
+    excluded (their titles are banned, so such a row would be empty and is dropped).
+    """
+
+    kind = "popular_in_genre"
+
+    def __init__(self, n_rows: int = 2, only_unpersonalized: bool = True) -> None:
+        self.n_rows = n_rows
+        self.only_unpersonalized = only_unpersonalized
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        genre_plays = ctx.popularity @ ctx.genres
+        order = np.argsort(-genre_plays, kind="stable")[: self.n_rows]
+        rows = []
+        local = taken.copy()
+        n = ctx.n
+        applies = ~ctx.batch.personalized if self.only_unpersonalized else np.ones(n, bool)
+        from fairrec.models import top_n
+
+        for g in order:
+            in_genre = ctx.genres[:, g] > 0
+            pop = np.where(
+                ctx.batch.banned | local | ~in_genre[None, :], -np.inf, ctx.popularity[None, :]
+            )
+            items, scores = top_n(pop.astype(np.float64), ctx.k)
+            _mark(local, items, applies)
+            name = ctx.genre_names[g]
+            rows.append(
+                RowBatch(
+                    kind=self.kind,
+                    items=items,
+                    scores=np.where(items >= 0, np.log1p(np.maximum(scores, 0)), -np.inf),
+                    titles=[f"Popular in {name}"] * n,
+                    reason_kind=self.kind,
+                    reason_text=[f"Popular in {name} (no personal data)"] * n,
+                    data_used=[(DATA_CATALOG_POPULARITY,)] * n,
+                    applies=applies.copy(),
+                )
+            )
+        return rows
+
+
+def default_rows() -> list[RowKind]:
+    """The default page: personalized rows, stated interests, and non-personal rows."""
+    return [
+        TopPicks(),
+        BecauseYouWatched(n_rows=2),
+        StatedInterests(),
+        HiddenGems(),
+        OutsideYourBubble(),
+        DiversePopular(),
+        PopularInGenre(n_rows=2),
+    ]
+
+
+#: re-exported for row configurations that want a plain relevance order
+PlainTopK = TopK
