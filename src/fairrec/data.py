@@ -67,15 +67,19 @@ def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
         values = values.astype(np.int64)
     elif values.dtype.kind not in "iu":
         values = values.astype(object)
-        if pd.api.types.infer_dtype(values, skipna=False) not in (
-            "string",
-            "integer",
-            "mixed-integer",
-        ):
-            bad = [v for v in values if not isinstance(v, (str, int, np.integer))]
-            raise DataError(
-                f"Column {col!r} of {what} holds ids that are neither str nor int: {_listing(bad)}."
-            )
+        kind = pd.api.types.infer_dtype(values, skipna=False)
+        if kind not in ("string", "integer"):
+            # "mixed-integer" also covers ints mixed with floats, bools or other objects
+            bad = [
+                v
+                for v in values
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, int, np.integer))
+            ]
+            if bad or kind != "mixed-integer":
+                raise DataError(
+                    f"Column {col!r} of {what} holds ids that are neither str nor int: "
+                    f"{_listing(bad)}."
+                )
     return values
 
 
@@ -140,7 +144,7 @@ def parse_genres(value: Any) -> tuple[str, ...]:
     >>> parse_genres(None)
     ()
     """
-    if value is None:
+    if value is None or value is pd.NA:
         return ()
     if isinstance(value, str):
         return tuple(g.strip() for g in value.split("|") if g.strip())
@@ -233,7 +237,10 @@ class Dataset:
         strict : bool, default True
             If True, an interaction whose title is not in the catalog raises
             :class:`~fairrec.errors.DataError` listing up to 5 ids; if False such titles are
-            added to the catalog (title = the id, no genres).
+            added to the catalog (title = the id, no genres; if the catalog has a
+            ``popularity`` column, their popularity is their number of events; if it has a
+            ``maturity`` column, they get the catalog's highest maturity, so that a maturity
+            exclusion never lets an unrated title through).
 
         Returns
         -------
@@ -308,6 +315,12 @@ class Dataset:
                         "or pass strict=False to add them with no title or genres."
                     )
                 extra = pd.DataFrame({C.ITEM: unknown})
+                if C.POPULARITY in cat.columns:  # added titles: their number of events
+                    counts = pd.Series(item_ids[unknown_mask]).value_counts()
+                    extra[C.POPULARITY] = counts.reindex(unknown).to_numpy(dtype=np.float64)
+                if C.MATURITY in cat.columns:  # unrated: treated as the most mature title
+                    mat = pd.to_numeric(cat[C.MATURITY], errors="coerce")
+                    extra[C.MATURITY] = float(mat.max()) if mat.notna().any() else np.nan
                 cat = pd.concat([cat, extra], ignore_index=True)
         if C.TITLE not in cat.columns:
             cat[C.TITLE] = cat[C.ITEM].map(str)
