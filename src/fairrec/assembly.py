@@ -129,6 +129,8 @@ def _row_value(pct: np.ndarray, row: RowBatch) -> np.ndarray:
 def _dominant_genre(ctx: RowContext, row: RowBatch, dominance: float) -> np.ndarray:
     """Genre covering more than ``dominance`` of the row's titles, else -1."""
     items = row.items
+    if ctx.genres.shape[1] == 0:
+        return np.full(len(items), -1)
     valid = items >= 0
     counts = np.einsum("ukg,uk->ug", ctx.genres[np.maximum(items, 0)], valid.astype(np.float32))
     n = np.maximum(valid.sum(axis=1), 1)

@@ -162,13 +162,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="MovieLens folder or CSV of interactions "
-                   "(user_id,item_id[,timestamp][,weight]); default: the synthetic catalog")
+    p.add_argument(
+        "--data",
+        help="MovieLens folder or CSV of interactions "
+        "(user_id,item_id[,timestamp][,weight]); default: the synthetic catalog",
+    )
     p.add_argument("--catalog", help="CSV catalog for --data CSV (item_id,title,genres)")
     p.add_argument("--model", help="a model directory written by 'fairrec train' or save()")
     p.add_argument("--consent", help="consent ledger JSON-lines file")
-    p.add_argument("--min-rating", type=float, default=None, dest="min_rating",
-                   help="MovieLens: ratings >= this count as positives")
+    p.add_argument(
+        "--min-rating",
+        type=float,
+        default=None,
+        dest="min_rating",
+        help="MovieLens: ratings >= this count as positives",
+    )
     p.add_argument("--factors", type=int, default=32)
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--row-size", type=int, default=10, dest="row_size")

@@ -204,9 +204,7 @@ def _history_rows(
         keep = data.timestamps[ev] >= cutoff
         rows, ev = rows[keep], ev[keep]
     items = data.items[ev]
-    hist = sp.csr_matrix(
-        (data.weights[ev], (rows, items)), shape=(u, n_items), dtype=np.float32
-    )
+    hist = sp.csr_matrix((data.weights[ev], (rows, items)), shape=(u, n_items), dtype=np.float32)
     hist.sum_duplicates()
     if ev.size:
         # most recent first (event order breaks ties), distinct titles per viewer
@@ -254,6 +252,8 @@ def serving_batch(
     )
     cutoff = retention_cutoff(now, retention_days)
     histories, recent = _history_rows(data, user_idx, personalized, cutoff, n_items, n_recent)
+    # a viewer with consent but no usable history is a cold start: the non-personal page
+    personalized &= np.diff(histories.indptr) > 0
 
     banned = np.zeros((u, n_items), dtype=bool)
     liked_genres = np.zeros((u, n_genres), dtype=bool)

@@ -42,8 +42,15 @@ __all__ = ["save_recommender", "load_recommender", "FORMAT", "FORMAT_VERSION"]
 FORMAT = "fairrec-model"
 FORMAT_VERSION = 1
 _FILES = ("arrays.npz", "catalog.json", "ids.json")
-_SERVING = ("row_size", "n_candidates", "max_rows", "min_row_items", "retention_days",
-            "on_unknown", "batch_size")
+_SERVING = (
+    "row_size",
+    "n_candidates",
+    "max_rows",
+    "min_row_items",
+    "retention_days",
+    "on_unknown",
+    "batch_size",
+)
 
 
 def _sha256(path: Path) -> str:
@@ -172,7 +179,9 @@ def _read_json(path: Path) -> Any:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError as exc:
-        raise ModelFileError(f"Model file {path.name!r} is missing in {str(path.parent)!r}.") from exc
+        raise ModelFileError(
+            f"Model file {path.name!r} is missing in {str(path.parent)!r}."
+        ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"Model file {path.name!r} is not valid JSON: {exc}.") from exc
 
@@ -188,19 +197,25 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
 
     root = _resolve(Path(path))
     meta = _read_json(root / "meta.json")
-    _expect(isinstance(meta, dict) and meta.get("format") == FORMAT,
-            f"{str(root)!r} is not a fairrec model directory (format is not {FORMAT!r}).")
+    _expect(
+        isinstance(meta, dict) and meta.get("format") == FORMAT,
+        f"{str(root)!r} is not a fairrec model directory (format is not {FORMAT!r}).",
+    )
     version = meta.get("format_version")
-    _expect(version == FORMAT_VERSION,
-            f"Unsupported model format version {version!r}; this fairrec reads version "
-            f"{FORMAT_VERSION}.")
+    _expect(
+        version == FORMAT_VERSION,
+        f"Unsupported model format version {version!r}; this fairrec reads version "
+        f"{FORMAT_VERSION}.",
+    )
     sums = meta.get("sha256")
     _expect(isinstance(sums, dict), "meta.json has no checksums.")
     for name in _FILES:
         file = root / name
         _expect(file.is_file(), f"Model file {name!r} is missing in {str(root)!r}.")
-        _expect(_sha256(file) == sums.get(name),
-                f"Model file {name!r} does not match its checksum: it was truncated or modified.")
+        _expect(
+            _sha256(file) == sums.get(name),
+            f"Model file {name!r} does not match its checksum: it was truncated or modified.",
+        )
     model_meta = meta.get("model") or {}
     kind = model_meta.get("kind")
     _expect(kind in MODEL_KINDS, f"Unknown model kind {kind!r} in meta.json.")
@@ -223,9 +238,11 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     for name, (kind_char, ndim) in model.array_spec().items():
         a = model_arrays.get(name)
         _expect(a is not None, f"arrays.npz lacks the model array {name!r}.")
-        _expect(a.dtype.kind == kind_char and a.ndim == ndim,
-                f"Model array {name!r} has dtype {a.dtype} and {a.ndim} dimension(s); "
-                f"expected kind {kind_char!r} with {ndim}.")
+        _expect(
+            a.dtype.kind == kind_char and a.ndim == ndim,
+            f"Model array {name!r} has dtype {a.dtype} and {a.ndim} dimension(s); "
+            f"expected kind {kind_char!r} with {ndim}.",
+        )
         if a.dtype.kind == "f":
             _expect(bool(np.all(np.isfinite(a))), f"Model array {name!r} holds NaN or inf.")
     try:
@@ -236,8 +253,10 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
 
     data, train, train_ids = _rebuild(arrays, catalog, ids, n_items, meta)
     if hasattr(model, "user_factors_"):
-        _expect(model.user_factors_.shape[0] == train.shape[0],
-                "User factors do not match the training matrix.")
+        _expect(
+            model.user_factors_.shape[0] == train.shape[0],
+            "User factors do not match the training matrix.",
+        )
     serving = {k: v for k, v in (meta.get("serving") or {}).items() if k in _SERVING}
     serving.update(overrides)
     try:
@@ -265,8 +284,10 @@ def _rebuild(
 ) -> tuple[Dataset, sp.csr_matrix, np.ndarray]:
     _expect(isinstance(catalog, dict) and isinstance(ids, dict), "Malformed catalog/ids JSON.")
     for key in ("item_ids", "titles", "genres", "popularity"):
-        _expect(isinstance(catalog.get(key), list) and len(catalog[key]) == n_items,
-                f"catalog.json: {key!r} must be a list of {n_items} entries.")
+        _expect(
+            isinstance(catalog.get(key), list) and len(catalog[key]) == n_items,
+            f"catalog.json: {key!r} must be a list of {n_items} entries.",
+        )
     cat = pd.DataFrame(
         {
             C.ITEM: catalog["item_ids"],
@@ -280,16 +301,26 @@ def _rebuild(
     hist_ids = ids.get("history_user_ids")
     train_ids = ids.get("train_user_ids")
     _expect(isinstance(hist_ids, list) and isinstance(train_ids, list), "ids.json is malformed.")
-    need = ["history/users", "history/items", "history/weights",
-            "train/data", "train/indices", "train/indptr"]
+    need = [
+        "history/users",
+        "history/items",
+        "history/weights",
+        "train/data",
+        "train/indices",
+        "train/indptr",
+    ]
     for key in need:
         _expect(key in arrays and arrays[key].ndim == 1, f"arrays.npz lacks {key!r}.")
     hu, hi, hw = arrays["history/users"], arrays["history/items"], arrays["history/weights"]
     _expect(len(hu) == len(hi) == len(hw), "History arrays differ in length.")
-    _expect(hu.size == 0 or (hu.min() >= 0 and hu.max() < len(hist_ids)),
-            "History viewer indices out of range.")
-    _expect(hi.size == 0 or (hi.min() >= 0 and hi.max() < n_items),
-            "History title indices out of range.")
+    _expect(
+        hu.size == 0 or (hu.min() >= 0 and hu.max() < len(hist_ids)),
+        "History viewer indices out of range.",
+    )
+    _expect(
+        hi.size == 0 or (hi.min() >= 0 and hi.max() < n_items),
+        "History title indices out of range.",
+    )
     ts = None
     if meta.get("has_timestamps"):
         _expect("history/timestamps" in arrays, "arrays.npz lacks history timestamps.")
@@ -316,4 +347,8 @@ def _rebuild(
         train.check_format(full_check=True)
     except ValueError as exc:
         raise ModelFileError(f"Training matrix is malformed: {exc}") from exc
-    return data, train, np.asarray(train_ids, dtype=object if any(isinstance(x, str) for x in train_ids) else None)
+    return (
+        data,
+        train,
+        np.asarray(train_ids, dtype=object if any(isinstance(x, str) for x in train_ids) else None),
+    )

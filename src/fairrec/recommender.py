@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
-from fairrec.errors import DataError, NotFittedError, ParameterError, UnknownUserError, param_error
+from fairrec.errors import DataError, NotFittedError, UnknownUserError, param_error
 from fairrec.gate import (
     PERSONALIZATION,
     STATED_INTERESTS,
@@ -269,12 +269,6 @@ class Recommender:
             self.model_ = model
 
     # ------------------------------------------------------------------ viewers
-    def _known(self, user: Any) -> bool:
-        return (
-            len(self.data_.user_index([user], on_unknown="ignore")) > 0
-            and self.data_.user_index([user], on_unknown="ignore")[0] >= 0
-        ) or self._consent.is_known(user)
-
     def _states(self, users: Sequence[Any]) -> list[Any]:
         """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
         states = [self._consent.state(u) for u in users]
@@ -282,7 +276,7 @@ class Recommender:
         unknown = [
             u
             for u, s, i in zip(users, states, data_idx)
-            if s.forgotten or (i < 0 and not self._consent.is_known(u))
+            if s.forgotten or (i < 0 and u not in self._consent)
         ]
         if unknown and self.on_unknown != "ignore":
             shown = ", ".join(repr(u) for u in unknown[:5])
@@ -310,7 +304,9 @@ class Recommender:
         if (~pers).any():
             scores[~pers] = np.log1p(self.popularity_)[None, :]
         seen = batch.histories
-        cand, rel = top_n(scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned)
+        cand, rel = top_n(
+            scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned
+        )
         valid = cand >= 0
         count = valid.sum(axis=1, keepdims=True)
         rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
@@ -371,7 +367,10 @@ class Recommender:
             data_used = tuple(row.data_used[v])
             used.update(data_used)
             row_reason = Reason(
-                row.reason_kind, row.reason_text[v], data_used, anchor=(row.anchor or [None] * (v + 1))[v]
+                row.reason_kind,
+                row.reason_text[v],
+                data_used,
+                anchor=(row.anchor or [None] * (v + 1))[v],
             )
             items = []
             for pos, it in enumerate(row.items[v]):
@@ -555,7 +554,11 @@ class Recommender:
 
         states = self._states(users)
         batch = serving_batch(
-            users, states, data=self.data_, catalog=self.catalog_, now=now,
+            users,
+            states,
+            data=self.data_,
+            catalog=self.catalog_,
+            now=now,
             retention_days=self.retention_days,
         )
         u = len(users)
@@ -565,8 +568,9 @@ class Recommender:
             scores[pers] = self.model_.score_histories(batch.histories[pers])
         if (~pers).any():
             scores[~pers] = np.log1p(self.popularity_)[None, :]
-        cand, rel = top_n(scores, min(n_cand, self.data_.n_items), banned=batch.histories,
-                          exclude=batch.banned)
+        cand, rel = top_n(
+            scores, min(n_cand, self.data_.n_items), banned=batch.histories, exclude=batch.banned
+        )
         if reranker is not None:
             valid = cand >= 0
             safe = np.maximum(cand, 0)
@@ -625,7 +629,11 @@ class Recommender:
         when = self._now(now)
         state = self._states([user])[0]
         batch = serving_batch(
-            [user], [state], data=self.data_, catalog=self.catalog_, now=when,
+            [user],
+            [state],
+            data=self.data_,
+            catalog=self.catalog_,
+            now=when,
             retention_days=self.retention_days,
         )
         since = dict(getattr(state, "since", {}) or {})
@@ -657,7 +665,9 @@ class Recommender:
         used = sorted({d for p in purposes.values() for d in p["data"]}) or [
             DATA_CATALOG_POPULARITY
         ]
-        trained = bool(np.isin(np.asarray([user], dtype=object), self.train_user_ids_.astype(object)).any())
+        trained = bool(
+            np.isin(np.asarray([user], dtype=object), self.train_user_ids_.astype(object)).any()
+        )
         n_events = int(batch.histories.nnz)
         interests = (
             {
@@ -683,7 +693,9 @@ class Recommender:
         for name, p in purposes.items():
             if p["granted"]:
                 when_txt = f" since {p['since']}" if p["since"] else ""
-                lines.append(f"- {name}: granted{when_txt}; uses {describe_data_used(p['data'])}; you get {p['you_get']}.")
+                lines.append(
+                    f"- {name}: granted{when_txt}; uses {describe_data_used(p['data'])}; you get {p['you_get']}."
+                )
             else:
                 lines.append(f"- {name}: not granted; none of your data is used for it.")
         lines.append(f"- Retention: {window}.")
@@ -697,10 +709,18 @@ class Recommender:
             else "- The shared model was not trained on your plays."
         )
         if any(exclusions.values()):
-            lines.append("- Excluded from every page: " + ", ".join(
-                [*exclusions["genres"], *exclusions["items"]]
-                + ([f"maturity above {exclusions['max_maturity']}"] if exclusions["max_maturity"] is not None else [])
-            ) + ".")
+            lines.append(
+                "- Excluded from every page: "
+                + ", ".join(
+                    [*exclusions["genres"], *exclusions["items"]]
+                    + (
+                        [f"maturity above {exclusions['max_maturity']}"]
+                        if exclusions["max_maturity"] is not None
+                        else []
+                    )
+                )
+                + "."
+            )
         return DataUseReport(
             user_id=user,
             purposes=purposes,
@@ -735,7 +755,6 @@ class Recommender:
                 data = data.select(data.users != idx)
             train = self.train_matrix_
             train_users = self.train_user_ids_
-            pos = np.flatnonzero(pd.Index(train_users).get_indexer(pd.Index([user], dtype=object)) >= 0)
             hit = pd.Index(train_users).get_indexer(pd.Index([user], dtype=object))
             if hit[0] >= 0:
                 row = int(hit[0])
@@ -752,7 +771,6 @@ class Recommender:
                         model.update_items(touched, train)
                     else:
                         model.fit(train)
-            del pos
             self._install(
                 model=self.model_,
                 data=data,
@@ -797,7 +815,3 @@ class Recommender:
             f"Recommender(model={self.model!r}, retention_days={self.retention_days!r}, "
             f"row_size={self.row_size}, n_candidates={self.n_candidates}) [{fitted}]"
         )
-
-
-def _check_param_error() -> type:  # pragma: no cover - keeps the import used for type users
-    return ParameterError

@@ -88,6 +88,11 @@ class RowContext:
     def n(self) -> int:
         return len(self.batch)
 
+    @property
+    def blocked(self) -> np.ndarray:
+        """(u, n_items) titles that may not be placed: banned, or already seen."""
+        return ~np.isfinite(self.scores)
+
 
 @dataclass
 class RowBatch:
@@ -263,7 +268,9 @@ class BecauseYouWatched(RowKind):
     ) -> None:
         _check_pool("BecauseYouWatched", pool)
         if not 0.0 <= similarity_weight <= 1.0:
-            raise param_error("similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight)
+            raise param_error(
+                "similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight
+            )
         self.n_rows = n_rows
         self.pool = pool
         self.similarity_weight = similarity_weight
@@ -296,7 +303,9 @@ class BecauseYouWatched(RowKind):
         for r in range(self.n_rows):
             anchor = anchors[:, r]
             cand, rel, valid = _gather_pool(ctx, local_taken, self.pool)
-            sim = np.einsum("ucd,ud->uc", ctx.vectors[np.maximum(cand, 0)], ctx.vectors[np.maximum(anchor, 0)])
+            sim = np.einsum(
+                "ucd,ud->uc", ctx.vectors[np.maximum(cand, 0)], ctx.vectors[np.maximum(anchor, 0)]
+            )
             w = self.similarity_weight
             score = w * sim + (1 - w) * _normalize(ctx.rel_pct[:, : cand.shape[1]])
             picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors)
@@ -357,7 +366,9 @@ class HiddenGems(RowKind):
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         safe = np.maximum(ctx.cand, 0)
         tail = ctx.pop_pct[safe] < self.quantile
-        relevant = np.where(ctx.batch.personalized[:, None], ctx.rel_pct >= self.min_relevance, True)
+        relevant = np.where(
+            ctx.batch.personalized[:, None], ctx.rel_pct >= self.min_relevance, True
+        )
         cand, rel, valid = _gather_pool(ctx, taken, None, tail & relevant)
         context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors, context)
@@ -488,7 +499,9 @@ class DiversePopular(RowKind):
         self.title = title
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        pop = np.where(ctx.batch.banned | taken, -np.inf, ctx.popularity[None, :].astype(np.float64))
+        pop = np.where(
+            ctx.blocked | taken, -np.inf, ctx.popularity[None, :].astype(np.float64)
+        )
         from fairrec.models import top_n
 
         cand, rel = top_n(pop, self.pool)
@@ -536,7 +549,7 @@ class PopularInGenre(RowKind):
         for g in order:
             in_genre = ctx.genres[:, g] > 0
             pop = np.where(
-                ctx.batch.banned | local | ~in_genre[None, :], -np.inf, ctx.popularity[None, :]
+                ctx.blocked | local | ~in_genre[None, :], -np.inf, ctx.popularity[None, :]
             )
             items, scores = top_n(pop.astype(np.float64), ctx.k)
             _mark(local, items, applies)

@@ -1,0 +1,200 @@
+"""Serendipity: relevant titles far from what the viewer usually watches.
+
+A title's unexpectedness is its distance from the viewer's history profile,
+``1 - sim(item, profile)`` (cosine distance in [0, 2], or Jaccard distance in [0, 1]).
+Among the candidates above a relevance floor, titles are ordered by
+``relevance * unexpectedness ** weight``; the candidates below the floor follow in order of
+relevance, so a surprise is still something the viewer is likely to enjoy and a row is
+always full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fairrec.rerank._base import (
+    RerankContext,
+    check_choice,
+    check_real,
+    chunks,
+    fill_by_relevance,
+    finish,
+    per_viewer,
+    prepare,
+    require,
+    take,
+    topk_rows,
+    vectors_of,
+)
+from fairrec.rerank._similarity import SIMILARITIES, Similarity
+
+__all__ = ["Serendipity", "serendipity"]
+
+
+def serendipity(
+    scores: Any,
+    vectors: Any,
+    profile: Any,
+    k: int,
+    *,
+    weight: float = 1.0,
+    floor: float = 0.8,
+    similarity: str = "cosine",
+    valid: Any = None,
+) -> np.ndarray:
+    """Order candidates by relevance x unexpectedness above a relevance floor.
+
+    Parameters
+    ----------
+    scores : array of shape (n,) or (u, n)
+        Candidate relevance.
+    vectors : array of shape (n, d) or (u, n, d)
+        Candidate representations.
+    profile : array of shape (d,) or (u, d)
+        The viewer's history profile in the same space (e.g. the mean factor of the titles
+        watched; genre shares for Jaccard).
+    k : int
+        Length of the list.
+    weight : float >= 0, default 1.0
+        Exponent of unexpectedness: the objective is ``rel * unexp ** weight`` (for a
+        negative relevance, ``rel / unexp ** weight``, so more unexpected still ranks higher).
+        0 gives all weight to relevance (plain top-k).
+    floor : float in [0, 1], default 0.8
+        Relevance floor as a quantile of the viewer's valid candidates' relevance: only
+        candidates scoring at least that quantile (the ``lower`` method, so it is one of the
+        scores) are boosted; 0 makes every candidate eligible.
+    similarity : {"cosine", "jaccard"}, default "cosine"
+        How candidates are compared with the profile.
+    valid : bool array of shape (n,) or (u, n), optional
+        Candidates that may be chosen.
+
+    Returns
+    -------
+    ndarray of int64
+        Positions in display order: ``(min(k, n_valid),)`` for one viewer, ``(u, min(k, n))``
+        padded with -1 for a batch.
+
+    Examples
+    --------
+    The viewer's profile points along the first axis; candidate 2 is relevant but different:
+
+    >>> v = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]
+    >>> serendipity([0.9, 0.8, 0.7, 0.1], v, [1.0, 0.0], k=3, floor=0.5).tolist()
+    [2, 1, 0]
+    """
+    return _serendipity(
+        scores, vectors, profile, k, weight, floor, similarity, valid, "serendipity"
+    )
+
+
+def _serendipity(
+    scores: Any,
+    vectors: Any,
+    profile: Any,
+    k: Any,
+    weight: Any,
+    floor: Any,
+    similarity: Any,
+    valid: Any,
+    owner: str,
+) -> np.ndarray:
+    weight = check_real(weight, "weight", owner, 0.0)
+    floor = check_real(floor, "floor", owner, 0.0, 1.0)
+    kind = check_choice(similarity, "similarity", owner, SIMILARITIES)
+    batch = prepare(scores, k, valid, owner)
+    vecs = vectors_of(vectors, batch, owner)
+    what = "the viewer's history profile of shape (d,)"
+    prof = per_viewer(
+        require(profile, "'profile'", owner, what), "profile", owner, batch, (vecs.shape[-1],)
+    )
+    picks = np.empty((batch.u, batch.kk), dtype=np.int64)
+    similar = Similarity(vecs, kind, owner)
+    for rows in chunks(batch, vecs.shape[-1]):
+        sim = similar.chunk(rows)
+        here = np.empty((rows.stop - rows.start, vecs.shape[-1]))
+        here[...] = take(prof, rows, 1)
+        picks[rows] = _serendipity_rows(
+            batch.scores[rows], batch.valid[rows], sim, here, batch.kk, weight, floor
+        )
+    return finish(picks, batch)
+
+
+def _serendipity_rows(
+    s: np.ndarray,
+    ok: np.ndarray,
+    sim: Similarity,
+    profile: np.ndarray,
+    kk: int,
+    weight: float,
+    floor: float,
+) -> np.ndarray:
+    u, n = s.shape
+    if n == 0 or u == 0:
+        return np.zeros((u, kk), dtype=np.int64)
+    unexp = sim.against(profile)
+    np.subtract(1.0, unexp, out=unexp)
+    np.maximum(unexp, 0.0, out=unexp)
+    # relevance floor: the `floor` quantile (lower method) of each viewer's valid scores
+    count = ok.sum(axis=1)
+    asc = np.sort(np.where(ok, s, np.inf), axis=1)
+    at = np.floor(floor * np.maximum(count - 1, 0)).astype(np.int64)
+    thr = asc[np.arange(u), np.minimum(at, n - 1)]
+    eligible = ok & (s >= thr[:, None])
+    boost = unexp**weight if weight != 1.0 else unexp
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        obj = np.where(s >= 0, s * boost, s / np.maximum(boost, 1e-300))
+    big = np.finfo(np.float64).max
+    np.clip(obj, -big, big, out=obj)
+    obj[~eligible] = -np.inf
+    return fill_by_relevance(topk_rows(obj, kk), s, ok)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Serendipity:
+    """Serendipity re-ranker: relevance x unexpectedness above a floor (see :func:`serendipity`).
+
+    Needs ``vectors`` and ``context.profile`` (the viewer's history profile in the space of
+    the vectors).
+
+    Parameters
+    ----------
+    weight : float >= 0, default 1.0
+        Exponent of unexpectedness (0: plain top-k).
+    floor : float in [0, 1], default 0.8
+        Relevance floor as a quantile of the viewer's candidates' relevance.
+    similarity : {"cosine", "jaccard"}, default "cosine"
+        How candidates are compared with the profile.
+    """
+
+    weight: float = 1.0
+    floor: float = 0.8
+    similarity: str = "cosine"
+
+    def rerank(
+        self,
+        scores: Any,
+        k: int,
+        *,
+        vectors: Any = None,
+        context: RerankContext | None = None,
+        valid: Any = None,
+    ) -> np.ndarray:
+        """Re-rank ``scores`` for serendipity; needs ``vectors`` and ``context.profile``."""
+        owner = "Serendipity"
+        ctx = context if context is not None else RerankContext()
+        what = "the viewer's history profile of shape (d,)"
+        require(ctx.profile, "context.profile", owner, what)
+        return _serendipity(
+            scores,
+            vectors,
+            ctx.profile,
+            k,
+            self.weight,
+            self.floor,
+            self.similarity,
+            valid,
+            owner,
+        )
