@@ -326,6 +326,8 @@ def test_custom_column_names():
     truth = pd.DataFrame({"viewer": [1], "title": ["b"]})
     cols = {"user_col": "viewer", "item_col": "title", "rank_col": "pos"}
     assert M.precision_at_k(recs, truth, k=2, **cols) == 0.5
+    categorical = recs.astype({"viewer": "category", "title": "category"})
+    assert M.precision_at_k(categorical, truth, k=2, **cols) == 0.5
     with pytest.raises(DataError, match="'rank'"):
         M.precision_at_k(recs, truth, user_col="viewer", item_col="title")
 
@@ -705,6 +707,8 @@ def test_errors_name_what_is_wrong():
         M.precision_at_k(recs, truth, denominator="mean")
     with pytest.raises(ParameterError, match="catalog"):
         M.catalog_coverage(recs)
+    with pytest.raises(ParameterError, match="'catalog'"):
+        M.catalog_coverage(recs, catalog="abc")
     with pytest.raises(DataError, match="not in the catalog: 'b'"):
         M.catalog_coverage(recs, catalog=["a", "z"])
     with pytest.raises(DataError, match="no row for 1 title.*'b'"):

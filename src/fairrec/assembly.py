@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from fairrec.rows import RowBatch, RowContext, RowKind, _mark
 
-__all__ = ["AssembledPages", "assemble"]
+__all__ = ["AssembledPages", "assemble", "to_frame"]
 
 
 @dataclass
@@ -48,9 +49,11 @@ def assemble(
     u = ctx.n
     n_items = ctx.scores.shape[1]
     taken = np.zeros((u, n_items), dtype=bool)
-    forbidden = ctx.batch.banned | (ctx.batch.histories.toarray() > 0)
+    forbidden = ctx.blocked
     rows: list[RowBatch] = []
     for kind in kinds:
+        if not kind.may_apply(ctx):
+            continue
         for row in kind.build(ctx, taken):
             items = row.items
             safe = np.maximum(items, 0)
@@ -137,3 +140,69 @@ def _dominant_genre(ctx: RowContext, row: RowBatch, dominance: float) -> np.ndar
     best = counts.argmax(axis=1)
     share = counts.max(axis=1) / n
     return np.where(share > dominance, best, -1)
+
+
+def to_frame(
+    pages: AssembledPages, user_ids: list, item_ids: np.ndarray, titles: np.ndarray
+) -> pd.DataFrame:
+    """The pages of a batch as one frame, built column-wise from the arrays.
+
+    Same schema, order and values as ``pages_to_frame`` of the :class:`HomePage` objects
+    (a test asserts it), without building the objects.
+    """
+    from fairrec.page import _SEP, FRAME_DTYPES, pages_to_frame
+
+    u = len(user_ids)
+    parts = []
+    users = np.array([str(x) for x in user_ids], dtype=object)
+    for r, row in enumerate(pages.rows):
+        hit = pages.order == r  # (u, R)
+        shown = hit.any(axis=1)
+        if not shown.any():
+            continue
+        slot = hit.argmax(axis=1)
+        items = row.items
+        ok = (items >= 0) & shown[:, None]
+        v, pos = np.nonzero(ok)
+        it = items[v, pos]
+        texts = np.asarray(row.reason_text, dtype=object)[v]
+        if row.item_reason_text is not None:
+            item_texts = row.item_reason_text[v, pos]
+            texts = np.where(item_texts != None, item_texts, texts)  # noqa: E711
+        cats = np.array([_SEP.join(c) for c in row.data_used], dtype=object)
+        parts.append(
+            {
+                "v": v,
+                "slot": slot[v],
+                "user_id": users[v],
+                "row_title": np.asarray(row.titles, dtype=object)[v],
+                "row_kind": np.full(len(v), row.kind, dtype=object),
+                "position": pos,
+                "item_id": item_ids[it],
+                "title": titles[it],
+                "score": row.scores[v, pos].astype(np.float64),
+                "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
+                "reason": texts,
+                "data_used": cats[v],
+            }
+        )
+    if not parts:
+        return pages_to_frame([])
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.lexsort((cols["position"], cols["slot"], cols["v"]))
+    del u
+    out = {
+        "user_id": cols["user_id"][order],
+        "row": cols["slot"][order].astype(np.int64),
+        "row_title": cols["row_title"][order],
+        "row_kind": cols["row_kind"][order],
+        "position": cols["position"][order].astype(np.int64),
+        "item_id": cols["item_id"][order],
+        "title": cols["title"][order],
+        "score": cols["score"][order],
+        "reason_kind": cols["reason_kind"][order],
+        "reason": cols["reason"][order],
+        "data_used": cols["data_used"][order],
+    }
+    return pd.DataFrame({k: pd.array(v, dtype=FRAME_DTYPES[k]) if FRAME_DTYPES[k] == "string"
+                         else np.asarray(v, dtype=FRAME_DTYPES[k]) for k, v in out.items()})

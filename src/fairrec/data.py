@@ -382,12 +382,13 @@ class Dataset:
         )
 
     @cached_property
-    def _user_index(self) -> pd.Index:
-        return pd.Index(self.user_ids)
+    def _user_index(self) -> dict[Any, int]:
+        # a dict: O(1) per id for the single-viewer requests of serving
+        return {v: i for i, v in enumerate(self.user_ids.tolist())}
 
     @cached_property
-    def _item_index(self) -> pd.Index:
-        return pd.Index(self.item_ids)
+    def _item_index(self) -> dict[Any, int]:
+        return {v: i for i, v in enumerate(self.item_ids.tolist())}
 
     def user_index(self, ids: Any, on_unknown: str = "raise") -> np.ndarray:
         """Map external viewer ids to indices.
@@ -531,14 +532,15 @@ def _to_naive_utc(t: Any) -> np.datetime64:
     return ts.to_datetime64()
 
 
-def _lookup(index: pd.Index, ids: Any, on_unknown: str, error: type, what: str) -> np.ndarray:
+def _lookup(index: dict[Any, int], ids: Any, on_unknown: str, error: type, what: str) -> np.ndarray:
     if on_unknown not in ("raise", "ignore", "warn"):
         from fairrec.errors import param_error
 
         raise param_error("on_unknown", "Dataset", "one of 'raise', 'warn', 'ignore'", on_unknown)
     scalar = np.ndim(ids) == 0
     values = [ids] if scalar else list(ids)
-    pos = index.get_indexer(pd.Index(values, dtype=object)) if len(values) else np.empty(0, np.intp)
+    get = index.get
+    pos = np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
     if on_unknown != "ignore" and (pos < 0).any():
         bad = [v for v, p in zip(values, pos) if p < 0]
         msg = f"Unknown {what} id(s): {_listing(bad)}."

@@ -126,6 +126,10 @@ def _id_kind(s: pd.Series, col: str, what: str) -> str | None:
 
 def _factorize(parts: list[tuple[pd.Series, str]], col: str) -> tuple[list[np.ndarray], pd.Index]:
     """Map several id columns to one code space (codes in order of first appearance)."""
+    parts = [
+        (s.astype(s.cat.categories.dtype) if isinstance(s.dtype, pd.CategoricalDtype) else s, w)
+        for s, w in parts
+    ]
     kinds = {what: _id_kind(s, col, what) for s, what in parts}
     seen = {k for k in kinds.values() if k is not None}
     if len(seen) > 1:
@@ -135,7 +139,8 @@ def _factorize(parts: list[tuple[pd.Series, str]], col: str) -> tuple[list[np.nd
             "str id, so nothing would match. Convert the ids to one type."
         )
     series = [s.reset_index(drop=True) for s, _ in parts]
-    allv = pd.concat(series, ignore_index=True) if series else pd.Series([], dtype=object)
+    nonempty = [s for s in series if len(s)]  # empty parts would only perturb the dtype
+    allv = pd.concat(nonempty, ignore_index=True) if nonempty else pd.Series([], dtype=object)
     codes, uniques = pd.factorize(allv, sort=False)
     out, start = [], 0
     for s in series:
@@ -197,7 +202,7 @@ class _Ctx:
 
     def __init__(
         self,
-        lst: pd.DataFrame | None,
+        lst: pd.DataFrame,
         truth: pd.DataFrame | None = None,
         train: pd.DataFrame | None = None,
         *,
@@ -218,8 +223,6 @@ class _Ctx:
         self.item_features = item_features
         lst_name = "pages" if page else "recs"
         order_cols = [row_col, position_col] if page else [rank_col]
-        if lst is None:
-            lst = pd.DataFrame({user_col: [], item_col: [], **{c: [] for c in order_cols}})
         _check_frame(lst, lst_name, [user_col, item_col, *order_cols])
         self.has_truth = truth is not None
         self.has_train = train is not None
@@ -234,6 +237,8 @@ class _Ctx:
         train_i = train[item_col] if train is not None else empty
         self.has_catalog = catalog is not None
         if catalog is not None:
+            if isinstance(catalog, (str, bytes)) or np.ndim(catalog) != 1:
+                raise param_error("catalog", owner, "a 1-d array-like of item ids", catalog)
             cat = pd.Series(np.asarray(pd.Index(catalog).unique()))
         else:
             cat = empty
@@ -532,8 +537,8 @@ def _list_mean(ctx: _Ctx, per_line: np.ndarray, users: np.ndarray) -> np.ndarray
 
 
 def _b_novelty(ctx: _Ctx) -> _Res:
+    ctx.require_train()
     counts = ctx.item_counts
-    _item_share(ctx)  # checks train
     n = max(len(ctx.tr_item), 1)
     # a title absent from train counts as seen once: the rarest finite popularity
     nov_item = -np.log2(np.maximum(counts, 1.0) / n)

@@ -41,6 +41,7 @@ from fairrec.page import (
     describe_data_used,
     pages_to_frame,
 )
+from fairrec.assembly import to_frame
 from fairrec.rows import RowContext, RowKind, default_rows
 
 __all__ = ["Recommender", "DataUseReport"]
@@ -233,6 +234,64 @@ class Recommender:
         )
         return self
 
+    @classmethod
+    def from_fitted(
+        cls,
+        model: CandidateModel,
+        data: Dataset,
+        *,
+        train_user_ids: Sequence[Any],
+        consent: Any = None,
+        fitted_at: Any = None,
+        **params: Any,
+    ) -> Recommender:
+        """Serve a model fitted elsewhere (e.g. :func:`fairrec.spark.fit_als`).
+
+        Parameters
+        ----------
+        model : CandidateModel
+            A fitted model over ``data``'s catalog (``model.n_items_ == data.n_items``).
+        data : Dataset
+            Histories to serve from and the catalog.
+        train_user_ids : sequence
+            External ids of the viewers whose plays trained the model, in the order of the
+            model's user factors (the training matrix is rebuilt from ``data`` for them).
+        consent : ConsentLedger, optional
+        fitted_at : datetime-like, optional
+        **params
+            Other :class:`Recommender` parameters (``row_size``, ``retention_days``, ...).
+        """
+        rec = cls(model=model, consent=consent, **params)
+        rec._validate()
+        if not model.is_fitted() or model.n_items_ != data.n_items:
+            raise DataError(
+                f"from_fitted() needs a model fitted on the {data.n_items} titles of the data."
+            )
+        from fairrec.consent import ConsentLedger
+
+        ids = np.asarray(list(train_user_ids), dtype=object)
+        rows = data.user_index(ids, on_unknown="ignore")
+        mask = np.zeros(data.n_users, dtype=bool)
+        mask[rows[rows >= 0]] = True
+        order = np.full(data.n_users, -1, dtype=np.int64)
+        order[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
+        ev = mask[data.users]
+        train = sp.csr_matrix(
+            (data.weights[ev], (order[data.users[ev]], data.items[ev])),
+            shape=(len(ids), data.n_items),
+            dtype=np.float32,
+        )
+        train.sum_duplicates()
+        rec._install(
+            model=model,
+            data=data,
+            consent=consent if consent is not None else ConsentLedger(default="allow"),
+            train=train,
+            train_user_ids=ids,
+            fitted_at=rec._now(fitted_at),
+        )
+        return rec
+
     def _install(
         self,
         *,
@@ -263,7 +322,12 @@ class Recommender:
             self.genres_ = genres
             self.popularity_ = popularity
             self.pop_pct_ = pop_pct
+            self.pop_order_ = np.argsort(-popularity, kind="stable")
             self.titles_ = data.catalog[C.TITLE].to_numpy(dtype=str)
+            self.titles_py_ = [str(t) for t in self.titles_]
+            self.item_ids_py_ = data.item_ids.tolist()
+            self.item_ids_str_ = np.array([str(i) for i in self.item_ids_py_], dtype=object)
+            self.genre_tuples_ = [tuple(g) for g in data.catalog[C.GENRES]]
             self.fitted_at_ = fitted_at
             self.row_kinds_ = list(self.rows) if self.rows is not None else default_rows()
             self.model_ = model
@@ -326,6 +390,7 @@ class Recommender:
             genres=self.genres_,
             popularity=self.popularity_,
             pop_pct=self.pop_pct_,
+            pop_order=self.pop_order_,
             profile=profile,
             target=target,
             titles=self.titles_,
@@ -355,10 +420,18 @@ class Recommender:
         return batch, pages
 
     def _page(self, v: int, batch: ServingBatch, assembled: Any, now: pd.Timestamp) -> HomePage:
-        """Turn viewer ``v``'s assembled rows into an immutable HomePage."""
+        """Turn viewer ``v``'s assembled rows into an immutable HomePage.
+
+        The objects are built with the page module's trusted constructor: every field is
+        produced here with the right type, and the page's invariants (no title twice, every
+        category declared) hold by construction of the assembly.
+        """
+        from fairrec.page import _trusted
+
         rows = []
-        item_ids = self.data_.item_ids
-        genre_lists = self.data_.catalog[C.GENRES].to_numpy()
+        item_ids = self.item_ids_py_
+        genre_lists = self.genre_tuples_
+        titles = self.titles_py_
         used: set[str] = set()
         for r in assembled.order[v]:
             if r < 0:
@@ -366,38 +439,36 @@ class Recommender:
             row = assembled.rows[r]
             data_used = tuple(row.data_used[v])
             used.update(data_used)
-            row_reason = Reason(
-                row.reason_kind,
-                row.reason_text[v],
-                data_used,
-                anchor=(row.anchor or [None] * (v + 1))[v],
+            anchor = row.anchor[v] if row.anchor else None
+            row_reason = _trusted(
+                Reason, kind=row.reason_kind, text=row.reason_text[v], data_used=data_used,
+                anchor=anchor,
             )
+            item_texts = row.item_reason_text[v] if row.item_reason_text is not None else None
             items = []
-            for pos, it in enumerate(row.items[v]):
+            its = row.items[v].tolist()
+            scores = row.scores[v].tolist()
+            for pos, it in enumerate(its):
                 if it < 0:
-                    continue
-                if row.item_reason_text is not None and row.item_reason_text[v, pos] is not None:
-                    reason = Reason(
-                        row.reason_kind,
-                        str(row.item_reason_text[v, pos]),
-                        data_used,
-                        anchor=row.item_anchor[v, pos],
+                    break
+                if item_texts is not None and item_texts[pos] is not None:
+                    reason = _trusted(
+                        Reason, kind=row.reason_kind, text=str(item_texts[pos]),
+                        data_used=data_used, anchor=row.item_anchor[v, pos],
                     )
                 else:
                     reason = row_reason
                 items.append(
-                    Item(
-                        item_ids[it].item() if hasattr(item_ids[it], "item") else item_ids[it],
-                        str(self.titles_[it]),
-                        float(row.scores[v, pos]),
-                        reason,
-                        tuple(genre_lists[it]),
-                    )
+                    _trusted(Item, item_id=item_ids[it], title=titles[it], score=scores[pos],
+                             reason=reason, genres=genre_lists[it])
                 )
-            rows.append(Row(row.titles[v], row.kind, tuple(items), row_reason))
+            rows.append(_trusted(Row, title=row.titles[v], kind=row.kind, items=tuple(items),
+                                 reason=row_reason))
         state = batch.states[v]
-        return HomePage(
-            user_id=batch.user_ids[v],
+        user = batch.user_ids[v]
+        return _trusted(
+            HomePage,
+            user_id=user.item() if isinstance(user, np.generic) else user,
             rows=tuple(rows),
             personalized=bool(batch.personalized[v]),
             data_used=tuple(sorted(used)),
@@ -474,16 +545,19 @@ class Recommender:
         when = self._now(now)
         chunks = [users[i : i + self.batch_size] for i in range(0, len(users), self.batch_size)]
 
-        def work(chunk: list[Any]) -> list[HomePage]:
+        def work(chunk: list[Any]) -> Any:
             batch, assembled = self._serve(chunk, when)
-            pages = [self._page(v, batch, assembled, when) for v in range(len(chunk))]
-            self._audit(batch, pages)
-            return pages
+            if as_pages or self.audit_log is not None:
+                pages = [self._page(v, batch, assembled, when) for v in range(len(chunk))]
+                self._audit(batch, pages)
+                if as_pages:
+                    return pages
+            return to_frame(assembled, chunk, self.item_ids_str_, self.titles_)
 
         show = progress if progress is not None else len(chunks) > 10
         from tqdm.auto import tqdm
 
-        results: list[list[HomePage]]
+        results: list[Any]
         with tqdm(total=len(users), disable=not show, unit="page") as bar:
             if n_jobs == 1:
                 results = []
@@ -496,8 +570,11 @@ class Recommender:
                     for chunk, pages in zip(chunks, pool.map(work, chunks)):
                         results.append(pages)
                         bar.update(len(chunk))
-        pages = [p for chunk in results for p in chunk]
-        return pages if as_pages else pages_to_frame(pages)
+        if as_pages:
+            return [p for chunk in results for p in chunk]
+        if not results:
+            return pages_to_frame([])
+        return pd.concat(results, ignore_index=True)
 
     def recommend(
         self,

@@ -59,7 +59,8 @@ class RowContext:
     genres : (n_items, g) array
         Multi-hot genres.
     popularity : (n_items,) array
-        Plays per title in the training data; ``pop_pct`` its percentile in [0, 1].
+        Plays per title in the training data; ``pop_pct`` its percentile in [0, 1];
+        ``pop_order`` the titles from most to least played (ties by index).
     profile : (u, d) array
         Mean vector of the viewer's consented history (zeros without one).
     target : (u, g) array
@@ -78,6 +79,7 @@ class RowContext:
     genres: np.ndarray
     popularity: np.ndarray
     pop_pct: np.ndarray
+    pop_order: np.ndarray
     profile: np.ndarray
     target: np.ndarray
     titles: np.ndarray
@@ -124,6 +126,19 @@ def _gather_pool(
     return cand, np.where(valid, rel, 0.0), valid
 
 
+def _compact_pool(
+    cand: np.ndarray, rel: np.ndarray, valid: np.ndarray, pool: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first ``pool`` valid candidates of each viewer (relevance order preserved):
+    re-rankers then work on ``pool`` columns, not on every candidate."""
+    order = np.argsort(~valid, axis=1, kind="stable")[:, :pool]
+    return (
+        np.take_along_axis(cand, order, axis=1),
+        np.take_along_axis(rel, order, axis=1),
+        np.take_along_axis(valid, order, axis=1),
+    )
+
+
 def _pick(cand: np.ndarray, picks: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Map re-ranker positions back to title indices and scores (``-1`` stays padding)."""
     safe = np.where(picks >= 0, picks, 0)
@@ -151,6 +166,10 @@ class RowKind:
 
     kind: ClassVar[str] = "row"
     personal: ClassVar[bool] = False
+
+    def may_apply(self, ctx: RowContext) -> bool:
+        """Cheap check: can the row apply to anyone in the batch? (else it is not built)"""
+        return bool(ctx.batch.personalized.any()) if self.personal else True
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         """Rows for the batch; ``taken`` is the (u, n_items) mask of titles already placed."""
@@ -330,6 +349,22 @@ class BecauseYouWatched(RowKind):
         return rows
 
 
+def _first_allowed(order: np.ndarray, blocked: np.ndarray, pool: int, scan: int = 4) -> np.ndarray:
+    """Per viewer, the first ``pool`` titles of a shared ``order`` that are not ``blocked``.
+
+    Only the first ``scan * pool`` titles of the order are looked at (the pool of a popular
+    row needs no more); ``-1`` pads a viewer for whom fewer are allowed there.
+    """
+    head = order[: scan * pool]
+    ok = ~blocked[:, head]
+    pos = np.cumsum(ok, axis=1) - 1
+    sel = ok & (pos < pool)
+    out = np.full((blocked.shape[0], min(pool, len(head))), -1, dtype=np.int64)
+    rows, cols = np.nonzero(sel)
+    out[rows, pos[rows, cols]] = head[cols]
+    return out
+
+
 def _mark(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
     rows = np.broadcast_to(np.arange(len(items))[:, None], items.shape)
     ok = (items >= 0) & applies[:, None]
@@ -353,8 +388,14 @@ class HiddenGems(RowKind):
     kind = "hidden_gems"
 
     def __init__(
-        self, quantile: float = 0.8, min_relevance: float = 0.5, reranker: Any = None
+        self,
+        quantile: float = 0.8,
+        min_relevance: float = 0.5,
+        reranker: Any = None,
+        pool: int = 300,
     ) -> None:
+        _check_pool("HiddenGems", pool)
+        self.pool = pool
         if not 0.0 < quantile <= 1.0:
             raise param_error("quantile", "HiddenGems", "in (0, 1]", quantile)
         if not 0.0 <= min_relevance < 1.0:
@@ -369,7 +410,9 @@ class HiddenGems(RowKind):
         relevant = np.where(
             ctx.batch.personalized[:, None], ctx.rel_pct >= self.min_relevance, True
         )
-        cand, rel, valid = _gather_pool(ctx, taken, None, tail & relevant)
+        cand, rel, valid = _compact_pool(
+            *_gather_pool(ctx, taken, None, tail & relevant), self.pool
+        )
         context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors, context)
         items, scores = _pick(cand, picks, rel)
@@ -402,12 +445,16 @@ class OutsideYourBubble(RowKind):
     kind = "outside_your_bubble"
     personal = True
 
-    def __init__(self, reranker: Any = None, title: str = "Outside your bubble") -> None:
+    def __init__(
+        self, reranker: Any = None, title: str = "Outside your bubble", pool: int = 500
+    ) -> None:
+        _check_pool("OutsideYourBubble", pool)
         self.reranker = reranker if reranker is not None else Serendipity()
         self.title = title
+        self.pool = pool
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        cand, rel, valid = _gather_pool(ctx, taken, None)
+        cand, rel, valid = _compact_pool(*_gather_pool(ctx, taken, None), self.pool)
         context = RerankContext(profile=ctx.profile)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
         items, scores = _pick(cand, picks, rel)
@@ -443,6 +490,10 @@ class StatedInterests(RowKind):
         _check_pool("StatedInterests", pool)
         self.pool = pool
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.8)
+
+    def may_apply(self, ctx: RowContext) -> bool:
+        b = ctx.batch
+        return bool((b.interests & (b.liked_genres.any(1) | b.liked_items.any(1))).any())
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         b = ctx.batch
@@ -499,14 +550,9 @@ class DiversePopular(RowKind):
         self.title = title
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        pop = np.where(
-            ctx.blocked | taken, -np.inf, ctx.popularity[None, :].astype(np.float64)
-        )
-        from fairrec.models import top_n
-
-        cand, rel = top_n(pop, self.pool)
+        cand = _first_allowed(ctx.pop_order, ctx.blocked | taken, self.pool)
         valid = cand >= 0
-        rel = np.where(valid, np.log1p(np.maximum(rel, 0)), 0.0)
+        rel = np.where(valid, np.log1p(ctx.popularity[np.maximum(cand, 0)]), 0.0)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.genres)
         items, scores = _pick(cand, picks, rel)
         n = ctx.n
@@ -537,6 +583,9 @@ class PopularInGenre(RowKind):
         self.n_rows = n_rows
         self.only_unpersonalized = only_unpersonalized
 
+    def may_apply(self, ctx: RowContext) -> bool:
+        return not self.only_unpersonalized or bool((~ctx.batch.personalized).any())
+
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         genre_plays = ctx.popularity @ ctx.genres
         order = np.argsort(-genre_plays, kind="stable")[: self.n_rows]
@@ -544,21 +593,17 @@ class PopularInGenre(RowKind):
         local = taken.copy()
         n = ctx.n
         applies = ~ctx.batch.personalized if self.only_unpersonalized else np.ones(n, bool)
-        from fairrec.models import top_n
-
         for g in order:
-            in_genre = ctx.genres[:, g] > 0
-            pop = np.where(
-                ctx.blocked | local | ~in_genre[None, :], -np.inf, ctx.popularity[None, :]
-            )
-            items, scores = top_n(pop.astype(np.float64), ctx.k)
+            genre_order = ctx.pop_order[ctx.genres[ctx.pop_order, g] > 0]
+            items = _first_allowed(genre_order, ctx.blocked | local, ctx.k)
+            scores = np.where(items >= 0, ctx.popularity[np.maximum(items, 0)], 0.0)
             _mark(local, items, applies)
             name = ctx.genre_names[g]
             rows.append(
                 RowBatch(
                     kind=self.kind,
                     items=items,
-                    scores=np.where(items >= 0, np.log1p(np.maximum(scores, 0)), -np.inf),
+                    scores=np.where(items >= 0, np.log1p(scores), -np.inf),
                     titles=[f"Popular in {name}"] * n,
                     reason_kind=self.kind,
                     reason_text=[f"Popular in {name} (no personal data)"] * n,

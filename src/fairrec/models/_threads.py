@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["single_threaded_blas"]
+
+_CONTROLLER: ThreadpoolController | None = None
 
 
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Limit BLAS to one thread inside the block; implicit parallelizes on its own."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    """Limit BLAS to one thread inside the block; implicit parallelizes on its own.
+
+    The library scan is done once (it costs milliseconds); limiting is then cheap.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
         yield

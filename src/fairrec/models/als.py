@@ -106,14 +106,34 @@ class ALS(CandidateModel):
         self._require_fitted()
         return self.model_.user_factors
 
+    @property
+    def _solver(self) -> Any:
+        """A single-threaded implicit ALS sharing the item factors, for request-time solves.
+
+        implicit's OpenMP pool costs ~16 ms to wake for one viewer; a page needs ~50 µs.
+        Batches are parallelized one level up (``home_batch(n_jobs=...)``).
+        """
+        solver = self.__dict__.get("_solver_cache")
+        if solver is None or solver.item_factors is not self.model_.item_factors:
+            with single_threaded_blas():
+                solver = AlternatingLeastSquares(
+                    factors=self.factors,
+                    regularization=self.regularization,
+                    alpha=self.alpha,
+                    num_threads=1,
+                )
+            solver.item_factors = self.model_.item_factors
+            solver.YtY  # noqa: B018 - computed once, before concurrent readers use it
+            self.__dict__["_solver_cache"] = solver
+        return solver
+
     def user_vectors(self, histories: sp.csr_matrix) -> np.ndarray:
         """Exact least-squares viewer vectors from history rows (no stored state used)."""
         self._require_fitted()
         h = self._check_histories(histories)
         if h.shape[0] == 0:
             return np.zeros((0, self.factors), dtype=np.float32)
-        with single_threaded_blas():
-            return self.model_.recalculate_user(np.arange(h.shape[0]), h)
+        return self._solver.recalculate_user(np.arange(h.shape[0]), h)
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         uv = self.user_vectors(histories)
@@ -132,6 +152,7 @@ class ALS(CandidateModel):
         item_users = sp.csr_matrix(user_items.T.tocsr()[items], dtype=np.float32)
         with single_threaded_blas():
             self.model_.partial_fit_items(items, item_users)
+        self.__dict__.pop("_solver_cache", None)
 
     def drop_user_rows(self, rows: np.ndarray) -> None:
         """Remove training viewers' factors (erasure)."""

@@ -332,10 +332,9 @@ def fill_by_relevance(picks: np.ndarray, scores: np.ndarray, valid: np.ndarray) 
     count = (picks >= 0).sum(axis=1)
     if kk == 0 or (count == kk).all():
         return picks
-    rows = np.arange(u)[:, None]
     taken = np.zeros(valid.shape, dtype=bool)
-    pos = np.where(picks >= 0, picks, 0)
-    taken[rows, pos] = picks >= 0
+    who, at = np.nonzero(picks >= 0)
+    taken[who, picks[who, at]] = True
     key = np.where(valid & ~taken, scores, -np.inf)
     extra = topk_rows(key, kk)
     slot = np.arange(kk)[None, :] - count[:, None]

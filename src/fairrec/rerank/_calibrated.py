@@ -141,26 +141,31 @@ def _calibrated(
     return finish(picks, batch)
 
 
-def _entries(p_item: np.ndarray, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _entries(
+    p_item: np.ndarray, u: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The non-zero genre weights of every viewer's candidates, as flat entries.
 
-    Returns ``(row, slot, weight)``: entry ``e`` says that candidate ``row[e] % n`` of viewer
-    ``row[e] // n`` has weight ``weight[e]`` on genre ``slot[e] % g``, where ``slot`` indexes a
-    raveled (u, g) array. Entries are in (viewer, candidate, genre) order, so sums over them
-    come out the same whatever the batch.
+    Returns ``(row, slot, weight, level, levels)``: entry ``e`` says that candidate
+    ``row[e] % n`` of viewer ``row[e] // n`` has weight ``weight[e] == levels[level[e]]`` on
+    genre ``slot[e] % g``, where ``slot`` indexes a raveled (u, g) array and ``levels`` are the
+    distinct weights. Entries are in (viewer, candidate, genre) order, so sums over them come
+    out the same whatever the batch.
     """
     g = p_item.shape[-1]
     n = p_item.shape[-2]
     flat = np.flatnonzero(p_item)
     weight = p_item.ravel()[flat]
+    levels, level = _levels(weight)
     row, col = np.divmod(flat, g)
     if p_item.ndim == 2 and u > 1:  # shared candidates: the same entries for each viewer
         viewer = np.repeat(np.arange(u), row.size)
         row = np.tile(row, u) + viewer * n
         col = np.tile(col, u)
         weight = np.tile(weight, u)
-        return row, viewer * g + col, weight
-    return row, row // n * g + col, weight
+        level = np.tile(level, u)
+        return row, viewer * g + col, weight, level, levels
+    return row, row // n * g + col, weight, level, levels
 
 
 def _levels(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,13 +203,12 @@ def _calibrated_kernel(
     np.log(p, out=logp, where=pos)
     entropy = (p * logp).sum(axis=1)[:, None]  # sum p log p; KL = entropy - sum p log q~
     mixed = not has.all()  # some titles have no genre: they leave the list's mix as is
-    row, slot, weight = _entries(p_item, u)
+    row, slot, weight, level, levels = _entries(p_item, u)
     # The correction of a candidate sums, over its genres g with weight w,
     #     p_g * (log((acc_g + w) c1 + alpha p_g) - log(acc_g c1 + alpha p_g)).
     # With few distinct weights (multi-hot genres: w = 1 / genre count) it is tabulated per
     # (viewer, weight, genre) and gathered; otherwise computed per entry. Both evaluate the
     # same expression, so they agree to the last bit.
-    levels, level = _levels(weight) if row.size else (np.zeros(0), np.zeros(0, np.int64))
     table = u * levels.size * g <= row.size
     if table:
         at = (slot // g * levels.size + level) * g + slot % g

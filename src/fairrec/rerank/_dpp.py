@@ -138,6 +138,7 @@ def _dpp_kernel(
     d2 = diag.copy()
     d2[~valid] = -np.inf  # -inf: not available (invalid or already chosen)
     c = np.zeros((u, cap, n))
+    sq = np.empty((u, n))
     if window is not None:
         chol = np.zeros((u, cap, cap))  # Cholesky factor of L_W, W = the conditioning picks
     active = np.ones(u, dtype=bool)
@@ -161,15 +162,13 @@ def _dpp_kernel(
                 dj = np.sqrt(np.where(active, best, 1.0))
             if t + 1 == kk:
                 break
-            e = sim.rows(j)
-            e *= q * q[ar, j][:, None]
+            e = sim.rows(j, q[ar, j])  # q_j S[j, :]
+            e *= q  # kernel row L[j, :]
             cj = c[ar, :m, j]
             if m:
                 e -= np.matmul(cj[:, None, :], c[:, :m, :])[:, 0, :]
-            e /= dj[:, None]
-            c[:, m, :] = e
-            e *= e
-            d2 -= e
+            e = np.divide(e, dj[:, None], out=c[:, m, :])
+            d2 -= np.square(e, out=sq)
             d2[ar, j] = -np.inf
             if window is not None:
                 chol[:, m, :m] = cj

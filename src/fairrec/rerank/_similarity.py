@@ -88,12 +88,19 @@ class Similarity:
         np.divide(inter, union, out=out, where=union > 0)
         return out
 
-    def rows(self, j: np.ndarray) -> np.ndarray:
-        """Similarity of every candidate to candidate ``j[v]`` of viewer ``v``: (u, n)."""
+    def rows(self, j: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+        """Similarity of every candidate to candidate ``j[v]`` of viewer ``v``: (u, n).
+
+        With ``scale`` (u,), viewer ``v``'s row is multiplied by ``scale[v]`` (folded into
+        the product for dot-product similarities).
+        """
         x = self.v[j] if self.shared else self.v[np.arange(len(j)), j]
         if self.kind != "jaccard":
-            return self._dot(x)
-        return self._jaccard(x, self.binary)
+            return self._dot(x if scale is None else x * scale[:, None])
+        out = self._jaccard(x, self.binary)
+        if scale is not None:
+            out *= scale[:, None]
+        return out
 
     def against(self, profile: np.ndarray) -> np.ndarray:
         """Similarity of every candidate to each viewer's ``profile`` of shape (u, d)."""

@@ -1,0 +1,142 @@
+"""fairrec's ALS against raw ``implicit``: same accuracy, and what the wrapper costs in fit time.
+
+Part 1 (accuracy, MovieLens 100K by default): the same split, parameters and seed for a raw
+``implicit.als.AlternatingLeastSquares`` and for ``fairrec.Recommender(model=ALS(...))``;
+precision@10 and NDCG@10 from ``implicit.evaluation`` on both fitted models must agree to
+1e-6, and fairrec's own serving path (request-time user vectors, fairrec.metrics) is reported
+beside them.
+
+Part 2 (speed, synthetic 100k x 20k): fit time of ``Recommender.fit`` (consent gate,
+training matrix, ALS) over raw implicit's ``fit`` on the same matrix; median of ``--repeats``
+runs each, interleaved, in one process.
+
+Usage::
+
+    python benchmarks/bench_fit.py --data ../shared/data/ml-100k --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fairrec as fr
+
+PARAMS = dict(factors=64, regularization=0.05, alpha=1.0, iterations=15, random_state=0)
+
+
+def _raw_als():
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    from fairrec.models._threads import single_threaded_blas
+
+    with single_threaded_blas():
+        return AlternatingLeastSquares(**PARAMS)
+
+
+def accuracy(path: Path | None) -> None:
+    from implicit.evaluation import ndcg_at_k, precision_at_k, train_test_split
+
+    from fairrec.models._threads import single_threaded_blas
+
+    data = (
+        fr.datasets.load_movielens(path, min_rating=4)
+        if path is not None
+        else fr.datasets.synthetic(n_users=5_000, n_items=3_000, seed=0)
+    )
+    full = data.to_csr()
+    train, test = train_test_split(full, train_percentage=0.8, random_state=0)
+    train, test = train.tocsr(), test.tocsr()
+    # viewers with no training event have no row in fairrec's training matrix (by design);
+    # drop them for both so that both models see exactly the same matrix
+    present = np.flatnonzero(np.diff(train.indptr) > 0)
+    train, test = train[present], test[present]
+    user_ids = data.user_ids[present]
+
+    raw = _raw_als()
+    with single_threaded_blas():
+        raw.fit(train, show_progress=False)
+
+    # fairrec, from the same training interactions as a Dataset (ids kept in the same order)
+    coo = train.tocoo()
+    import pandas as pd
+
+    frame = pd.DataFrame({"user_id": user_ids[coo.row], "item_id": data.item_ids[coo.col],
+                          "weight": coo.data})
+    train_data = fr.Dataset.from_pandas(frame, data.catalog, weight_col="weight")
+    rec = fr.Recommender(model=fr.models.ALS(**PARAMS)).fit(train_data)
+    ours = rec.model_.model_
+    same_rows = np.array_equal(train_data.user_ids, user_ids)
+
+    with single_threaded_blas():
+        p_raw = precision_at_k(raw, train, test, K=10, show_progress=False)
+        n_raw = ndcg_at_k(raw, train, test, K=10, show_progress=False)
+        # evaluate fairrec's fitted model through implicit's evaluation on the same matrices
+        tr, te = rec.train_matrix_, test
+        p_ours = precision_at_k(ours, tr, te, K=10, show_progress=False)
+        n_ours = ndcg_at_k(ours, tr, te, K=10, show_progress=False)
+    print(f"data: {data}  train nnz={train.nnz} test nnz={test.nnz}  rows aligned: {same_rows}")
+    print("| model | precision@10 | ndcg@10 |")
+    print("| --- | --- | --- |")
+    print(f"| raw implicit ALS | {p_raw:.6f} | {n_raw:.6f} |")
+    print(f"| fairrec ALS (implicit.evaluation) | {p_ours:.6f} | {n_ours:.6f} |")
+    print(f"| abs. difference | {abs(p_raw - p_ours):.2e} | {abs(n_raw - n_ours):.2e} |")
+    print("item factors identical:", np.array_equal(raw.item_factors, ours.item_factors))
+
+    # fairrec's serving path: request-time (exact) user vectors, seen titles removed
+    try:
+        from fairrec import metrics
+    except ImportError:  # pragma: no cover
+        return
+    test_coo = te.tocoo()
+    truth = pd.DataFrame({"user_id": train_data.user_ids[test_coo.row],
+                          "item_id": data.item_ids[test_coo.col]})
+    users = truth.user_id.unique()
+    recs = rec.recommend_batch(users, k=10)
+    p = metrics.precision_at_k(recs, truth, k=10, denominator="min")
+    n = metrics.ndcg_at_k(recs, truth, k=10)
+    print(f"| fairrec serving path (request-time vectors, fairrec.metrics) | {p:.6f} | {n:.6f} |")
+
+
+def speed(repeats: int) -> None:
+    from fairrec.models._threads import single_threaded_blas
+
+    data = fr.datasets.synthetic(n_users=100_000, n_items=20_000, seed=0)
+    matrix = data.to_csr()
+    print(f"\nsynthetic: {data}")
+    t_raw, t_ours = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        raw = _raw_als()
+        with single_threaded_blas():
+            raw.fit(matrix, show_progress=False)
+        t_raw.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fr.Recommender(model=fr.models.ALS(**PARAMS)).fit(data)
+        t_ours.append(time.perf_counter() - t0)
+    m_raw, m_ours = statistics.median(t_raw), statistics.median(t_ours)
+    print("| fit | median s | runs |")
+    print("| --- | --- | --- |")
+    print(f"| raw implicit ALS | {m_raw:.2f} | {', '.join(f'{t:.2f}' for t in t_raw)} |")
+    print(f"| fairrec Recommender.fit | {m_ours:.2f} | {', '.join(f'{t:.2f}' for t in t_ours)} |")
+    print(f"ratio fairrec / implicit (medians): {m_ours / m_raw:.3f}")
+
+
+def main() -> None:
+    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=default if default.exists() else None)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-speed", action="store_true")
+    args = ap.parse_args()
+    accuracy(args.data)
+    if not args.skip_speed:
+        speed(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
