@@ -65,8 +65,9 @@ def accuracy(path: Path | None) -> None:
     coo = train.tocoo()
     import pandas as pd
 
-    frame = pd.DataFrame({"user_id": user_ids[coo.row], "item_id": data.item_ids[coo.col],
-                          "weight": coo.data})
+    frame = pd.DataFrame(
+        {"user_id": user_ids[coo.row], "item_id": data.item_ids[coo.col], "weight": coo.data}
+    )
     train_data = fr.Dataset.from_pandas(frame, data.catalog, weight_col="weight")
     rec = fr.Recommender(model=fr.models.ALS(**PARAMS)).fit(train_data)
     ours = rec.model_.model_
@@ -93,8 +94,9 @@ def accuracy(path: Path | None) -> None:
     except ImportError:  # pragma: no cover
         return
     test_coo = te.tocoo()
-    truth = pd.DataFrame({"user_id": train_data.user_ids[test_coo.row],
-                          "item_id": data.item_ids[test_coo.col]})
+    truth = pd.DataFrame(
+        {"user_id": train_data.user_ids[test_coo.row], "item_id": data.item_ids[test_coo.col]}
+    )
     users = truth.user_id.unique()
     recs = rec.recommend_batch(users, k=10)
     p = metrics.precision_at_k(recs, truth, k=10, denominator="min")

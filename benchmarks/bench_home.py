@@ -71,9 +71,14 @@ def main() -> None:
     print(f"fit in {time.perf_counter() - t0:.1f} s")
     # same fitted model, no ledger: nothing to enforce
     open_rec = fr.Recommender(model=gated.model_)
-    open_rec._install(model=gated.model_, data=data, consent=fr.ConsentLedger(default="allow"),
-                      train=gated.train_matrix_, train_user_ids=gated.train_user_ids_,
-                      fitted_at=gated.fitted_at_)
+    open_rec._install(
+        model=gated.model_,
+        data=data,
+        consent=fr.ConsentLedger(default="allow"),
+        train=gated.train_matrix_,
+        train_user_ids=gated.train_user_ids_,
+        fitted_at=gated.fitted_at_,
+    )
 
     rng = np.random.default_rng(1)
     users = list(rng.choice(data.user_ids, size=args.viewers, replace=False))
@@ -81,8 +86,10 @@ def main() -> None:
         gated.home(u)
         open_rec.home(u)
     page = gated.home(users[0])
-    print(f"default page: {len(page.rows)} rows, {len(page.items)} titles, "
-          f"{gated.n_candidates} candidates")
+    print(
+        f"default page: {len(page.rows)} rows, {len(page.items)} titles, "
+        f"{gated.n_candidates} candidates"
+    )
 
     p50, p99, ratio = [], [], []
     for r in range(args.repeats):
@@ -91,8 +98,10 @@ def main() -> None:
         p50.append(np.percentile(lat, 50))
         p99.append(np.percentile(lat, 99))
         ratio.append(np.median(lat) / np.median(base))
-        print(f"repeat {r}: home p50 {p50[-1]:.2f} ms, p99 {p99[-1]:.2f} ms; "
-              f"no-ledger p50 {np.median(base):.2f} ms; ratio {ratio[-1]:.3f}")
+        print(
+            f"repeat {r}: home p50 {p50[-1]:.2f} ms, p99 {p99[-1]:.2f} ms; "
+            f"no-ledger p50 {np.median(base):.2f} ms; ratio {ratio[-1]:.3f}"
+        )
     print("\n| measure | median over repeats |")
     print("| --- | --- |")
     print(f"| home() p50 (ms) | {statistics.median(p50):.2f} |")
@@ -106,8 +115,10 @@ def main() -> None:
             t0 = time.perf_counter()
             frame = gated.home_batch(batch_users, n_jobs=n_jobs, progress=False)
             rates.append(len(batch_users) / (time.perf_counter() - t0))
-        print(f"| home_batch n_jobs={n_jobs} (pages/s) | {statistics.median(rates):.0f} |"
-              f"  ({len(frame)} lines)")
+        print(
+            f"| home_batch n_jobs={n_jobs} (pages/s) | {statistics.median(rates):.0f} |"
+            f"  ({len(frame)} lines)"
+        )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
+from conftest import small_model
 
 PURPOSES = ["personalization", "training", "stated_interests"]
 NOW = pd.Timestamp("2026-01-01")
@@ -33,7 +33,10 @@ def _frames(data: fr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _fit(inter, cat, consent, retention_days=None, now=NOW) -> fr.Recommender:
     data = fr.Dataset.from_pandas(inter, cat, time_col="timestamp")
     rec = fr.Recommender(
-        model=small_model(), consent=consent, retention_days=retention_days, row_size=6,
+        model=small_model(),
+        consent=consent,
+        retention_days=retention_days,
+        row_size=6,
         on_unknown="ignore",
     )
     return rec.fit(data, now=now)
@@ -150,7 +153,9 @@ def test_revoke_takes_effect_on_next_page_without_refit(base):
 
 
 # ---------------------------------------------------------------- (4)
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(user=st.integers(0, 299))
 def test_forget_then_refit_equals_never_seen(base, user):
     data, inter, cat = base
@@ -230,7 +235,9 @@ def test_reasons_cite_only_consented_data(fitted, small_data, user, purposes, li
 
 
 # ---------------------------------------------------------------- (6)
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), user=st.integers(0, 299))
 def test_interactions_older_than_retention_have_no_influence(base, seed, user):
     data, inter, cat = base

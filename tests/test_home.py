@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
+from conftest import small_model
 from fairrec.cli import main
 from fairrec.page import pages_to_frame
 
@@ -35,7 +35,9 @@ def mixed(small_data):
     return rec.fit(small_data, now=NOW), ledger
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(user=st.integers(0, 299))
 def test_page_invariants(mixed, small_data, user):
     rec, ledger = mixed
@@ -57,8 +59,11 @@ def test_page_invariants(mixed, small_data, user):
     if "personalization" not in state.purposes:
         assert not page.personalized
         assert "watch_history" not in page.data_used
-        assert all(not it.reason.personal or it.reason.data_used == ("stated_interests",)
-                   for row in page.rows for it in row.items)
+        assert all(
+            not it.reason.personal or it.reason.data_used == ("stated_interests",)
+            for row in page.rows
+            for it in row.items
+        )
     kinds = [r.kind for r in page.rows]
     if "stated_interests" not in state.purposes:
         assert "stated_interests" not in kinds
@@ -125,7 +130,9 @@ def test_custom_row_configuration(small_data):
 
 
 def test_cli_demo_runs(capsys, tmp_path):
-    assert main(["demo", "--users", "400", "--items", "200", "--html", str(tmp_path / "d.html")]) == 0
+    assert (
+        main(["demo", "--users", "400", "--items", "200", "--html", str(tmp_path / "d.html")]) == 0
+    )
     out = capsys.readouterr().out
     assert out.count("Home page for viewer") == 3
     assert "not personalized" in out or "no personal data" in out
@@ -140,8 +147,10 @@ def test_cli_errors_are_readable(capsys, tmp_path):
     pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [1, 2, 2, 3, 1]}).to_csv(csv, index=False)
     assert main(["home", "--data", str(csv), "--user", "99", "--factors", "4"]) == 2
     assert "99" in capsys.readouterr().err
-    assert main(["explain", "--data", str(csv), "--user", "1", "--factors", "4",
-                 "--format", "json"]) == 0
+    assert (
+        main(["explain", "--data", str(csv), "--user", "1", "--factors", "4", "--format", "json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["purposes"]
 
 
@@ -154,4 +163,4 @@ def test_cli_train_then_home_from_model(capsys, tmp_path):
     assert main(["train", "--data", str(csv), "--out", str(tmp_path / "m"), "--factors", "4"]) == 0
     assert main(["home", "--model", str(tmp_path / "m"), "--user", "3", "--format", "json"]) == 0
     out = capsys.readouterr().out
-    assert json.loads(out[out.index("{"):])["user_id"] == 3
+    assert json.loads(out[out.index("{") :])["user_id"] == 3

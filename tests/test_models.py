@@ -101,14 +101,21 @@ class TestALS(ModelConformance):
         m = _matrix()
         ours = self.make().fit(m)
         with threadpool_limits(1, "blas"):
-            raw = AlternatingLeastSquares(factors=8, iterations=3, random_state=0,
-                                          regularization=0.05)
+            raw = AlternatingLeastSquares(
+                factors=8, iterations=3, random_state=0, regularization=0.05
+            )
             raw.fit(m, show_progress=False)
         np.testing.assert_allclose(ours.item_vectors, raw.item_factors, rtol=1e-6)
 
     @pytest.mark.parametrize(
-        "param,value", [("factors", 0), ("iterations", -1), ("regularization", -1.0),
-                        ("alpha", 0.0), ("factors", 2.5)]
+        "param,value",
+        [
+            ("factors", 0),
+            ("iterations", -1),
+            ("regularization", -1.0),
+            ("alpha", 0.0),
+            ("factors", 2.5),
+        ],
     )
     def test_bad_parameters(self, param, value):
         with pytest.raises(ParameterError, match=f"'{param}' parameter of ALS"):
@@ -143,8 +150,9 @@ class TestItemKNN(ModelConformance):
 )
 def test_top_n_never_returns_banned(scores, n, data):
     s = np.array([scores], dtype=np.float64)
-    banned = np.array(data.draw(st.lists(st.booleans(), min_size=len(scores),
-                                         max_size=len(scores))))
+    banned = np.array(
+        data.draw(st.lists(st.booleans(), min_size=len(scores), max_size=len(scores)))
+    )
     idx, sc = top_n(s.copy(), n, exclude=banned)
     got = idx[0][idx[0] >= 0]
     assert not banned[got].any()

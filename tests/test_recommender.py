@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_model
 
 import fairrec as fr
+from conftest import small_model
 from fairrec.errors import (
     DataError,
     ModelFileError,
@@ -51,8 +51,14 @@ def test_recommend_matches_raw_implicit_ranking(small_data):
 
 def test_recommend_with_each_reranker(fitted, small_data):
     uid = small_data.user_ids[1]
-    for rr in (fr.rerank.MMR(lambda_=0.5), fr.rerank.DPP(), fr.rerank.Calibrated(),
-               fr.rerank.LongTail(), fr.rerank.Serendipity(), fr.rerank.TopK()):
+    for rr in (
+        fr.rerank.MMR(lambda_=0.5),
+        fr.rerank.DPP(),
+        fr.rerank.Calibrated(),
+        fr.rerank.LongTail(),
+        fr.rerank.Serendipity(),
+        fr.rerank.TopK(),
+    ):
         recs = fitted.recommend(uid, k=10, reranker=rr)
         assert len(recs) == 10 and recs.item_id.is_unique
 
@@ -100,7 +106,9 @@ def test_save_load_round_trip_identical(tmp_path, small_data, kind):
     rec.save(tmp_path / "model")
     loaded = fr.Recommender.load(tmp_path / "model")
     users = small_data.user_ids[:15]
-    pd.testing.assert_frame_equal(rec.recommend_batch(users, k=10), loaded.recommend_batch(users, k=10))
+    pd.testing.assert_frame_equal(
+        rec.recommend_batch(users, k=10), loaded.recommend_batch(users, k=10)
+    )
     now = pd.Timestamp("2026-01-01")
     assert rec.home(users[0], now=now).to_dict() == loaded.home(users[0], now=now).to_dict()
     # no pickle: every array loads with allow_pickle=False
@@ -138,11 +146,16 @@ def _corrupt(path, name, fn):
         (lambda d: _corrupt(d, "catalog.json", lambda b: b.replace(b"i1", b"i9", 1)), "checksum"),
         (lambda d: (d / "ids.json").unlink(), "missing"),
         (lambda d: _corrupt(d, "meta.json", lambda b: b"{not json"), "not valid JSON"),
-        (lambda d: _corrupt(d, "meta.json", lambda b: b.replace(b'"format_version": 1',
-                                                                b'"format_version": 99')),
-         "version"),
-        (lambda d: _corrupt(d, "meta.json", lambda b: b.replace(b"fairrec-model", b"other")),
-         "not a fairrec model"),
+        (
+            lambda d: _corrupt(
+                d, "meta.json", lambda b: b.replace(b'"format_version": 1', b'"format_version": 99')
+            ),
+            "version",
+        ),
+        (
+            lambda d: _corrupt(d, "meta.json", lambda b: b.replace(b"fairrec-model", b"other")),
+            "not a fairrec model",
+        ),
     ],
 )
 def test_tampered_or_foreign_files_raise_model_file_error(tmp_path, fitted, damage, match):

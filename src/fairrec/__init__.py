@@ -23,8 +23,21 @@ _LAZY = {
     "compare": ("fairrec.evaluation", "compare"),
 }
 _SUBMODULES = {
-    "datasets", "models", "rerank", "rows", "metrics", "evaluation", "errors", "consent",
-    "page", "data", "recommender", "plot", "spark", "cli", "audit",
+    "datasets",
+    "models",
+    "rerank",
+    "rows",
+    "metrics",
+    "evaluation",
+    "errors",
+    "consent",
+    "page",
+    "data",
+    "recommender",
+    "plot",
+    "spark",
+    "cli",
+    "audit",
 }
 
 __all__ = [*sorted(_LAZY), *sorted(_SUBMODULES - {"spark", "plot", "cli"}), "__version__"]

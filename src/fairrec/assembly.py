@@ -204,5 +204,11 @@ def to_frame(
         "reason": cols["reason"][order],
         "data_used": cols["data_used"][order],
     }
-    return pd.DataFrame({k: pd.array(v, dtype=FRAME_DTYPES[k]) if FRAME_DTYPES[k] == "string"
-                         else np.asarray(v, dtype=FRAME_DTYPES[k]) for k, v in out.items()})
+    return pd.DataFrame(
+        {
+            k: pd.array(v, dtype=FRAME_DTYPES[k])
+            if FRAME_DTYPES[k] == "string"
+            else np.asarray(v, dtype=FRAME_DTYPES[k])
+            for k, v in out.items()
+        }
+    )

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
+from fairrec.assembly import to_frame
 from fairrec.data import Dataset
 from fairrec.errors import DataError, NotFittedError, UnknownUserError, param_error
 from fairrec.gate import (
@@ -41,7 +42,6 @@ from fairrec.page import (
     describe_data_used,
     pages_to_frame,
 )
-from fairrec.assembly import to_frame
 from fairrec.rows import RowContext, RowKind, default_rows
 
 __all__ = ["Recommender", "DataUseReport"]
@@ -441,7 +441,10 @@ class Recommender:
             used.update(data_used)
             anchor = row.anchor[v] if row.anchor else None
             row_reason = _trusted(
-                Reason, kind=row.reason_kind, text=row.reason_text[v], data_used=data_used,
+                Reason,
+                kind=row.reason_kind,
+                text=row.reason_text[v],
+                data_used=data_used,
                 anchor=anchor,
             )
             item_texts = row.item_reason_text[v] if row.item_reason_text is not None else None
@@ -453,17 +456,29 @@ class Recommender:
                     break
                 if item_texts is not None and item_texts[pos] is not None:
                     reason = _trusted(
-                        Reason, kind=row.reason_kind, text=str(item_texts[pos]),
-                        data_used=data_used, anchor=row.item_anchor[v, pos],
+                        Reason,
+                        kind=row.reason_kind,
+                        text=str(item_texts[pos]),
+                        data_used=data_used,
+                        anchor=row.item_anchor[v, pos],
                     )
                 else:
                     reason = row_reason
                 items.append(
-                    _trusted(Item, item_id=item_ids[it], title=titles[it], score=scores[pos],
-                             reason=reason, genres=genre_lists[it])
+                    _trusted(
+                        Item,
+                        item_id=item_ids[it],
+                        title=titles[it],
+                        score=scores[pos],
+                        reason=reason,
+                        genres=genre_lists[it],
+                    )
                 )
-            rows.append(_trusted(Row, title=row.titles[v], kind=row.kind, items=tuple(items),
-                                 reason=row_reason))
+            rows.append(
+                _trusted(
+                    Row, title=row.titles[v], kind=row.kind, items=tuple(items), reason=row_reason
+                )
+            )
         state = batch.states[v]
         user = batch.user_ids[v]
         return _trusted(
