@@ -122,7 +122,7 @@ def test_renderers(mixed, small_data):
 
 
 def test_custom_row_configuration(small_data):
-    rows = [fr.rows.TopPicks(), fr.rows.DiversePopular()]
+    rows = [fr.rows.TopPicks(), fr.rows.DiversePopular(only_unpersonalized=False)]
     rec = fr.Recommender(model=small_model(), rows=rows, row_size=5).fit(small_data)
     page = rec.home(small_data.user_ids[0])
     assert [r.kind for r in page.rows] == ["top_picks", "diverse_popular"]

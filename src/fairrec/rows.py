@@ -126,6 +126,18 @@ def _gather_pool(
     return cand, np.where(valid, rel, 0.0), valid
 
 
+def _below(ctx: RowContext, cap: float) -> np.ndarray | None:
+    """(u, C) mask of candidates whose popularity percentile is below ``cap`` (None: no cap)."""
+    if cap >= 1.0:
+        return None
+    return ctx.pop_pct[np.maximum(ctx.cand, 0)] < cap
+
+
+def _check_cap(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise param_error(name, owner, "in (0, 1]", value)
+
+
 def _compact_pool(
     cand: np.ndarray, rel: np.ndarray, valid: np.ndarray, pool: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -272,6 +284,11 @@ class BecauseYouWatched(RowKind):
         Candidates considered per row.
     similarity_weight : float, default 0.7
         Weight of the similarity to the anchor against the viewer's relevance.
+    max_popularity : float, default 0.7
+        Only titles below this popularity percentile are eligible: the row explores the
+        anchor's neighbourhood off the mainstream (1.0 disables the cap). On MovieLens 100K
+        this cap (with the same one on *Outside your bubble* and ``HiddenGems(quantile=0.5)``)
+        trades page 2D-nDCG for novelty; see benchmarks/RESULTS.md.
     """
 
     kind = "because_you_watched"
@@ -284,8 +301,11 @@ class BecauseYouWatched(RowKind):
         similarity_weight: float = 0.7,
         reranker: Any = None,
         n_recent: int = 10,
+        max_popularity: float = 0.7,
     ) -> None:
         _check_pool("BecauseYouWatched", pool)
+        _check_cap("BecauseYouWatched", "max_popularity", max_popularity)
+        self.max_popularity = max_popularity
         if not 0.0 <= similarity_weight <= 1.0:
             raise param_error(
                 "similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight
@@ -321,12 +341,14 @@ class BecauseYouWatched(RowKind):
         local_taken = taken.copy()
         for r in range(self.n_rows):
             anchor = anchors[:, r]
-            cand, rel, valid = _gather_pool(ctx, local_taken, self.pool)
+            cand, rel, valid = _compact_pool(
+                *_gather_pool(ctx, local_taken, None, _below(ctx, self.max_popularity)), self.pool
+            )
             sim = np.einsum(
                 "ucd,ud->uc", ctx.vectors[np.maximum(cand, 0)], ctx.vectors[np.maximum(anchor, 0)]
             )
             w = self.similarity_weight
-            score = w * sim + (1 - w) * _normalize(ctx.rel_pct[:, : cand.shape[1]])
+            score = w * sim + (1 - w) * _normalize(rel)
             picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors)
             items, _ = _pick(cand, picks, score)
             _, scores = _pick(cand, picks, rel)
@@ -379,7 +401,7 @@ class HiddenGems(RowKind):
 
     Parameters
     ----------
-    quantile : float, default 0.8
+    quantile : float, default 0.5
         Titles whose popularity percentile is below this are eligible.
     min_relevance : float, default 0.5
         Minimum relevance percentile among the viewer's candidates (personalized only).
@@ -389,7 +411,7 @@ class HiddenGems(RowKind):
 
     def __init__(
         self,
-        quantile: float = 0.8,
+        quantile: float = 0.5,
         min_relevance: float = 0.5,
         reranker: Any = None,
         pool: int = 300,
@@ -440,21 +462,39 @@ class HiddenGems(RowKind):
 
 
 class OutsideYourBubble(RowKind):
-    """Serendipity: relevant for viewers like you, far from your own profile."""
+    """Serendipity: relevant for viewers like you, far from your own profile.
+
+    Parameters
+    ----------
+    reranker : re-ranker, default ``Serendipity()``
+    title : str
+    pool : int, default 500
+        Candidates considered.
+    max_popularity : float, default 0.7
+        Only titles below this popularity percentile are eligible (1.0: no cap).
+    """
 
     kind = "outside_your_bubble"
     personal = True
 
     def __init__(
-        self, reranker: Any = None, title: str = "Outside your bubble", pool: int = 500
+        self,
+        reranker: Any = None,
+        title: str = "Outside your bubble",
+        pool: int = 500,
+        max_popularity: float = 0.7,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
+        _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
+        self.max_popularity = max_popularity
         self.reranker = reranker if reranker is not None else Serendipity()
         self.title = title
         self.pool = pool
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        cand, rel, valid = _compact_pool(*_gather_pool(ctx, taken, None), self.pool)
+        cand, rel, valid = _compact_pool(
+            *_gather_pool(ctx, taken, None, _below(ctx, self.max_popularity)), self.pool
+        )
         context = RerankContext(profile=ctx.profile)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
         items, scores = _pick(cand, picks, rel)
@@ -543,11 +583,21 @@ class DiversePopular(RowKind):
 
     kind = "diverse_popular"
 
-    def __init__(self, pool: int = 300, reranker: Any = None, title: str = "Popular across genres"):
+    def __init__(
+        self,
+        pool: int = 300,
+        reranker: Any = None,
+        title: str = "Popular across genres",
+        only_unpersonalized: bool = True,
+    ):
         _check_pool("DiversePopular", pool)
         self.pool = pool
+        self.only_unpersonalized = only_unpersonalized
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.5, similarity="jaccard")
         self.title = title
+
+    def may_apply(self, ctx: RowContext) -> bool:
+        return not self.only_unpersonalized or bool((~ctx.batch.personalized).any())
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         cand = _first_allowed(ctx.pop_order, ctx.blocked | taken, self.pool)
@@ -565,7 +615,7 @@ class DiversePopular(RowKind):
                 reason_kind=self.kind,
                 reason_text=["Popular across genres (no personal data)"] * n,
                 data_used=[(DATA_CATALOG_POPULARITY,)] * n,
-                applies=np.ones(n, dtype=bool),
+                applies=~ctx.batch.personalized if self.only_unpersonalized else np.ones(n, bool),
             )
         ]
 

@@ -140,7 +140,9 @@ def _dpp_kernel(
     c = np.zeros((u, cap, n))
     sq = np.empty((u, n))
     if window is not None:
-        chol = np.zeros((u, cap, cap))  # Cholesky factor of L_W, W = the conditioning picks
+        # L_W = R R^T for the conditioning picks W (R is not kept triangular), and R^{-1}
+        fac = np.zeros((u, cap, cap))
+        inv = np.zeros((u, cap, cap))
     active = np.ones(u, dtype=bool)
     everyone = True  # all viewers still active (the common case: no masking needed)
     m = 0  # size of the conditioning set
@@ -170,35 +172,44 @@ def _dpp_kernel(
             e = np.divide(e, dj[:, None], out=c[:, m, :])
             d2 -= np.square(e, out=sq)
             d2[ar, j] = -np.inf
-            if window is not None:
-                chol[:, m, :m] = cj
-                chol[:, m, m] = dj
+            if window is not None:  # R gains the row [c_j, d_j]; R^{-1} the matching row
+                fac[:, m, :m] = cj
+                fac[:, m, m] = dj
+                inv[:, m, :m] = np.matmul(cj[:, None, :], inv[:, :m, :m])[:, 0, :]
+                inv[:, m, :m] /= -dj[:, None]
+                inv[:, m, m] = 1.0 / dj
             m += 1
             if window is not None and m >= window:
                 m = window - 1
-                _drop_oldest(chol, c, d2, m)
+                _drop_oldest(fac, inv, c, d2, m)
     return picks
 
 
-def _drop_oldest(chol: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int) -> None:
+def _drop_oldest(fac: np.ndarray, inv: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int) -> None:
     """Sliding window: remove the oldest of the ``m + 1`` conditioning picks.
 
-    With ``L_W = R R^T`` and ``c = R^{-1} L[W, :]``, the kept picks have ``L_W' = B B^T`` for
-    ``B = R[1:, :]``. A QR decomposition ``B^T = Q [F; 0]`` gives the new factor ``F^T`` and
-    the new coefficients ``(Q^T c)[:m]``; the last coefficient of ``Q^T c`` is what only the
-    dropped pick explained, so its square returns to the gains. One batched ``(m+1) x m`` QR
-    and one ``(m+1, m+1) @ (m+1, n)`` product per drop (the paper's Givens rotations, done
-    as one orthogonal transform).
+    With ``L_W = R R^T`` and ``c = R^{-1} L[W, :]``, the kept picks span the rows ``B`` of
+    ``R`` but the first. The unit vector ``z`` orthogonal to them is the first column of
+    ``R^{-1}`` (normalised); a Householder reflection ``H`` maps it to the last axis, so that
+    ``B H = [F, 0]``: ``F`` factors the kept picks (``L_W' = F F^T``, ``F^{-1}`` is a block of
+    ``H R^{-1}``), their coefficients are ``(H c)[:m]`` and the last coefficient of ``H c``,
+    what only the dropped pick explained, returns squared to the gains. Small batched
+    products and one ``(m+1, m+1) @ (m+1, n)`` product: the orthogonal transform that the
+    paper applies as Givens rotations.
     """
-    if m == 0:
-        d2 += c[:, 0, :] ** 2
-        return
-    q, f = np.linalg.qr(np.swapaxes(chol[:, 1 : m + 1, : m + 1], 1, 2), mode="complete")
-    coef = np.matmul(np.swapaxes(q, 1, 2), c[:, : m + 1, :])
+    size = m + 1
+    z = inv[:, :size, 0]
+    z = z / np.sqrt((z * z).sum(axis=1))[:, None]
+    v = z.copy()
+    v[:, m] += np.where(z[:, m] >= 0, 1.0, -1.0)
+    v /= np.sqrt((v * v).sum(axis=1) / 2.0)[:, None]
+    house = np.eye(size) - v[:, :, None] * v[:, None, :]
+    coef = np.matmul(house, c[:, :size, :])
     c[:, :m, :] = coef[:, :m, :]
-    d2 += coef[:, m, :] ** 2
-    chol[:, :m, :m] = np.swapaxes(f[:, :m, :], 1, 2)
-    chol[:, m, :] = 0.0
+    d2 += np.square(coef[:, m, :])
+    fac[:, :m, :m] = np.matmul(fac[:, :size, :size], house)[:, 1:, :m]
+    inv[:, :m, :m] = np.matmul(house, inv[:, :size, :size])[:, :m, 1:]
+    fac[:, m, :] = fac[:, :, m] = inv[:, m, :] = inv[:, :, m] = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
