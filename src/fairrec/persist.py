@@ -76,7 +76,8 @@ def save_recommender(rec: Any, path: Any) -> None:
     """Write ``rec`` to directory ``path`` atomically (see module docstring)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data: Dataset = rec.data_
+    fitted = rec._fitted  # one consistent snapshot, even if a forget() runs meanwhile
+    data: Dataset = fitted.data_
     now = rec._now()
 
     # serving histories: only viewers with personalization consent now, in window
@@ -88,9 +89,9 @@ def save_recommender(rec: Any, path: Any) -> None:
     hist_users, hist_rows = np.unique(data.users[keep], return_inverse=True)
 
     arrays: dict[str, np.ndarray] = {
-        f"model/{k}": np.asarray(v) for k, v in rec.model_.get_arrays().items()
+        f"model/{k}": np.asarray(v) for k, v in fitted.model_.get_arrays().items()
     }
-    train = rec.train_matrix_
+    train = fitted.train_matrix_
     arrays.update(
         {
             "train/data": train.data.astype(np.float32),
@@ -114,7 +115,7 @@ def save_recommender(rec: Any, path: Any) -> None:
     if C.MATURITY in cat:
         catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
     ids = {
-        "train_user_ids": _plain(np.asarray(rec.train_user_ids_)),
+        "train_user_ids": _plain(np.asarray(fitted.train_user_ids_)),
         "history_user_ids": _plain(data.user_ids[hist_users]),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -128,9 +129,9 @@ def save_recommender(rec: Any, path: Any) -> None:
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "model": {"kind": rec.model_.kind, "params": rec.model_.get_params()},
+            "model": {"kind": fitted.model_.kind, "params": fitted.model_.get_params()},
             "serving": {k: getattr(rec, k) for k in _SERVING},
-            "fitted_at": rec.fitted_at_.isoformat(),
+            "fitted_at": fitted.fitted_at_.isoformat(),
             "saved_at": now.isoformat(),
             "n_items": int(data.n_items),
             "has_timestamps": data.timestamps is not None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,36 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """Everything ``fit`` (or ``load``/``forget``) produces, swapped in as one reference.
+
+    A request takes the reference once and reads only from it, so a concurrent ``forget``
+    or refit never gives it half-old, half-new state.
+    """
+
+    data_: Dataset
+    catalog_: CatalogIndex
+    train_matrix_: sp.csr_matrix
+    train_user_ids_: np.ndarray
+    vectors_: np.ndarray
+    genres_: np.ndarray
+    popularity_: np.ndarray
+    pop_pct_: np.ndarray
+    pop_order_: np.ndarray
+    titles_: np.ndarray
+    titles_py_: list
+    item_ids_py_: list
+    item_ids_str_: np.ndarray
+    genre_tuples_: list
+    fitted_at_: pd.Timestamp
+    row_kinds_: list
+    model_: CandidateModel
+
+
+_FITTED = frozenset(f.name for f in fields(_Fitted))
 
 
 class DataUseReport(dict):
@@ -178,8 +209,16 @@ class Recommender:
         """The ledger in force (an allow-all ledger when none was given)."""
         return self._consent
 
+    def __getattr__(self, name: str) -> Any:
+        # fitted attributes (``data_``, ``model_``, ...) live in one immutable snapshot
+        if name in _FITTED:
+            fitted = self.__dict__.get("_fitted")
+            if fitted is not None:
+                return getattr(fitted, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _require_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if "_fitted" not in self.__dict__:
             raise NotFittedError(
                 "This Recommender instance is not fitted yet. Call 'fit' with a Dataset first."
             )
@@ -312,31 +351,36 @@ class Recommender:
         order = np.argsort(popularity, kind="stable")
         pop_pct = np.empty(data.n_items)
         pop_pct[order] = np.arange(data.n_items) / max(data.n_items - 1, 1)
+        titles = data.catalog[C.TITLE].to_numpy(dtype=str)
+        item_ids_py = data.item_ids.tolist()
+        fitted = _Fitted(
+            data_=data,
+            catalog_=catalog,
+            train_matrix_=train,
+            train_user_ids_=train_user_ids,
+            vectors_=_unit_rows(vectors),
+            genres_=genres,
+            popularity_=popularity,
+            pop_pct_=pop_pct,
+            pop_order_=np.argsort(-popularity, kind="stable"),
+            titles_=titles,
+            titles_py_=[str(t) for t in titles],
+            item_ids_py_=item_ids_py,
+            item_ids_str_=np.array([str(i) for i in item_ids_py], dtype=object),
+            genre_tuples_=[tuple(g) for g in data.catalog[C.GENRES]],
+            fitted_at_=fitted_at,
+            row_kinds_=list(self.rows) if self.rows is not None else default_rows(),
+            model_=model,
+        )
         with self._lock:
             self._consent = consent
-            self.data_ = data
-            self.catalog_ = catalog
-            self.train_matrix_ = train
-            self.train_user_ids_ = train_user_ids
-            self.vectors_ = _unit_rows(vectors)
-            self.genres_ = genres
-            self.popularity_ = popularity
-            self.pop_pct_ = pop_pct
-            self.pop_order_ = np.argsort(-popularity, kind="stable")
-            self.titles_ = data.catalog[C.TITLE].to_numpy(dtype=str)
-            self.titles_py_ = [str(t) for t in self.titles_]
-            self.item_ids_py_ = data.item_ids.tolist()
-            self.item_ids_str_ = np.array([str(i) for i in self.item_ids_py_], dtype=object)
-            self.genre_tuples_ = [tuple(g) for g in data.catalog[C.GENRES]]
-            self.fitted_at_ = fitted_at
-            self.row_kinds_ = list(self.rows) if self.rows is not None else default_rows()
-            self.model_ = model
+            self._fitted = fitted  # one reference swap: readers see all old or all new
 
     # ------------------------------------------------------------------ viewers
-    def _states(self, users: Sequence[Any]) -> list[Any]:
+    def _states(self, users: Sequence[Any], f: _Fitted) -> list[Any]:
         """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
         states = [self._consent.state(u) for u in users]
-        data_idx = self.data_.user_index(list(users), on_unknown="ignore") if users else []
+        data_idx = f.data_.user_index(list(users), on_unknown="ignore") if users else []
         unknown = [
             u
             for u, s, i in zip(users, states, data_idx)
@@ -357,16 +401,16 @@ class Recommender:
         return states
 
     # ------------------------------------------------------------------ serving core
-    def _context(self, batch: ServingBatch) -> RowContext:
+    def _context(self, batch: ServingBatch, f: _Fitted) -> RowContext:
         """Candidates and everything rows may use for a batch (after the gate)."""
         u = len(batch)
-        n_items = self.data_.n_items
+        n_items = f.data_.n_items
         scores = np.empty((u, n_items), dtype=np.float64)
         pers = batch.personalized
         if pers.any():
-            scores[pers] = self.model_.score_histories(batch.histories[pers])
+            scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
-            scores[~pers] = np.log1p(self.popularity_)[None, :]
+            scores[~pers] = np.log1p(f.popularity_)[None, :]
         seen = batch.histories
         cand, rel = top_n(
             scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned
@@ -376,9 +420,9 @@ class Recommender:
         rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
         rel = np.where(valid, rel, 0.0)
         recent = batch.recent
-        rv = np.where((recent >= 0)[..., None], self.vectors_[np.maximum(recent, 0)], 0.0)
+        rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
         profile = _unit_rows(rv.sum(axis=1))
-        hist_genres = np.asarray(batch.histories @ self.genres_)
+        hist_genres = np.asarray(batch.histories @ f.genres_)
         target = hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12)
         return RowContext(
             batch=batch,
@@ -386,40 +430,44 @@ class Recommender:
             rel=rel,
             rel_pct=rel_pct,
             scores=scores,
-            vectors=self.vectors_,
-            genres=self.genres_,
-            popularity=self.popularity_,
-            pop_pct=self.pop_pct_,
-            pop_order=self.pop_order_,
+            vectors=f.vectors_,
+            genres=f.genres_,
+            popularity=f.popularity_,
+            pop_pct=f.pop_pct_,
+            pop_order=f.pop_order_,
             profile=profile,
             target=target,
-            titles=self.titles_,
-            genre_names=self.catalog_.genre_names,
+            titles=f.titles_,
+            genre_names=f.catalog_.genre_names,
             k=self.row_size,
         )
 
-    def _serve(self, users: Sequence[Any], now: pd.Timestamp) -> tuple[ServingBatch, Any]:
+    def _serve(
+        self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted
+    ) -> tuple[ServingBatch, Any]:
         from fairrec.assembly import assemble
 
-        states = self._states(users)
+        states = self._states(users, f)
         batch = serving_batch(
             users,
             states,
-            data=self.data_,
-            catalog=self.catalog_,
+            data=f.data_,
+            catalog=f.catalog_,
             now=now,
             retention_days=self.retention_days,
         )
-        ctx = self._context(batch)
+        ctx = self._context(batch, f)
         pages = assemble(
             ctx,
-            self.row_kinds_,
+            f.row_kinds_,
             min_items=self.min_row_items or max(3, self.row_size // 2),
             max_rows=self.max_rows,
         )
         return batch, pages
 
-    def _page(self, v: int, batch: ServingBatch, assembled: Any, now: pd.Timestamp) -> HomePage:
+    def _page(
+        self, f: _Fitted, v: int, batch: ServingBatch, assembled: Any, now: pd.Timestamp
+    ) -> HomePage:
         """Turn viewer ``v``'s assembled rows into an immutable HomePage.
 
         The objects are built with the page module's trusted constructor: every field is
@@ -429,9 +477,9 @@ class Recommender:
         from fairrec.page import _trusted
 
         rows = []
-        item_ids = self.item_ids_py_
-        genre_lists = self.genre_tuples_
-        titles = self.titles_py_
+        item_ids = f.item_ids_py_
+        genre_lists = f.genre_tuples_
+        titles = f.titles_py_
         used: set[str] = set()
         for r in assembled.order[v]:
             if r < 0:
@@ -523,8 +571,9 @@ class Recommender:
         """
         self._require_fitted()
         when = self._now(now)
-        batch, assembled = self._serve([user], when)
-        page = self._page(0, batch, assembled, when)
+        f = self._fitted
+        batch, assembled = self._serve([user], when, f)
+        page = self._page(f, 0, batch, assembled, when)
         self._audit(batch, [page])
         return page
 
@@ -559,15 +608,16 @@ class Recommender:
         users = list(users)
         when = self._now(now)
         chunks = [users[i : i + self.batch_size] for i in range(0, len(users), self.batch_size)]
+        f = self._fitted
 
         def work(chunk: list[Any]) -> Any:
-            batch, assembled = self._serve(chunk, when)
+            batch, assembled = self._serve(chunk, when, f)
             if as_pages or self.audit_log is not None:
-                pages = [self._page(v, batch, assembled, when) for v in range(len(chunk))]
+                pages = [self._page(f, v, batch, assembled, when) for v in range(len(chunk))]
                 self._audit(batch, pages)
                 if as_pages:
                     return pages
-            return to_frame(assembled, chunk, self.item_ids_str_, self.titles_)
+            return to_frame(assembled, chunk, f.item_ids_str_, f.titles_)
 
         show = progress if progress is not None else len(chunks) > 10
         from tqdm.auto import tqdm
@@ -631,52 +681,53 @@ class Recommender:
         users = list(users)
         when = self._now(now)
         n_cand = n_candidates or max(self.n_candidates if reranker is not None else k, k)
+        f = self._fitted
         frames = []
         for start in range(0, len(users), self.batch_size):
             chunk = users[start : start + self.batch_size]
-            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand))
+            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand, f))
         if not frames:
             return pd.DataFrame(columns=[C.USER, C.ITEM, C.TITLE, C.SCORE, C.RANK, "reason"])
         return pd.concat(frames, ignore_index=True)
 
     def _recommend_chunk(
-        self, users: list[Any], k: int, reranker: Any, now: pd.Timestamp, n_cand: int
+        self, users: list[Any], k: int, reranker: Any, now: pd.Timestamp, n_cand: int, f: _Fitted
     ) -> pd.DataFrame:
         from fairrec.rerank import RerankContext
 
-        states = self._states(users)
+        states = self._states(users, f)
         batch = serving_batch(
             users,
             states,
-            data=self.data_,
-            catalog=self.catalog_,
+            data=f.data_,
+            catalog=f.catalog_,
             now=now,
             retention_days=self.retention_days,
         )
         u = len(users)
-        scores = np.empty((u, self.data_.n_items), dtype=np.float64)
+        scores = np.empty((u, f.data_.n_items), dtype=np.float64)
         pers = batch.personalized
         if pers.any():
-            scores[pers] = self.model_.score_histories(batch.histories[pers])
+            scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
-            scores[~pers] = np.log1p(self.popularity_)[None, :]
+            scores[~pers] = np.log1p(f.popularity_)[None, :]
         cand, rel = top_n(
-            scores, min(n_cand, self.data_.n_items), banned=batch.histories, exclude=batch.banned
+            scores, min(n_cand, f.data_.n_items), banned=batch.histories, exclude=batch.banned
         )
         if reranker is not None:
             valid = cand >= 0
             safe = np.maximum(cand, 0)
             recent = batch.recent
-            rv = np.where((recent >= 0)[..., None], self.vectors_[np.maximum(recent, 0)], 0.0)
-            hist_genres = np.asarray(batch.histories @ self.genres_)
+            rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
+            hist_genres = np.asarray(batch.histories @ f.genres_)
             ctx = RerankContext(
                 profile=_unit_rows(rv.sum(axis=1)),
-                genres=self.genres_[safe],
+                genres=f.genres_[safe],
                 target=hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12),
-                popularity=self.popularity_[safe],
+                popularity=f.popularity_[safe],
             )
             picks = reranker.rerank(
-                np.where(valid, rel, 0.0), k, vectors=self.vectors_[safe], context=ctx, valid=valid
+                np.where(valid, rel, 0.0), k, vectors=f.vectors_[safe], context=ctx, valid=valid
             )
             ok = picks >= 0
             sp_ = np.maximum(picks, 0)
@@ -698,8 +749,8 @@ class Recommender:
         return pd.DataFrame(
             {
                 C.USER: user_arr[rows],
-                C.ITEM: self.data_.item_ids[it],
-                C.TITLE: self.titles_[it],
+                C.ITEM: f.data_.item_ids[it],
+                C.TITLE: f.titles_[it],
                 C.SCORE: sc[ok].astype(np.float64),
                 C.RANK: ranks.astype(np.int64),
                 "reason": reason,
@@ -719,12 +770,13 @@ class Recommender:
         """
         self._require_fitted()
         when = self._now(now)
-        state = self._states([user])[0]
+        f = self._fitted
+        state = self._states([user], f)[0]
         batch = serving_batch(
             [user],
             [state],
-            data=self.data_,
-            catalog=self.catalog_,
+            data=f.data_,
+            catalog=f.catalog_,
             now=when,
             retention_days=self.retention_days,
         )
@@ -758,7 +810,7 @@ class Recommender:
             DATA_CATALOG_POPULARITY
         ]
         trained = bool(
-            np.isin(np.asarray([user], dtype=object), self.train_user_ids_.astype(object)).any()
+            np.isin(np.asarray([user], dtype=object), f.train_user_ids_.astype(object)).any()
         )
         n_events = int(batch.histories.nnz)
         interests = (
@@ -840,13 +892,16 @@ class Recommender:
         """
         self._require_fitted()
         with self._lock:
+            f = self._fitted
             self._consent.forget(user)
-            data = self.data_
+            if self.audit_log is not None and hasattr(self.audit_log, "erase"):
+                self.audit_log.erase(user)
+            data = f.data_
             idx = data.user_index([user], on_unknown="ignore")[0]
             if idx >= 0:
                 data = data.select(data.users != idx)
-            train = self.train_matrix_
-            train_users = self.train_user_ids_
+            train = f.train_matrix_
+            train_users = f.train_user_ids_
             hit = pd.Index(train_users).get_indexer(pd.Index([user], dtype=object))
             if hit[0] >= 0:
                 row = int(hit[0])
@@ -855,7 +910,9 @@ class Recommender:
                 keep[row] = False
                 train = train[keep]
                 train_users = train_users[keep]
-                model = self.model_
+                # copy on write: requests in flight keep reading the old model
+                model = type(f.model_)(**f.model_.get_params())
+                model.set_arrays({k: v.copy() for k, v in f.model_.get_arrays().items()})
                 if hasattr(model, "drop_user_rows"):
                     model.drop_user_rows(np.array([row]))
                 if update_items:
@@ -863,13 +920,15 @@ class Recommender:
                         model.update_items(touched, train)
                     else:
                         model.fit(train)
+            else:
+                model = f.model_
             self._install(
-                model=self.model_,
+                model=model,
                 data=data,
                 consent=self._consent,
                 train=train,
                 train_user_ids=train_users,
-                fitted_at=self.fitted_at_,
+                fitted_at=f.fitted_at_,
             )
 
     # ------------------------------------------------------------------ persistence
@@ -902,7 +961,7 @@ class Recommender:
         return load_recommender(cls, path, consent, overrides)
 
     def __repr__(self) -> str:
-        fitted = "fitted" if hasattr(self, "model_") else "not fitted"
+        fitted = "fitted" if "_fitted" in self.__dict__ else "not fitted"
         return (
             f"Recommender(model={self.model!r}, retention_days={self.retention_days!r}, "
             f"row_size={self.row_size}, n_candidates={self.n_candidates}) [{fitted}]"
