@@ -261,7 +261,9 @@ class Recommender:
                 "No interaction may be used for training: no viewer with 'training' consent "
                 "has events inside the retention window."
             )
-        model = self.model if self.model is not None else ALS()
+        # a fresh copy (scikit-learn's clone): fitting never changes the caller's model
+        # object, which another Recommender may be serving with
+        model = type(self.model)(**self.model.get_params()) if self.model is not None else ALS()
         model.fit(train)
         self._install(
             model=model,
@@ -620,7 +622,7 @@ class Recommender:
             return to_frame(assembled, chunk, f.item_ids_str_, f.titles_)
 
         show = progress if progress is not None else len(chunks) > 10
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         results: list[Any]
         with tqdm(total=len(users), disable=not show, unit="page") as bar:
