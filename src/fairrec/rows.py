@@ -20,8 +20,9 @@ import numpy as np
 
 from fairrec.errors import param_error
 from fairrec.gate import ServingBatch
+from fairrec.models import top_n
 from fairrec.page import DATA_CATALOG_POPULARITY, DATA_STATED_INTERESTS, DATA_WATCH_HISTORY
-from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK
+from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity
 
 __all__ = [
     "RowContext",
@@ -543,8 +544,6 @@ class StatedInterests(RowKind):
             near = (sim @ ctx.vectors.T) / np.maximum(b.liked_items.sum(1, keepdims=True), 1)
             liked |= near >= 0.5
         scores = np.where(liked & ~taken & np.isfinite(ctx.scores), ctx.scores, -np.inf)
-        from fairrec.models import top_n
-
         cand, rel = top_n(scores, self.pool)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
@@ -675,7 +674,3 @@ def default_rows() -> list[RowKind]:
         DiversePopular(),
         PopularInGenre(n_rows=2),
     ]
-
-
-#: re-exported for row configurations that want a plain relevance order
-PlainTopK = TopK
