@@ -517,7 +517,7 @@ def random_dpp(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
     n, d = int(rng.integers(1, 40)), int(rng.integers(1, 12))
     v = rng.normal(size=(n, d))
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    return np.exp(rng.normal(size=n)), v, int(rng.integers(1, 25))
+    return np.exp(rng.normal(size=n) * (1 + seed % 4)), v, int(rng.integers(1, 25))
 
 
 @pytest.mark.parametrize("window", [None, 1, 2, 3, 6])

@@ -149,6 +149,9 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
 
 def check_finite(arr: np.ndarray, name: str, owner: str) -> None:
     """Raise a DataError naming the first non-finite entry of ``arr``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):  # a NaN or an infinity would make the sum non-finite
+            return
     bad = ~np.isfinite(arr)
     if bad.any():
         at = _first_bad(bad)

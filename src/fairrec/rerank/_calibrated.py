@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from fairrec.errors import DataError
 from fairrec.rerank._base import (
@@ -142,30 +143,27 @@ def _calibrated(
 
 
 def _entries(
-    p_item: np.ndarray, u: int
+    p_item: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The non-zero genre weights of every viewer's candidates, as flat entries.
+    """The non-zero genre weights of the candidates, as flat entries.
 
-    Returns ``(row, slot, weight, level, levels)``: entry ``e`` says that candidate
-    ``row[e] % n`` of viewer ``row[e] // n`` has weight ``weight[e] == levels[level[e]]`` on
-    genre ``slot[e] % g``, where ``slot`` indexes a raveled (u, g) array and ``levels`` are the
-    distinct weights. Entries are in (viewer, candidate, genre) order, so sums over them come
-    out the same whatever the batch.
+    Returns ``(row, col, weight, level, levels)``: entry ``e`` says that candidate row
+    ``row[e]`` (of ``p_item`` flattened to (rows, g), so ``row // n`` is the viewer when
+    genres are per viewer) has weight ``weight[e] == levels[level[e]]`` on genre ``col[e]``;
+    ``levels`` are the distinct weights. Entries come in (row, genre) order.
     """
     g = p_item.shape[-1]
-    n = p_item.shape[-2]
     flat = np.flatnonzero(p_item)
     weight = p_item.ravel()[flat]
-    levels, level = _levels(weight)
     row, col = np.divmod(flat, g)
-    if p_item.ndim == 2 and u > 1:  # shared candidates: the same entries for each viewer
-        viewer = np.repeat(np.arange(u), row.size)
-        row = np.tile(row, u) + viewer * n
-        col = np.tile(col, u)
-        weight = np.tile(weight, u)
-        level = np.tile(level, u)
-        return row, viewer * g + col, weight, level, levels
-    return row, row // n * g + col, weight, level, levels
+    count = np.bincount(row)[row]  # genres of the entry's title
+    if np.array_equal(weight, 1.0 / count):  # multi-hot rows: the weights are 1 / count
+        used = np.flatnonzero(np.bincount(count))[::-1]  # ascending weight
+        lookup = np.zeros(used[0] + 1, dtype=np.int64) if used.size else np.zeros(1, np.int64)
+        lookup[used] = np.arange(used.size)
+        return row, col, weight, lookup[count], 1.0 / used
+    levels, level = _levels(weight)
+    return row, col, weight, level, levels
 
 
 def _levels(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,23 +201,38 @@ def _calibrated_kernel(
     np.log(p, out=logp, where=pos)
     entropy = (p * logp).sum(axis=1)[:, None]  # sum p log p; KL = entropy - sum p log q~
     mixed = not has.all()  # some titles have no genre: they leave the list's mix as is
-    row, slot, weight, level, levels = _entries(p_item, u)
+    row, col, weight, level, levels = _entries(p_item)
+    n_lv = levels.size
     # The correction of a candidate sums, over its genres g with weight w,
     #     p_g * (log((acc_g + w) c1 + alpha p_g) - log(acc_g c1 + alpha p_g)).
     # With few distinct weights (multi-hot genres: w = 1 / genre count) it is tabulated per
-    # (viewer, weight, genre) and gathered; otherwise computed per entry. Both evaluate the
-    # same expression, so they agree to the last bit.
-    table = u * levels.size * g <= row.size
-    if table:
-        at = (slot // g * levels.size + level) * g + slot % g
-        lv = levels[None, :, None]
-        p3, ap3, pos3 = (
-            p[:, None, :],
-            ap[:, None, :],
-            np.broadcast_to(pos[:, None, :], (u, levels.size, g)),
-        )
-        lg = np.zeros((u, levels.size, g))
+    # (viewer, weight, genre) and summed through a sparse 0/1 matrix; otherwise computed per
+    # (viewer, entry) and summed with bincount. Both evaluate the same expression and add a
+    # title's terms in the same order (genre order, from 0.0), so they agree to the last bit
+    # whatever the batch.
+    table = (1 if shared else u) * n_lv * g <= row.size
+    if shared:  # the same entries for each viewer, viewer by viewer
+        viewer = np.repeat(ar, row.size)
+        row = np.tile(row, u) + viewer * n
+        col, weight, level = np.tile(col, u), np.tile(weight, u), np.tile(level, u)
     else:
+        viewer = row // n
+    if table:
+        # title i of viewer v sums the table cells (v, its weight level, its genres): a 0/1
+        # sparse matrix, entries in genre order, applied as a sparse matrix-vector product
+        # (a single viewer gathers and bincounts instead: same sums, less overhead)
+        cells = (viewer * n_lv + level) * g + col
+        if u > 1:
+            indptr = np.zeros(u * n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(row, minlength=u * n), out=indptr[1:])
+            shape = (u * n, u * n_lv * g)
+            gather = sp.csr_array((np.ones(row.size), cells, indptr), shape=shape)
+        lg = np.zeros((u, n_lv, g))
+        lv = levels[None, :, None]
+        p3, ap3 = p[:, None, :], ap[:, None, :]
+        pos3 = np.broadcast_to(pos[:, None, :], (u, n_lv, g))
+    else:
+        slot = viewer * g + col
         p_e = p.ravel()[slot]
         ap_e = alpha * p_e
         pos_e = p_e > 0
@@ -245,18 +258,20 @@ def _calibrated_kernel(
             np.log(arg, out=lg, where=pos3)
             lg -= a1[:, None, :]
             lg *= p3
-            terms = lg.ravel()[at]
+            if u > 1:
+                corr = (gather @ lg.ravel()).reshape(u, n)
+            else:
+                corr = np.bincount(row, weights=lg.ravel()[cells], minlength=n)[None, :]
         else:
             arg = acc.ravel()[slot]
             arg += weight
-            arg *= c1.ravel()[slot // g] if u > 1 else c1[0, 0]
+            arg *= c1.ravel()[viewer] if u > 1 else c1[0, 0]
             arg += ap_e
             np.log(arg, out=lg, where=pos_e)
             lg -= a1.ravel()[slot]
             lg *= p_e
-            terms = lg
-        corr = np.bincount(row, weights=terms, minlength=u * n)
-        logsum = logsum + corr.reshape(u, n)
+            corr = np.bincount(row, weights=lg, minlength=u * n).reshape(u, n)
+        logsum = logsum + corr
         if mixed:
             np.multiply(acc, ((1.0 - alpha) / np.maximum(mass, 1.0))[:, None], out=tmp)
             tmp += ap

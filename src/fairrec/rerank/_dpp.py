@@ -8,9 +8,15 @@ one ``(t, n)`` product per pick, O(n k^2 + n k d) in all, vectorised across view
 
 With a sliding ``window`` w, a pick only has to be diverse from the previous ``w - 1``
 picks (Algorithm 2 of the paper), so long rows keep diversifying: when the oldest pick
-leaves the window, the factor is updated by an orthogonal transform (one batched QR of a
-``w x (w-1)`` matrix and one product with all candidates, O(w^2 n); the paper applies the
-same transform as w Givens rotations, O(w n) but w Python steps).
+leaves the window, the coefficients are updated by one orthogonal transform (a Householder
+reflection built from the tracked inverse factor, applied to all candidates in one
+``(w, w) @ (w, n)`` product; the paper applies the same kind of transform as w - 1 Givens
+rotations, which would cost w Python steps per pick).
+
+Numerical safety: the kernel is PSD by construction (a Gram matrix of the candidate vectors,
+or the Jaccard kernel); a candidate whose gain falls to ``eps * L_ii`` or below lies, up to
+rounding, in the span of the picks and is never chosen, and the greedy stops cleanly when
+no candidate is left above that floor.
 """
 
 from __future__ import annotations
@@ -73,9 +79,10 @@ def dpp_greedy(
         Sliding window: each pick maximises the determinant over itself and the previous
         ``window - 1`` picks. ``None`` (default) conditions on all previous picks.
     eps : float, default 1e-10
-        Stop when the best marginal gain ``d_j^2`` falls below ``eps`` (the kernel has no
-        room left for another item: the remaining ones are linear combinations of the chosen
-        ones). Fewer than ``k`` items are then returned.
+        Numerical floor, relative to each item's own ``L_ii``: an item whose marginal gain
+        is ``d_i^2 <= eps * L_ii`` lies, up to rounding, in the span of the items already
+        chosen and is not picked (nor is an item with ``L_ii = 0``, a zero vector). The
+        greedy stops when no item is left above its floor, returning fewer than ``k``.
 
     Returns
     -------
@@ -135,14 +142,15 @@ def _dpp_kernel(
     ar = np.arange(u)
     cap = kk if window is None else min(window, kk)  # conditioning picks held at once
     diag = q * q * sim.diag()
+    floor = eps * diag  # gains at or below this are rounding: the item is in the span
     d2 = diag.copy()
     d2[~valid] = -np.inf  # -inf: not available (invalid or already chosen)
     c = np.zeros((u, cap, n))
     sq = np.empty((u, n))
     if window is not None:
-        # L_W = R R^T for the conditioning picks W (R is not kept triangular), and R^{-1}
-        fac = np.zeros((u, cap, cap))
+        # R^{-1} where L_W = R R^T for the conditioning picks W (R itself is not needed)
         inv = np.zeros((u, cap, cap))
+        eye = np.eye(cap)
     active = np.ones(u, dtype=bool)
     everyone = True  # all viewers still active (the common case: no masking needed)
     m = 0  # size of the conditioning set
@@ -150,12 +158,18 @@ def _dpp_kernel(
         for t in range(kk):
             j = d2.argmax(axis=1)
             best = d2[ar, j]
-            stop = best < eps
-            if stop.any():
-                active &= ~stop
-                everyone = False
-                if not active.any():
-                    break
+            weak = best <= floor[ar, j]  # best candidate in the span of the picks, or none
+            if weak.any():  # rare: look past the candidates already in the span
+                w = np.flatnonzero(weak)
+                usable = np.where(d2[w] > floor[w], d2[w], -np.inf)
+                j[w] = usable.argmax(axis=1)
+                best[w] = usable[np.arange(len(w)), j[w]]
+                stop = best == -np.inf
+                if stop.any():
+                    active &= ~stop
+                    everyone = False
+                    if not active.any():
+                        break
             if everyone:
                 picks[:, t] = j
                 dj = np.sqrt(best)
@@ -173,43 +187,39 @@ def _dpp_kernel(
             d2 -= np.square(e, out=sq)
             d2[ar, j] = -np.inf
             if window is not None:  # R gains the row [c_j, d_j]; R^{-1} the matching row
-                fac[:, m, :m] = cj
-                fac[:, m, m] = dj
-                inv[:, m, :m] = np.matmul(cj[:, None, :], inv[:, :m, :m])[:, 0, :]
-                inv[:, m, :m] /= -dj[:, None]
+                row = np.matmul(cj[:, None, :], inv[:, :m, :m])[:, 0, :]
+                np.divide(row, -dj[:, None], out=inv[:, m, :m])
                 inv[:, m, m] = 1.0 / dj
             m += 1
             if window is not None and m >= window:
                 m = window - 1
-                _drop_oldest(fac, inv, c, d2, m)
+                _drop_oldest(inv, c, d2, m, eye)
     return picks
 
 
-def _drop_oldest(fac: np.ndarray, inv: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int) -> None:
+def _drop_oldest(inv: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int, eye: np.ndarray) -> None:
     """Sliding window: remove the oldest of the ``m + 1`` conditioning picks.
 
     With ``L_W = R R^T`` and ``c = R^{-1} L[W, :]``, the kept picks span the rows ``B`` of
     ``R`` but the first. The unit vector ``z`` orthogonal to them is the first column of
     ``R^{-1}`` (normalised); a Householder reflection ``H`` maps it to the last axis, so that
-    ``B H = [F, 0]``: ``F`` factors the kept picks (``L_W' = F F^T``, ``F^{-1}`` is a block of
-    ``H R^{-1}``), their coefficients are ``(H c)[:m]`` and the last coefficient of ``H c``,
-    what only the dropped pick explained, returns squared to the gains. Small batched
-    products and one ``(m+1, m+1) @ (m+1, n)`` product: the orthogonal transform that the
-    paper applies as Givens rotations.
+    ``R H = [[a, s], [F, 0]]``: ``F`` factors the kept picks (``L_W' = F F^T``), ``F^{-1}`` is
+    the block ``(H R^{-1})[:m, 1:]``, the kept picks' coefficients are ``(H c)[:m]`` and the
+    last coefficient of ``H c``, what only the dropped pick explained, returns squared to the
+    gains. Small batched products and one ``(m+1, m+1) @ (m+1, n)`` product: the orthogonal
+    transform that the paper applies as Givens rotations.
     """
     size = m + 1
     z = inv[:, :size, 0]
-    z = z / np.sqrt((z * z).sum(axis=1))[:, None]
-    v = z.copy()
-    v[:, m] += np.where(z[:, m] >= 0, 1.0, -1.0)
-    v /= np.sqrt((v * v).sum(axis=1) / 2.0)[:, None]
-    house = np.eye(size) - v[:, :, None] * v[:, None, :]
+    v = z / np.sqrt((z * z).sum(axis=1))[:, None]
+    v[:, m] += np.copysign(1.0, v[:, m])  # now |v|^2 = 2 |v_m|, with |v_m| >= 1
+    v /= np.sqrt(np.abs(v[:, m]))[:, None]  # so that H = I - 2 v v^T / |v|^2 = I - v v^T
+    house = eye[:size, :size] - v[:, :, None] * v[:, None, :]
     coef = np.matmul(house, c[:, :size, :])
     c[:, :m, :] = coef[:, :m, :]
     d2 += np.square(coef[:, m, :])
-    fac[:, :m, :m] = np.matmul(fac[:, :size, :size], house)[:, 1:, :m]
     inv[:, :m, :m] = np.matmul(house, inv[:, :size, :size])[:, :m, 1:]
-    fac[:, m, :] = fac[:, :, m] = inv[:, m, :] = inv[:, :, m] = 0.0
+    inv[:, :m, m] = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,7 +244,9 @@ class DPP:
     similarity : {"cosine", "jaccard"}, default "cosine"
         Kernel on the candidate ``vectors``.
     eps : float, default 1e-10
-        Stop the greedy inference when the best marginal gain falls below ``eps``.
+        Relative floor of the marginal gain (see :func:`dpp_greedy`): the greedy inference
+        stops when every remaining candidate lies, up to rounding, in the span of the
+        chosen ones.
     """
 
     theta: float = 2.0

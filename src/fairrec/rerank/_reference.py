@@ -21,8 +21,9 @@ def dpp_greedy_logdet(
     """Naive greedy DPP MAP: each step evaluates ``slogdet`` of every candidate's submatrix.
 
     Picks, at every step, the candidate ``i`` maximising ``det(L_{W + i})`` where ``W`` is the
-    set of previous picks (the last ``window - 1`` of them with a window), stopping when the
-    best gain ``det(L_{W + i}) / det(L_W)`` is below ``eps``; ties go to the lower index.
+    set of previous picks (the last ``window - 1`` of them with a window), among candidates
+    whose gain ``det(L_{W + i}) / det(L_W)`` exceeds ``eps * L_ii``, stopping when there is
+    none; ties go to the lower index.
     One batched ``numpy.linalg.slogdet`` call per step over all remaining candidates.
     """
     q = np.asarray(quality, dtype=np.float64)
@@ -50,8 +51,9 @@ def dpp_greedy_logdet(
         sub = kernel[idx[:, :, None], idx[:, None, :]]
         sign, logdet = np.linalg.slogdet(sub)
         gain = np.where(sign > 0, np.exp(logdet - base), 0.0)
+        gain = np.where(gain > eps * np.diag(kernel)[rest], gain, -np.inf)
         best = int(np.argmax(gain))
-        if gain[best] < eps:
+        if gain[best] == -np.inf:
             break
         chosen.append(int(rest[best]))
     return np.array(chosen, dtype=np.int64)

@@ -44,6 +44,7 @@ class Similarity:
 
     def __init__(self, vectors: np.ndarray, kind: str, owner: str = "Similarity") -> None:
         self.kind = kind
+        self.owner = owner
         self.shared = vectors.ndim == 2
         self.binary = False
         if kind == "cosine":
@@ -108,7 +109,8 @@ class Similarity:
             return self._dot(_unit_rows(profile))
         if (profile < 0).any():
             raise DataError(
-                "similarity='jaccard' needs a non-negative 'profile'; found a negative entry."
+                f"{self.owner}: similarity='jaccard' needs a non-negative 'profile'; found a "
+                "negative entry."
             )
         return self._jaccard(profile, bool(((profile == 0) | (profile == 1)).all()))
 
