@@ -9,7 +9,8 @@ Rules, applied to a whole batch of viewers with array operations:
 * page-level diversity: at most ``max_rows_per_genre`` rows may be dominated by the same
   genre (more than ``dominance`` of their titles in it);
 * rows are ordered by their expected value for the viewer: the mean relevance percentile
-  of their titles among the viewer's candidates.
+  of their titles among the viewer's candidates, plus the row kind's ``value_bonus`` (a
+  stated interest is explicit evidence of value).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def assemble(
     taken = np.zeros((u, n_items), dtype=bool)
     forbidden = ctx.blocked
     rows: list[RowBatch] = []
+    bonus: list[float] = []
     for kind in kinds:
         if not kind.may_apply(ctx):
             continue
@@ -70,13 +72,14 @@ def assemble(
             row.applies = row.applies & (count >= min_items)
             _mark(taken, row.items, row.applies)
             rows.append(row)
+            bonus.append(kind.value_bonus)
 
     r_count = len(rows)
     if r_count == 0:
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
     applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
     pct = _relevance_percentiles(ctx)
-    value = np.stack([_row_value(pct, r) for r in rows], axis=1)
+    value = np.stack([_row_value(pct, r) for r in rows], axis=1) + np.asarray(bonus)
 
     # page-level genre diversity, in build order (earlier rows have priority)
     dominant = np.stack([_dominant_genre(ctx, r, dominance) for r in rows], axis=1)  # (u, R)

@@ -237,6 +237,18 @@ def _purposes_arg(purposes: object, owner: str) -> tuple[str, ...]:
     return out
 
 
+def _utf8_text(value: str, what: str) -> str:
+    """``value`` if it can be written to a UTF-8 file (no lone surrogates), else ParameterError."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ParameterError(
+            f"{what} must be valid Unicode text; got {value!r}, which holds a lone surrogate "
+            f"and cannot be written to a file."
+        ) from None
+    return value
+
+
 def _canon_id(value: object, what: str = "user_id") -> str:
     """Canonical string form of a viewer or title id (str or int; not bool, not float)."""
     if isinstance(value, (bool, np.bool_)):
@@ -244,7 +256,7 @@ def _canon_id(value: object, what: str = "user_id") -> str:
     if isinstance(value, str):
         if not value.strip():
             raise ParameterError(f"{what} must be a non-empty string; got {value!r}.")
-        return str(value)
+        return _utf8_text(str(value), what)
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     raise ParameterError(
@@ -600,7 +612,7 @@ def _decode_event(obj: Mapping[str, Any]) -> _Event:
     """A JSON object of the file -> an _Event (ValueError when malformed)."""
     op = obj.get("op")
     seq = obj.get("seq")
-    if op not in _USER_OPS | _HASH_OPS:
+    if not isinstance(op, str) or op not in _USER_OPS | _HASH_OPS:
         raise ValueError(f"unknown op {op!r}")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise ValueError(f"bad seq {seq!r}")
@@ -825,7 +837,7 @@ def _str_values(values: object, name: str, owner: str, ids: bool = False) -> tup
         if ids:
             out.append(_canon_id(v, f"{owner}: an entry of {name}"))
         elif isinstance(v, str) and v.strip():
-            out.append(v)
+            out.append(_utf8_text(v, f"{owner}: an entry of {name}"))
         else:
             raise ParameterError(
                 f"{owner}: {name} must hold non-empty strings; got {v!r} in {name}."
@@ -841,7 +853,7 @@ def _maturity_arg(value: object, owner: str) -> str | int | None:
     if isinstance(value, str):
         if not value.strip():
             raise param_error("max_maturity", owner, "a non-empty rating", value)
-        return value
+        return _utf8_text(value, f"{owner}: max_maturity")
     return int(value)
 
 
@@ -1083,14 +1095,16 @@ class ConsentLedger:
                     self._rewrite(self._path, new_log)
                 else:
                     _append_bytes(self._path, _dumps(ev.to_json()))
-            # publish: tombstone first, so a reader sees either the old state or "forgotten"
+            # publish: version first, then the tombstone, so a reader sees either the old
+            # state (stamped with its own, older version) or "forgotten" stamped with the
+            # version of this erasure -- never "forgotten" under a version from before it
+            self._bump()
             self._tombstones[h] = t
             self._states.pop(u, None)
             self._by_user.pop(u, None)
             for members in self._has.values():
                 members.discard(u)
             self._log = new_log
-            self._bump()
             return True
 
     def reinstate(self, user_id: str | int, *, at: object = None) -> bool:
@@ -1912,15 +1926,22 @@ def _table_action(value: object) -> str:
     )
 
 
+def _table_text(value: str, what: str) -> str:
+    try:
+        return _utf8_text(value, what)
+    except ParameterError as exc:
+        raise _BadCell(str(exc)) from None
+
+
 def _table_genre(value: object) -> str:
     if isinstance(value, str):
-        return value
+        return _table_text(value, "a genre")
     raise _BadCell(f"a genre must be a string; got {value!r}")
 
 
 def _table_maturity(value: object) -> str | int:
     if isinstance(value, str):
-        return value
+        return _table_text(value, "a maturity rating")
     if isinstance(value, (bool, np.bool_)):
         raise _BadCell(f"bad maturity rating {value!r}")
     if isinstance(value, (int, np.integer)):

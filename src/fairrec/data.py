@@ -46,6 +46,9 @@ def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise DataError(
             f"{what} has no column {_listing(missing)}; its columns are {list(map(str, df.columns))}."
         )
+    doubled = [c for c in dict.fromkeys(cols) if int((df.columns == c).sum()) > 1]
+    if doubled:
+        raise DataError(f"{what} has several columns named {_listing(doubled)}; keep one of each.")
 
 
 def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
@@ -59,10 +62,14 @@ def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
         )
     values = series.to_numpy()
     if values.dtype.kind == "f":
-        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
-            bad = values[~np.isfinite(values) | (values != np.round(values))]
+        with np.errstate(invalid="ignore"):
+            bad_mask = (
+                ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
+            )
+        if bad_mask.any():
             raise DataError(
-                f"Column {col!r} of {what} holds non-integer float ids: {_listing(bad)}."
+                f"Column {col!r} of {what} holds float ids that are not integers of at most "
+                f"64 bits: {_listing(values[bad_mask])}."
             )
         values = values.astype(np.int64)
     elif values.dtype.kind not in "iu":
@@ -80,7 +87,44 @@ def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
                     f"Column {col!r} of {what} holds ids that are neither str nor int: "
                     f"{_listing(bad)}."
                 )
+        _check_text_ids(values, col, what)
     return values
+
+
+def _check_text_ids(values: np.ndarray, col: str, what: str) -> None:
+    """String ids must be non-blank and writable as UTF-8 (consent and model files)."""
+    texts = [v for v in pd.unique(values) if isinstance(v, str)]  # distinct ids only
+    blank = [v for v in texts if not v.strip()]
+    if blank:
+        raise DataError(f"Column {col!r} of {what} holds empty or blank ids: {_listing(blank)}.")
+    _check_utf8(texts, col, what)
+
+
+def _check_utf8(texts: list[str], col: str, what: str) -> None:
+    """Text must be writable as UTF-8 (model and consent files): no lone surrogates."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = []
+        for v in texts:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                bad.append(v)
+        raise DataError(
+            f"Column {col!r} of {what} holds text with lone surrogates, which cannot be "
+            f"written to a file: {_listing(bad)}."
+        ) from None
+
+
+def _missing(value: Any) -> bool:
+    """A missing scalar (None, NaN, NA, NaT); containers are never 'missing'."""
+    if isinstance(value, (list, tuple, set, frozenset, dict, np.ndarray)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _weights(series: pd.Series, col: str) -> np.ndarray:
@@ -119,8 +163,12 @@ def _timestamps(series: pd.Series, col: str) -> np.ndarray:
     else:
         try:
             parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
-        except (TypeError, ValueError):
-            parsed = pd.to_datetime(series.astype(str), errors="coerce", utc=True, format="mixed")
+        except (TypeError, ValueError, OverflowError):
+            try:
+                text = series.astype(object).map(str)
+                parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise DataError(f"Column {col!r} holds unparsable timestamps: {exc}.") from exc
     parsed = pd.DatetimeIndex(parsed)
     bad = parsed.isna()
     if bad.any():
@@ -129,7 +177,13 @@ def _timestamps(series: pd.Series, col: str) -> np.ndarray:
         )
     if parsed.tz is not None:
         parsed = parsed.tz_convert("UTC").tz_localize(None)
-    return parsed.as_unit("ns").to_numpy()
+    try:
+        return parsed.as_unit("ns").to_numpy()
+    except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise DataError(
+            f"Column {col!r} holds timestamps outside the years 1677 to 2262, which fairrec "
+            f"cannot represent (e.g. {parsed.min()} .. {parsed.max()})."
+        ) from exc
 
 
 def parse_genres(value: Any) -> tuple[str, ...]:
@@ -325,14 +379,16 @@ class Dataset:
         if C.TITLE not in cat.columns:
             cat[C.TITLE] = cat[C.ITEM].map(str)
         else:
-            cat[C.TITLE] = [
-                str(t) if isinstance(t, str) or not pd.isna(t) else str(i)
+            titles = [
+                str(t) if isinstance(t, str) or not _missing(t) else str(i)
                 for t, i in zip(cat[C.TITLE].tolist(), cat[C.ITEM].tolist())
             ]
+            _check_utf8(titles, C.TITLE, "catalog")
+            cat[C.TITLE] = titles
         if C.GENRES in cat.columns:
-            cat[C.GENRES] = pd.Series(
-                [parse_genres(g) for g in cat[C.GENRES].tolist()], dtype=object
-            )
+            genres = [parse_genres(g) for g in cat[C.GENRES].tolist()]
+            _check_utf8([g for gs in genres for g in gs], C.GENRES, "catalog")
+            cat[C.GENRES] = pd.Series(genres, dtype=object)
         else:
             cat[C.GENRES] = pd.Series([()] * len(cat), dtype=object)
         if C.POPULARITY in cat.columns:

@@ -217,11 +217,16 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
             _sha256(file) == sums.get(name),
             f"Model file {name!r} does not match its checksum: it was truncated or modified.",
         )
-    model_meta = meta.get("model") or {}
+    model_meta = meta.get("model")
+    _expect(isinstance(model_meta, dict), "meta.json: 'model' must be an object.")
     kind = model_meta.get("kind")
-    _expect(kind in MODEL_KINDS, f"Unknown model kind {kind!r} in meta.json.")
+    _expect(
+        isinstance(kind, str) and kind in MODEL_KINDS, f"Unknown model kind {kind!r} in meta.json."
+    )
+    params = model_meta.get("params", {})
+    _expect(isinstance(params, dict), "meta.json: the model 'params' must be an object.")
     try:
-        model = MODEL_KINDS[kind](**model_meta.get("params", {}))
+        model = MODEL_KINDS[kind](**params)
     except (TypeError, FairrecError) as exc:
         raise ModelFileError(f"Invalid parameters for model {kind!r}: {exc}") from exc
 
@@ -233,7 +238,15 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     catalog = _read_json(root / "catalog.json")
     ids = _read_json(root / "ids.json")
     n_items = meta.get("n_items")
-    _expect(isinstance(n_items, int) and n_items > 0, "meta.json: invalid n_items.")
+    _expect(
+        isinstance(n_items, int) and not isinstance(n_items, bool) and n_items > 0,
+        "meta.json: invalid n_items.",
+    )
+    _expect(
+        isinstance(meta.get("has_timestamps", False), bool),
+        "meta.json: 'has_timestamps' must be true or false.",
+    )
+    fitted_at = _timestamp(meta.get("fitted_at"), "fitted_at")
 
     model_arrays = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("model/")}
     for name, (kind_char, ndim) in model.array_spec().items():
@@ -251,6 +264,7 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     except (ValueError, IndexError, FairrecError) as exc:
         raise ModelFileError(f"Model arrays are inconsistent: {exc}") from exc
     _expect(model.n_items_ == n_items, "Model arrays do not match the catalog size.")
+    _check_model_serves(model, n_items)
 
     data, train, train_ids = _rebuild(arrays, catalog, ids, n_items, meta)
     if hasattr(model, "user_factors_"):
@@ -258,7 +272,14 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
             model.user_factors_.shape[0] == train.shape[0],
             "User factors do not match the training matrix.",
         )
-    serving = {k: v for k, v in (meta.get("serving") or {}).items() if k in _SERVING}
+        vectors = model.item_vectors
+        _expect(
+            vectors is None or model.user_factors_.shape[1:] == vectors.shape[1:],
+            "User factors and item factors differ in width.",
+        )
+    serving_meta = meta.get("serving") or {}
+    _expect(isinstance(serving_meta, dict), "meta.json: 'serving' must be an object.")
+    serving = {k: v for k, v in serving_meta.items() if k in _SERVING}
     serving.update(overrides)
     try:
         rec = cls(model=model, consent=consent, **serving)
@@ -275,7 +296,7 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
         consent=consent,
         train=train,
         train_user_ids=train_ids,
-        fitted_at=pd.Timestamp(meta.get("fitted_at")),
+        fitted_at=fitted_at,
     )
     return rec
 
@@ -284,11 +305,24 @@ def _rebuild(
     arrays: dict[str, np.ndarray], catalog: Any, ids: Any, n_items: int, meta: dict
 ) -> tuple[Dataset, sp.csr_matrix, np.ndarray]:
     _expect(isinstance(catalog, dict) and isinstance(ids, dict), "Malformed catalog/ids JSON.")
-    for key in ("item_ids", "titles", "genres", "popularity"):
+    for key in ("item_ids", "titles", "genres", "popularity", "maturity"):
+        if key == "maturity" and key not in catalog:
+            continue
         _expect(
             isinstance(catalog.get(key), list) and len(catalog[key]) == n_items,
             f"catalog.json: {key!r} must be a list of {n_items} entries.",
         )
+    _check_entries(catalog["item_ids"], _is_id, "catalog.json: 'item_ids'", "a str or int id")
+    _check_entries(catalog["titles"], _is_str, "catalog.json: 'titles'", "a string")
+    _check_entries(
+        catalog["genres"],
+        lambda g: isinstance(g, list) and all(isinstance(x, str) for x in g),
+        "catalog.json: 'genres'",
+        "a list of strings",
+    )
+    for key in ("popularity", "maturity"):
+        if key in catalog:
+            _check_entries(catalog[key], _is_number, f"catalog.json: {key!r}", "a number >= 0")
     cat = pd.DataFrame(
         {
             C.ITEM: catalog["item_ids"],
@@ -302,6 +336,9 @@ def _rebuild(
     hist_ids = ids.get("history_user_ids")
     train_ids = ids.get("train_user_ids")
     _expect(isinstance(hist_ids, list) and isinstance(train_ids, list), "ids.json is malformed.")
+    for name, values in (("history_user_ids", hist_ids), ("train_user_ids", train_ids)):
+        _check_entries(values, _is_id, f"ids.json: {name!r}", "a str or int id")
+        _expect(len(set(values)) == len(values), f"ids.json: {name!r} holds duplicated viewer ids.")
     need = [
         "history/users",
         "history/items",
@@ -312,6 +349,18 @@ def _rebuild(
     ]
     for key in need:
         _expect(key in arrays and arrays[key].ndim == 1, f"arrays.npz lacks {key!r}.")
+        kind = "f" if key.endswith(("weights", "data")) else "iu"
+        _expect(
+            arrays[key].dtype.kind in kind,
+            f"arrays.npz: {key!r} has dtype {arrays[key].dtype}; expected "
+            f"{'floats' if kind == 'f' else 'integers'}.",
+        )
+        if kind == "f":
+            a = arrays[key]
+            _expect(
+                bool(np.all(np.isfinite(a))) and (a.size == 0 or a.min() >= 0),
+                f"arrays.npz: {key!r} holds negative, NaN or inf weights.",
+            )
     hu, hi, hw = arrays["history/users"], arrays["history/items"], arrays["history/weights"]
     _expect(len(hu) == len(hi) == len(hw), "History arrays differ in length.")
     _expect(
@@ -324,13 +373,18 @@ def _rebuild(
     )
     ts = None
     if meta.get("has_timestamps"):
-        _expect("history/timestamps" in arrays, "arrays.npz lacks history timestamps.")
-        ts = arrays["history/timestamps"].astype(np.int64).view("datetime64[ns]")
+        raw = arrays.get("history/timestamps")
+        _expect(
+            raw is not None and raw.ndim == 1 and raw.dtype.kind in "iu",
+            "arrays.npz lacks history timestamps (1-D integers).",
+        )
+        ts = raw.astype(np.int64).view("datetime64[ns]")
+        _expect(not bool(np.isnat(ts).any()), "History timestamps hold missing times (NaT).")
         _expect(len(ts) == len(hu), "History timestamps differ in length.")
-    item_ids = np.asarray(catalog["item_ids"])
-    _expect(len(pd.unique(item_ids)) == n_items, "catalog.json: duplicated title ids.")
+    item_ids = _id_array(catalog["item_ids"])
+    _expect(len(set(catalog["item_ids"])) == n_items, "catalog.json: duplicated title ids.")
     data = Dataset(
-        user_ids=np.asarray(hist_ids) if hist_ids else np.empty(0, dtype=object),
+        user_ids=_id_array(hist_ids),
         item_ids=item_ids,
         users=hu.astype(np.int32),
         items=hi.astype(np.int32),
@@ -348,8 +402,74 @@ def _rebuild(
         train.check_format(full_check=True)
     except ValueError as exc:
         raise ModelFileError(f"Training matrix is malformed: {exc}") from exc
+    return data, train, _id_array(train_ids)
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _is_id(v: Any) -> bool:
+    return (isinstance(v, str) and bool(v.strip())) or (
+        isinstance(v, int) and not isinstance(v, bool)
+    )
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_number(v: Any) -> bool:
     return (
-        data,
-        train,
-        np.asarray(train_ids, dtype=object if any(isinstance(x, str) for x in train_ids) else None),
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and bool(np.isfinite(float(v)))
+        and v >= 0
+    )
+
+
+def _check_entries(values: list, ok: Any, where: str, expected: str) -> None:
+    """Every entry of a JSON list passes ``ok``, else ModelFileError naming the first bad one."""
+    for pos, v in enumerate(values):
+        if not ok(v):
+            shown = repr(v)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ModelFileError(f"{where}: entry {pos} is {shown}, not {expected}.")
+
+
+def _id_array(values: list) -> np.ndarray:
+    """External ids as saved: int64 when all are int64-sized ints, else objects (types kept)."""
+    if values and all(isinstance(v, int) and _INT64.min <= v <= _INT64.max for v in values):
+        return np.asarray(values, dtype=np.int64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    """A naive-UTC ISO time from meta.json, or ModelFileError."""
+    try:
+        ts = pd.Timestamp(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError) as exc:
+        raise ModelFileError(f"meta.json: {name!r} is not an ISO time: {value!r}.") from exc
+    _expect(ts is not None and ts is not pd.NaT, f"meta.json: {name!r} is not an ISO time.")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def _check_model_serves(model: Any, n_items: int) -> None:
+    """Score one probe history: arrays whose shapes disagree with the model's parameters
+    (e.g. ``factors``) must fail here, at load, not on the first request."""
+    cols = np.unique(np.linspace(0, n_items - 1, num=min(n_items, 2000)).astype(np.int64))
+    probe = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), (np.zeros(len(cols), np.int64), cols)),
+        shape=(1, n_items),
+    )
+    try:
+        scores = np.asarray(model.score_histories(probe))
+    except (ValueError, IndexError, TypeError, ArithmeticError, FairrecError) as exc:
+        raise ModelFileError(f"The model cannot score with the saved arrays: {exc}") from exc
+    _expect(
+        scores.shape == (1, n_items) and not bool(np.isnan(scores).any()),
+        "The model's saved arrays give malformed scores.",
     )

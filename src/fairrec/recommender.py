@@ -845,8 +845,14 @@ class Recommender:
             else:
                 lines.append(f"- {name}: not granted; none of your data is used for it.")
         lines.append(f"- Retention: {window}.")
+        has_interests = bool(interests.get("liked_genres") or interests.get("liked_items"))
         if purposes[PERSONALIZATION]["granted"]:
             lines.append(f"- Your page uses {n_events} title(s) of your watch history.")
+        elif has_interests:
+            lines.append(
+                "- Your page does not use your watch history; it uses only what you told us "
+                "(your stated interests)."
+            )
         else:
             lines.append("- Your page is not personalized: it uses no personal data.")
         lines.append(

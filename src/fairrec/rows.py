@@ -179,6 +179,8 @@ class RowKind:
 
     kind: ClassVar[str] = "row"
     personal: ClassVar[bool] = False
+    #: added to the row's expected value when rows are ordered on the page
+    value_bonus: ClassVar[float] = 0.0
 
     def may_apply(self, ctx: RowContext) -> bool:
         """Cheap check: can the row apply to anyone in the batch? (else it is not built)"""
@@ -526,6 +528,8 @@ class StatedInterests(RowKind):
     """
 
     kind = "stated_interests"
+    # the viewer told us they want this: rank the row above inferred ones of similar value
+    value_bonus = 0.25
 
     def __init__(self, pool: int = 300, reranker: Any = None) -> None:
         _check_pool("StatedInterests", pool)
