@@ -32,6 +32,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=default if default.exists() else None)
     ap.add_argument("--row-size", type=int, default=20)
+    ap.add_argument(
+        "--sweep",
+        default="",
+        help="comma-separated 'cap:quantile' settings of the exploratory rows' popularity caps "
+        "(BecauseYouWatched/OutsideYourBubble max_popularity : HiddenGems quantile), e.g. "
+        "'1.0:0.8,0.9:0.7,0.8:0.6,0.7:0.5,0.6:0.5'; prints the novelty / 2D-nDCG trade-off",
+    )
     args = ap.parse_args()
     data = (
         fr.datasets.load_movielens(args.data, min_rating=4)
@@ -93,6 +100,42 @@ def main() -> None:
         f"novelty {100 * (ours['mean novelty'] / base['mean novelty'] - 1):+.1f} %"
     )
     print("row kinds shown:", pages.groupby("row_kind").user_id.nunique().to_dict())
+    if args.sweep:
+        sweep(rec, split.train, users, truth, train, data, args.sweep)
+
+
+def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
+    """Same fitted model, other popularity caps on the exploratory rows."""
+    from fairrec import rows as R
+
+    print("\n| caps (rows : gems) | titles/viewer | novelty | vs plain | coverage | vs plain "
+          "| 2D-nDCG | plain 2D-nDCG |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    share = train.item_id.value_counts(normalize=True)
+    floor = 1 / len(train)
+    for setting in spec.split(","):
+        cap, gq = (float(x) for x in setting.split(":"))
+        kinds = [R.TopPicks(), R.BecauseYouWatched(max_popularity=cap), R.StatedInterests(),
+                 R.HiddenGems(quantile=gq), R.OutsideYourBubble(max_popularity=cap),
+                 R.DiversePopular(), R.PopularInGenre()]
+        r = fr.Recommender.from_fitted(rec.model_, train_data,
+                                       train_user_ids=rec.train_user_ids_, rows=kinds,
+                                       row_size=rec.row_size)
+        pages = r.home_batch(users, progress=False)
+        pages["user_id"] = pages.user_id.map({str(u): u for u in users})
+        cast = type(data.item_ids[0].item())
+        pages["item_id"] = pages.item_id.map(cast)
+        n = len(pages) // len(users)
+        plain = r.recommend_batch(users, k=n)
+        nov = (-np.log2(pages.item_id.map(share).fillna(floor))).mean()
+        pnov = (-np.log2(plain.item_id.map(share).fillna(floor))).mean()
+        cov = pages.item_id.nunique() / data.n_items
+        pcov = plain.item_id.nunique() / data.n_items
+        plain = plain.assign(row=(plain["rank"] - 1) // rec.row_size,
+                             position=(plain["rank"] - 1) % rec.row_size)
+        print(f"| {cap:g} : {gq:g} | {n} | {nov:.2f} | {100 * (nov / pnov - 1):+.1f} % | "
+              f"{cov:.3f} | {cov / pcov:.2f}x | {metrics.ndcg_2d(pages, truth):.4f} | "
+              f"{metrics.ndcg_2d(plain, truth):.4f} |")
 
 
 if __name__ == "__main__":
