@@ -8,6 +8,7 @@ The data flows one way: :class:`~fairrec.data.Dataset` → consent gate
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -51,7 +52,8 @@ _ON_UNKNOWN = ("raise", "warn", "ignore")
 
 
 def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+    # naive UTC; from the epoch clock directly (pd.Timestamp.now(tz=...) costs ~0.3 ms)
+    return pd.Timestamp(time.time_ns(), unit="ns")
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
