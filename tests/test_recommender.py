@@ -203,3 +203,14 @@ def test_explain_data_use_dict_and_text(fitted, small_data):
     assert report["history_events_used"] > 0
     assert "Retention" in str(report)
     json.dumps(report)  # JSON-ready
+
+
+def test_model_file_without_any_history_still_serves(tmp_path, small_data):
+    """Nobody granted personalization: the file holds no history, pages are non-personal."""
+    ledger = fr.ConsentLedger(default="deny")
+    for u in small_data.user_ids:
+        ledger.grant(u, "training")
+    fr.Recommender(model=small_model(), consent=ledger).fit(small_data).save(tmp_path / "m")
+    loaded = fr.Recommender.load(tmp_path / "m", consent=ledger, on_unknown="ignore")
+    page = loaded.home(small_data.user_ids[0])
+    assert not page.personalized and page.rows

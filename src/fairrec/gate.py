@@ -51,7 +51,11 @@ def retention_cutoff(now: pd.Timestamp, retention_days: float | None) -> np.date
     ts = pd.Timestamp(now)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
-    return (ts - pd.Timedelta(days=retention_days)).to_datetime64()
+    try:
+        return (ts - pd.Timedelta(days=retention_days)).to_datetime64()
+    except (OverflowError, ValueError):  # incl. pandas' OutOfBounds errors
+        # a window longer than datetime64[ns] can represent reaches back past every event
+        return np.datetime64(np.iinfo(np.int64).min + 1, "ns")
 
 
 def training_events(
@@ -192,8 +196,10 @@ def _history_rows(
     recent = np.full((u, n_recent), -1, dtype=np.int64)
     if data is None or u == 0:
         return sp.csr_matrix((u, n_items), dtype=np.float32), recent
-    order, indptr = data._by_user
     take = allowed & (user_idx >= 0)
+    if not take.any():  # nobody's history may be used (or the data holds no viewer)
+        return sp.csr_matrix((u, n_items), dtype=np.float32), recent
+    order, indptr = data._by_user
     safe = np.where(take, user_idx, 0)
     starts = np.where(take, indptr[safe], 0)
     counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)

@@ -28,6 +28,7 @@ from fairrec.gate import (
     TRAINING,
     CatalogIndex,
     ServingBatch,
+    retention_cutoff,
     serving_batch,
     training_events,
     training_matrix,
@@ -312,6 +313,7 @@ class Recommender:
             )
         from fairrec.consent import ConsentLedger
 
+        when = rec._now(fitted_at)
         ids = np.asarray(list(train_user_ids), dtype=object)
         rows = data.user_index(ids, on_unknown="ignore")
         mask = np.zeros(data.n_users, dtype=bool)
@@ -319,6 +321,9 @@ class Recommender:
         order = np.full(data.n_users, -1, dtype=np.int64)
         order[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
         ev = mask[data.users]
+        cutoff = retention_cutoff(when, rec.retention_days)
+        if cutoff is not None:
+            ev &= data.timestamps >= cutoff  # the training matrix respects the window too
         train = sp.csr_matrix(
             (data.weights[ev], (order[data.users[ev]], data.items[ev])),
             shape=(len(ids), data.n_items),
@@ -331,7 +336,7 @@ class Recommender:
             consent=consent if consent is not None else ConsentLedger(default="allow"),
             train=train,
             train_user_ids=ids,
-            fitted_at=rec._now(fitted_at),
+            fitted_at=when,
         )
         return rec
 

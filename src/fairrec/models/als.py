@@ -26,7 +26,7 @@ class ALS(CandidateModel):
     factors : int, default 64
     regularization : float, default 0.05
     alpha : float, default 1.0
-        Confidence scaling of the weights (C = 1 + alpha * weight is implicit's convention).
+        Confidence scaling of the weights (implicit 0.7 uses C = alpha * weight).
     iterations : int, default 15
     use_cg : bool, default True
         Conjugate-gradient solver during fitting (implicit's default).

@@ -122,7 +122,7 @@ def fit_als(
     retention_days: float | None = None,
     now: Any = None,
     factors: int = 64,
-    reg_param: float = 0.01,
+    reg_param: float = 0.1,
     alpha: float = 1.0,
     iterations: int = 15,
     seed: int = 0,
@@ -161,15 +161,15 @@ def fit_als(
         Events older than this before ``now`` never train the model; also the serving
         window of the returned recommender.
     now : datetime-like, optional
-        Time of fitting (default: now, UTC).
+        Time of fitting (default: the ``clock`` serving parameter if given, else now, UTC).
     factors : int, default 64
         MLlib ``rank``.
-    reg_param : float, default 0.01
-        MLlib ``regParam``. MLlib scales it by each viewer's / title's number of
-        interactions (ALS-WR), so it is much smaller than an ``implicit`` regularization:
-        0.01 on viewers with ~50 titles is a penalty of ~0.5 per viewer. The request-time
-        solve (``implicit``, constant penalty) uses ``reg_param`` x the mean number of titles
-        per training viewer.
+    reg_param : float, default 0.1
+        MLlib ``regParam`` (MLlib's default). MLlib scales it by each viewer's / title's
+        number of interactions (ALS-WR), so it is not comparable with an ``implicit``
+        regularization: 0.1 on a viewer with 50 titles is a penalty of 5. The request-time
+        solve (``implicit``, constant penalty) uses ``reg_param`` x the mean number of
+        titles per training viewer, the penalty MLlib gives the average viewer.
     alpha : float, default 1.0
         MLlib ``alpha``: confidence ``1 + alpha * weight``. The request-time solve uses
         ``implicit``'s ``alpha = 1 + alpha`` (confidence ``alpha * weight``), the same
@@ -218,7 +218,8 @@ def fit_als(
     ikey = id_key(df, item_col, _WHAT, "item_col")
     if weight_col is not None:
         require_column(df, weight_col, _WHAT, "weight_col")
-    when = naive_utc(now)
+    clock = params.get("clock")
+    when = naive_utc(now if now is not None or clock is None else clock())
 
     gated = training_interactions(
         df,

@@ -40,6 +40,7 @@ from pyspark.sql import types as T
 from fairrec import _columns as C
 from fairrec.consent import PURPOSES, ConsentLedger, ConsentState
 from fairrec.errors import DataError, NotFittedError, ParameterError, UnknownUserError, param_error
+from fairrec.models._threads import single_threaded_blas
 from fairrec.page import FRAME_COLUMNS, FRAME_DTYPES
 from fairrec.spark._frames import KEY, id_key, listing, require_frame
 
@@ -223,8 +224,15 @@ def home_pages(
     if not isinstance(rec.consent_, ConsentLedger):
         raise param_error("consent", "home_pages", "a ConsentLedger", type(rec.consent_).__name__)
     spark = df.sparkSession
+    try:
+        context = spark.sparkContext
+    except Exception as exc:  # Spark Connect has no SparkContext, hence no broadcast
+        raise ParameterError(
+            "home_pages needs a classic SparkSession (it broadcasts the model through the "
+            "SparkContext); Spark Connect sessions have none."
+        ) from exc
     if partitions is None:
-        partitions = 2 * spark.sparkContext.defaultParallelism
+        partitions = 2 * context.defaultParallelism
     if (
         isinstance(partitions, bool)
         or not isinstance(partitions, (int, np.integer))
@@ -245,7 +253,7 @@ def home_pages(
     if rec.on_unknown != "ignore":
         _check_unknown(joined, user_col, rec.on_unknown)
 
-    model = spark.sparkContext.broadcast(_model_files(rec, when))
+    model = context.broadcast(_model_files(rec, when))
     build = functools.partial(
         _pages_of_batches,
         model=model,
@@ -358,5 +366,20 @@ def _pages_of_batches(
             consent.set_batch(
                 part[KEY].tolist(), part[_STATE].tolist(), part[_KNOWN].astype(bool).tolist()
             )
-            frame = rec.home_batch(part[user_col].tolist(), now=when, progress=False)
-            yield frame[list(FRAME_COLUMNS)]
+            with single_threaded_blas():  # one Spark task per core: no BLAS threads on top
+                frame = rec.home_batch(part[user_col].tolist(), now=when, progress=False)
+            yield _arrow_ready(frame)
+
+
+def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """The page frame with plain object string columns.
+
+    pandas 3 keeps strings in (possibly chunked) Arrow arrays, which PySpark's pandas-to-Arrow
+    conversion does not accept; object columns convert on every pandas and PySpark version.
+    """
+    return pd.DataFrame(
+        {
+            c: frame[c].astype(object) if FRAME_DTYPES[c] == "string" else frame[c]
+            for c in FRAME_COLUMNS
+        }
+    )
