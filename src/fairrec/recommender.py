@@ -414,7 +414,7 @@ class Recommender:
         """Candidates and everything rows may use for a batch (after the gate)."""
         u = len(batch)
         n_items = f.data_.n_items
-        scores = np.empty((u, n_items), dtype=np.float64)
+        scores = np.empty((u, n_items), dtype=np.float32)
         pers = batch.personalized
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])
@@ -714,7 +714,7 @@ class Recommender:
             retention_days=self.retention_days,
         )
         u = len(users)
-        scores = np.empty((u, f.data_.n_items), dtype=np.float64)
+        scores = np.empty((u, f.data_.n_items), dtype=np.float32)
         pers = batch.personalized
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])

@@ -283,7 +283,7 @@ class BecauseYouWatched(RowKind):
     Parameters
     ----------
     n_rows : int, default 2
-    pool : int, default 300
+    pool : int, default 200
         Candidates considered per row.
     similarity_weight : float, default 0.7
         Weight of the similarity to the anchor against the viewer's relevance.
@@ -300,7 +300,7 @@ class BecauseYouWatched(RowKind):
     def __init__(
         self,
         n_rows: int = 2,
-        pool: int = 300,
+        pool: int = 200,
         similarity_weight: float = 0.7,
         reranker: Any = None,
         n_recent: int = 10,
@@ -471,7 +471,7 @@ class OutsideYourBubble(RowKind):
     ----------
     reranker : re-ranker, default ``Serendipity()``
     title : str
-    pool : int, default 500
+    pool : int, default 300
         Candidates considered.
     max_popularity : float, default 0.7
         Only titles below this popularity percentile are eligible (1.0: no cap).
@@ -484,7 +484,7 @@ class OutsideYourBubble(RowKind):
         self,
         reranker: Any = None,
         title: str = "Outside your bubble",
-        pool: int = 500,
+        pool: int = 300,
         max_popularity: float = 0.7,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
