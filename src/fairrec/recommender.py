@@ -78,6 +78,7 @@ class _Fitted:
     vectors_: np.ndarray
     genres_: np.ndarray
     popularity_: np.ndarray
+    log_popularity_: np.ndarray
     pop_pct_: np.ndarray
     pop_order_: np.ndarray
     titles_: np.ndarray
@@ -370,6 +371,7 @@ class Recommender:
             vectors_=_unit_rows(vectors),
             genres_=genres,
             popularity_=popularity,
+            log_popularity_=np.log1p(popularity).astype(np.float32),
             pop_pct_=pop_pct,
             pop_order_=np.argsort(-popularity, kind="stable"),
             titles_=titles,
@@ -419,7 +421,7 @@ class Recommender:
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
-            scores[~pers] = np.log1p(f.popularity_)[None, :]
+            scores[~pers] = f.log_popularity_[None, :]
         seen = batch.histories
         cand, rel = top_n(
             scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned
@@ -719,7 +721,7 @@ class Recommender:
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
-            scores[~pers] = np.log1p(f.popularity_)[None, :]
+            scores[~pers] = f.log_popularity_[None, :]
         cand, rel = top_n(
             scores, min(n_cand, f.data_.n_items), banned=batch.histories, exclude=batch.banned
         )

@@ -14,6 +14,7 @@ they only apply to viewers whose history may be used.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -91,7 +92,7 @@ class RowContext:
     def n(self) -> int:
         return len(self.batch)
 
-    @property
+    @cached_property
     def blocked(self) -> np.ndarray:
         """(u, n_items) titles that may not be placed: banned, or already seen."""
         return ~np.isfinite(self.scores)
