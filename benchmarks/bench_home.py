@@ -61,8 +61,12 @@ def main() -> None:
     ap.add_argument("--batch-viewers", type=int, default=5_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=15)
-    ap.add_argument("--blas-threads", type=int, default=1,
-                    help="BLAS threads while serving (1: the recommended serving setup)")
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads while serving (1: the recommended serving setup)",
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()

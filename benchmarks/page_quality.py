@@ -108,19 +108,31 @@ def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
     """Same fitted model, other popularity caps on the exploratory rows."""
     from fairrec import rows as R
 
-    print("\n| caps (rows : gems) | titles/viewer | novelty | vs plain | coverage | vs plain "
-          "| 2D-nDCG | plain 2D-nDCG |")
+    print(
+        "\n| caps (rows : gems) | titles/viewer | novelty | vs plain | coverage | vs plain "
+        "| 2D-nDCG | plain 2D-nDCG |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     share = train.item_id.value_counts(normalize=True)
     floor = 1 / len(train)
     for setting in spec.split(","):
         cap, gq = (float(x) for x in setting.split(":"))
-        kinds = [R.TopPicks(), R.BecauseYouWatched(max_popularity=cap), R.StatedInterests(),
-                 R.HiddenGems(quantile=gq), R.OutsideYourBubble(max_popularity=cap),
-                 R.DiversePopular(), R.PopularInGenre()]
-        r = fr.Recommender.from_fitted(rec.model_, train_data,
-                                       train_user_ids=rec.train_user_ids_, rows=kinds,
-                                       row_size=rec.row_size)
+        kinds = [
+            R.TopPicks(),
+            R.BecauseYouWatched(max_popularity=cap),
+            R.StatedInterests(),
+            R.HiddenGems(quantile=gq),
+            R.OutsideYourBubble(max_popularity=cap),
+            R.DiversePopular(),
+            R.PopularInGenre(),
+        ]
+        r = fr.Recommender.from_fitted(
+            rec.model_,
+            train_data,
+            train_user_ids=rec.train_user_ids_,
+            rows=kinds,
+            row_size=rec.row_size,
+        )
         pages = r.home_batch(users, progress=False)
         pages["user_id"] = pages.user_id.map({str(u): u for u in users})
         cast = type(data.item_ids[0].item())
@@ -131,11 +143,14 @@ def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
         pnov = (-np.log2(plain.item_id.map(share).fillna(floor))).mean()
         cov = pages.item_id.nunique() / data.n_items
         pcov = plain.item_id.nunique() / data.n_items
-        plain = plain.assign(row=(plain["rank"] - 1) // rec.row_size,
-                             position=(plain["rank"] - 1) % rec.row_size)
-        print(f"| {cap:g} : {gq:g} | {n} | {nov:.2f} | {100 * (nov / pnov - 1):+.1f} % | "
-              f"{cov:.3f} | {cov / pcov:.2f}x | {metrics.ndcg_2d(pages, truth):.4f} | "
-              f"{metrics.ndcg_2d(plain, truth):.4f} |")
+        plain = plain.assign(
+            row=(plain["rank"] - 1) // rec.row_size, position=(plain["rank"] - 1) % rec.row_size
+        )
+        print(
+            f"| {cap:g} : {gq:g} | {n} | {nov:.2f} | {100 * (nov / pnov - 1):+.1f} % | "
+            f"{cov:.3f} | {cov / pcov:.2f}x | {metrics.ndcg_2d(pages, truth):.4f} | "
+            f"{metrics.ndcg_2d(plain, truth):.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -614,9 +614,11 @@ def _decode_event(obj: Mapping[str, Any]) -> _Event:
     seq = obj.get("seq")
     if not isinstance(op, str) or op not in _USER_OPS | _HASH_OPS:
         raise ValueError(f"unknown op {op!r}")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**63:
         raise ValueError(f"bad seq {seq!r}")
     t = _parse_iso(obj.get("at"))
+    if not -(2**63) < t < 2**63:  # nanoseconds must fit datetime64[ns] (1677 to 2262)
+        raise ValueError(f"time {obj.get('at')!r} is outside 1677..2262")
     if op in _HASH_OPS:
         h = obj.get("hash")
         if not isinstance(h, str) or not re.fullmatch(r"[0-9a-f]{64}", h):
@@ -1565,7 +1567,12 @@ class ConsentLedger:
                 f"{path}: the key file {key_file} is missing, so tombstones of erased viewers "
                 f"cannot be checked. Restore it or pass key=."
             )
-        if not hmac.compare_digest(str(header.get("key_check", "")), _key_check(key, b"consent")):
+        check = header.get("key_check")
+        if not (
+            isinstance(check, str)
+            and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
+            and hmac.compare_digest(check, _key_check(key, b"consent"))
+        ):
             raise ConsentError(
                 f"{path}: the key does not match the one this ledger was written with "
                 f"(key fingerprint differs); tombstones would stop working."
@@ -1873,7 +1880,18 @@ def _map_cells(
     if col is None:
         return np.full(n, None, dtype=object)
     series = df[col]
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts, sets): name the first one
+        for row, value in enumerate(series.tolist()):
+            try:
+                hash(value)
+            except TypeError:
+                raise ConsentError(
+                    f"{_row(df, row)}, column {canon!r}: a cell holds {value!r} of type "
+                    f"{type(value).__name__}; expected a single value. Nothing was imported."
+                ) from None
+        raise
     mapped = np.empty(len(uniques) + 1, dtype=object)
     mapped[-1] = None
     for j, value in enumerate(uniques):

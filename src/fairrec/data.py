@@ -62,14 +62,16 @@ def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
         )
     values = series.to_numpy()
     if values.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
-            bad_mask = (
-                ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
-            )
-        if bad_mask.any():
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            bad = values[~np.isfinite(values) | (values != np.round(values))]
             raise DataError(
-                f"Column {col!r} of {what} holds float ids that are not integers of at most "
-                f"64 bits: {_listing(values[bad_mask])}."
+                f"Column {col!r} of {what} holds non-integer float ids: {_listing(bad)}."
+            )
+        huge = np.abs(values) >= 2.0**63  # would wrap around silently in int64
+        if huge.any():
+            raise DataError(
+                f"Column {col!r} of {what} holds float ids too large for 64-bit integers: "
+                f"{_listing(values[huge])}."
             )
         values = values.astype(np.int64)
     elif values.dtype.kind not in "iu":
@@ -92,12 +94,8 @@ def _ids(series: pd.Series, col: str, what: str) -> np.ndarray:
 
 
 def _check_text_ids(values: np.ndarray, col: str, what: str) -> None:
-    """String ids must be non-blank and writable as UTF-8 (consent and model files)."""
-    texts = [v for v in pd.unique(values) if isinstance(v, str)]  # distinct ids only
-    blank = [v for v in texts if not v.strip()]
-    if blank:
-        raise DataError(f"Column {col!r} of {what} holds empty or blank ids: {_listing(blank)}.")
-    _check_utf8(texts, col, what)
+    """String ids must be writable as UTF-8 (consent and model files)."""
+    _check_utf8([v for v in pd.unique(values) if isinstance(v, str)], col, what)
 
 
 def _check_utf8(texts: list[str], col: str, what: str) -> None:
@@ -130,7 +128,7 @@ def _missing(value: Any) -> bool:
 def _weights(series: pd.Series, col: str) -> np.ndarray:
     try:
         w = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         coerced = pd.to_numeric(series, errors="coerce")
         bad = series[coerced.isna() & series.notna()]
         raise DataError(
@@ -141,6 +139,13 @@ def _weights(series: pd.Series, col: str) -> np.ndarray:
         rows = np.flatnonzero(bad)
         raise DataError(
             f"Column {col!r} holds {len(rows)} invalid weight(s) (negative, NaN or inf): "
+            f"{_listing(w[rows])} at row(s) {_listing(rows)}."
+        )
+    huge = w > np.finfo(np.float32).max  # stored as float32: would silently become inf
+    if huge.any():
+        rows = np.flatnonzero(huge)
+        raise DataError(
+            f"Column {col!r} holds {len(rows)} weight(s) above 3.4e38, the float32 limit: "
             f"{_listing(w[rows])} at row(s) {_listing(rows)}."
         )
     return w.astype(np.float32)

@@ -22,7 +22,9 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -138,10 +140,21 @@ def save_recommender(rec: Any, path: Any) -> None:
             "sha256": {name: _sha256(tmp / name) for name in _FILES},
         }
         _write_json(tmp / "meta.json", meta)
-        _swap_into_place(tmp, target)
+        with _swap_lock(target):  # two threads saving to one path take turns for the swap
+            _swap_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_SWAP_LOCKS: dict[str, threading.Lock] = {}
+_SWAP_LOCKS_GUARD = threading.Lock()
+
+
+def _swap_lock(target: Path) -> threading.Lock:
+    """One lock per destination path (within this process)."""
+    with _SWAP_LOCKS_GUARD:
+        return _SWAP_LOCKS.setdefault(os.path.abspath(target), threading.Lock())
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
@@ -158,13 +171,33 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    # previous models left by saves interrupted mid-swap are superseded now: remove them,
+    # so that no stale copy of erased viewers' histories lingers and none is ever resolved
+    for stale in _previous_models(target):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _previous_models(target: Path) -> list[Path]:
+    """Directories ``.<name>.old-*`` beside ``target``, most recently written last."""
+    if not target.parent.is_dir():
+        return []
+    prefix = f".{target.name}.old-"
+    found = []
+    for p in target.parent.iterdir():
+        if p.name.startswith(prefix):
+            try:
+                if p.is_dir():
+                    found.append((p.stat().st_mtime_ns, p.name, p))
+            except OSError:  # removed meanwhile
+                continue
+    return [p for _, _, p in sorted(found)]
 
 
 def _resolve(target: Path) -> Path:
     """The model directory, or the previous one left by a save interrupted mid-swap."""
     if target.is_dir():
         return target
-    olds = sorted(target.parent.glob(f".{target.name}.old-*")) if target.parent.is_dir() else []
+    olds = _previous_models(target)
     if olds:
         warnings.warn(
             f"{target} is missing; loading the previous model {olds[-1]} left by an "
@@ -175,16 +208,100 @@ def _resolve(target: Path) -> Path:
     raise ModelFileError(f"No model directory at {str(target)!r}.")
 
 
-def _read_json(path: Path) -> Any:
+_ALL_FILES = ("meta.json", *_FILES)
+
+
+def _open_files(root: Path) -> dict[str, Any] | None:
+    """Open every model file of ``root`` (None for a missing one), or None if ``root`` vanished.
+
+    The files are opened relative to one directory descriptor: a concurrent save that swaps
+    a new directory into place can never mix the files of two models into one load, and a
+    file already open stays readable when that directory is removed.
+    """
+    handles: dict[str, Any] = {}
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as exc:
+        dfd = os.open(root, os.O_RDONLY) if os.open in os.supports_dir_fd else None
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
         raise ModelFileError(
-            f"Model file {path.name!r} is missing in {str(path.parent)!r}."
+            f"Cannot open the model directory {str(root)!r}: {_short(exc)}"
         ) from exc
+    try:
+        for name in _ALL_FILES:
+            try:
+                fd = (
+                    os.open(name, os.O_RDONLY, dir_fd=dfd)
+                    if dfd is not None
+                    else os.open(root / name, os.O_RDONLY)
+                )
+            except FileNotFoundError:
+                handles[name] = None
+                continue
+            fh = os.fdopen(fd, "rb")
+            handles[name] = fh
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ModelFileError(f"Model file {name!r} in {str(root)!r} is not a file.")
+    except ModelFileError:
+        _close(handles)
+        raise
+    except OSError as exc:
+        _close(handles)
+        raise ModelFileError(
+            f"Cannot read the model directory {str(root)!r}: {_short(exc)}"
+        ) from exc
+    except BaseException:
+        _close(handles)
+        raise
+    finally:
+        if dfd is not None:
+            os.close(dfd)
+    return handles
+
+
+def _close(handles: dict[str, Any] | None) -> None:
+    for fh in (handles or {}).values():
+        if fh is not None:
+            fh.close()
+
+
+def _open_model(target: Path) -> tuple[Path, dict[str, Any]]:
+    """Resolve and open a model directory; look again if a concurrent save swapped it."""
+    for attempt in range(3):
+        root = _resolve(target)
+        handles = _open_files(root)
+        if handles is not None and (all(h is not None for h in handles.values()) or attempt == 2):
+            return root, handles
+        _close(handles)  # a directory or file vanished meanwhile: a save was swapping
+    raise ModelFileError(f"The model directory {str(target)!r} kept changing while loading.")
+
+
+def _sha256_of(fh: Any) -> str:
+    h = hashlib.sha256()
+    fh.seek(0)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
+    fh.seek(0)
+    return h.hexdigest()
+
+
+def _read_json(handles: dict[str, Any], name: str, root: Path) -> Any:
+    fh = handles.get(name)
+    if fh is None:
+        raise ModelFileError(f"Model file {name!r} is missing in {str(root)!r}.")
+    try:
+        fh.seek(0)
+        return json.loads(fh.read().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"Model file {path.name!r} is not valid JSON: {exc}.") from exc
+        raise ModelFileError(f"Model file {name!r} is not valid JSON: {_short(exc)}.") from exc
+    except (OSError, RecursionError) as exc:
+        raise ModelFileError(f"Model file {name!r} cannot be read: {_short(exc)}.") from exc
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """A wrapped error's text, cut to ``limit`` characters (zipfile may quote raw bytes)."""
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _expect(cond: bool, msg: str) -> None:
@@ -194,10 +311,19 @@ def _expect(cond: bool, msg: str) -> None:
 
 def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, Any]) -> Any:
     """Load and validate a model directory written by :func:`save_recommender`."""
+    root, handles = _open_model(Path(path))
+    try:
+        return _load_from(cls, root, handles, consent, overrides)
+    finally:
+        _close(handles)
+
+
+def _load_from(
+    cls: type, root: Path, handles: dict[str, Any], consent: Any, overrides: dict[str, Any]
+) -> Any:
     from fairrec.models import MODEL_KINDS
 
-    root = _resolve(Path(path))
-    meta = _read_json(root / "meta.json")
+    meta = _read_json(handles, "meta.json", root)
     _expect(
         isinstance(meta, dict) and meta.get("format") == FORMAT,
         f"{str(root)!r} is not a fairrec model directory (format is not {FORMAT!r}).",
@@ -211,10 +337,9 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     sums = meta.get("sha256")
     _expect(isinstance(sums, dict), "meta.json has no checksums.")
     for name in _FILES:
-        file = root / name
-        _expect(file.is_file(), f"Model file {name!r} is missing in {str(root)!r}.")
+        _expect(handles.get(name) is not None, f"Model file {name!r} is missing in {str(root)!r}.")
         _expect(
-            _sha256(file) == sums.get(name),
+            _sha256_of(handles[name]) == sums.get(name),
             f"Model file {name!r} does not match its checksum: it was truncated or modified.",
         )
     model_meta = meta.get("model")
@@ -228,15 +353,23 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     try:
         model = MODEL_KINDS[kind](**params)
     except (TypeError, FairrecError) as exc:
-        raise ModelFileError(f"Invalid parameters for model {kind!r}: {exc}") from exc
+        raise ModelFileError(f"Invalid parameters for model {kind!r}: {_short(exc)}") from exc
 
     try:
-        with np.load(root / "arrays.npz", allow_pickle=False) as z:
+        handles["arrays.npz"].seek(0)
+        loaded = np.load(handles["arrays.npz"], allow_pickle=False)
+        _expect(
+            isinstance(loaded, np.lib.npyio.NpzFile),
+            "arrays.npz is not an .npz archive (a single .npy array?).",
+        )
+        with loaded as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise ModelFileError(f"arrays.npz cannot be read: {exc}") from exc
-    catalog = _read_json(root / "catalog.json")
-    ids = _read_json(root / "ids.json")
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"arrays.npz cannot be read: {_short(exc)}") from exc
+    catalog = _read_json(handles, "catalog.json", root)
+    ids = _read_json(handles, "ids.json", root)
     n_items = meta.get("n_items")
     _expect(
         isinstance(n_items, int) and not isinstance(n_items, bool) and n_items > 0,
@@ -262,7 +395,7 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
     try:
         model.set_arrays(model_arrays)
     except (ValueError, IndexError, FairrecError) as exc:
-        raise ModelFileError(f"Model arrays are inconsistent: {exc}") from exc
+        raise ModelFileError(f"Model arrays are inconsistent: {_short(exc)}") from exc
     _expect(model.n_items_ == n_items, "Model arrays do not match the catalog size.")
     _check_model_serves(model, n_items)
 
@@ -285,7 +418,11 @@ def load_recommender(cls: type, path: Any, consent: Any, overrides: dict[str, An
         rec = cls(model=model, consent=consent, **serving)
         rec._validate()
     except (TypeError, FairrecError) as exc:
-        raise ModelFileError(f"Invalid serving parameters in meta.json: {exc}") from exc
+        raise ModelFileError(f"Invalid serving parameters in meta.json: {_short(exc)}") from exc
+    _expect(
+        rec.retention_days is None or data.timestamps is not None,
+        "retention_days is set but the model file holds no event times to apply it to.",
+    )
     if consent is None:
         from fairrec.consent import ConsentLedger
 
@@ -320,9 +457,9 @@ def _rebuild(
         "catalog.json: 'genres'",
         "a list of strings",
     )
-    for key in ("popularity", "maturity"):
-        if key in catalog:
-            _check_entries(catalog[key], _is_number, f"catalog.json: {key!r}", "a number >= 0")
+    _check_entries(catalog["popularity"], _is_count, "catalog.json: 'popularity'", "a number >= 0")
+    if "maturity" in catalog:  # any finite rating, as Dataset accepts
+        _check_entries(catalog["maturity"], _is_number, "catalog.json: 'maturity'", "a number")
     cat = pd.DataFrame(
         {
             C.ITEM: catalog["item_ids"],
@@ -401,17 +538,16 @@ def _rebuild(
         )
         train.check_format(full_check=True)
     except ValueError as exc:
-        raise ModelFileError(f"Training matrix is malformed: {exc}") from exc
+        raise ModelFileError(f"Training matrix is malformed: {_short(exc)}") from exc
     return data, train, _id_array(train_ids)
 
 
 _INT64 = np.iinfo(np.int64)
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def _is_id(v: Any) -> bool:
-    return (isinstance(v, str) and bool(v.strip())) or (
-        isinstance(v, int) and not isinstance(v, bool)
-    )
+    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
 
 
 def _is_str(v: Any) -> bool:
@@ -422,9 +558,12 @@ def _is_number(v: Any) -> bool:
     return (
         isinstance(v, (int, float))
         and not isinstance(v, bool)
-        and bool(np.isfinite(float(v)))
-        and v >= 0
+        and abs(v) <= _FLOAT_MAX  # finite, and no int too large for a float
     )
+
+
+def _is_count(v: Any) -> bool:
+    return _is_number(v) and v >= 0
 
 
 def _check_entries(values: list, ok: Any, where: str, expected: str) -> None:
@@ -468,7 +607,9 @@ def _check_model_serves(model: Any, n_items: int) -> None:
     try:
         scores = np.asarray(model.score_histories(probe))
     except (ValueError, IndexError, TypeError, ArithmeticError, FairrecError) as exc:
-        raise ModelFileError(f"The model cannot score with the saved arrays: {exc}") from exc
+        raise ModelFileError(
+            f"The model cannot score with the saved arrays: {_short(exc)}"
+        ) from exc
     _expect(
         scores.shape == (1, n_items) and not bool(np.isnan(scores).any()),
         "The model's saved arrays give malformed scores.",

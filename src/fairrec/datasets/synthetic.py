@@ -219,6 +219,11 @@ def synthetic(
     _check_real("exploration", exploration, 0.0, 1.0, "a number in [0, 1]")
     _check_real("niche", niche, 0.0, 0.99, "a number in [0, 0.99]")
     start_ns = _check_start(start)
+    if int(start_ns) + int(days) * 86_400 * 1_000_000_000 > np.iinfo(np.int64).max:
+        # the last play would wrap around to 1677 in datetime64[ns]
+        raise param_error(
+            "start", "synthetic", f"a date at least days={days} days before 2262-04-11", start
+        )
 
     rng = np.random.default_rng(seed)
     genre_names = np.asarray(GENRE_NAMES[:n_genres], dtype=object)
@@ -462,4 +467,9 @@ def _check_start(start: Any) -> np.int64:
         raise param_error("start", "synthetic", "a date (e.g. '2025-01-01')", start)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
-    return np.int64(ts.as_unit("ns").value)
+    try:
+        return np.int64(ts.as_unit("ns").value)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise param_error(
+            "start", "synthetic", "a date between 1677-09-22 and 2262-04-11", start
+        ) from None
