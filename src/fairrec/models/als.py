@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from implicit.recommender_base import ModelFitError
 
+from fairrec.errors import DataError
 from fairrec.models._base import CandidateModel, check_interactions
 from fairrec.models._threads import single_threaded_blas
 
@@ -90,7 +92,14 @@ class ALS(CandidateModel):
         m = check_interactions(user_items, "ALS.fit")
         with single_threaded_blas():
             model = self._implicit_model()
-            model.fit(m, show_progress=False)
+            try:
+                model.fit(m, show_progress=False)
+            except (ModelFitError, ValueError) as exc:  # e.g. weights so large ALS diverges
+                raise DataError(
+                    f"ALS could not fit these interactions ({exc}); interaction weights up to "
+                    f"{m.data.max() if m.nnz else 0:g} may be too large: rescale the weights "
+                    "or raise 'regularization'."
+                ) from exc
         self.model_ = model
         self.n_items_ = m.shape[1]
         return self
@@ -133,7 +142,13 @@ class ALS(CandidateModel):
         h = self._check_histories(histories)
         if h.shape[0] == 0:
             return np.zeros((0, self.factors), dtype=np.float32)
-        return self._solver.recalculate_user(np.arange(h.shape[0]), h)
+        try:
+            return self._solver.recalculate_user(np.arange(h.shape[0]), h)
+        except ValueError as exc:  # implicit's LAPACK solve failed (e.g. huge weights)
+            raise DataError(
+                f"A viewer vector could not be solved from this history ({exc}); its weights "
+                f"(up to {h.data.max() if h.nnz else 0:g}) may be too large."
+            ) from exc
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         uv = self.user_vectors(histories)
