@@ -10,6 +10,9 @@
   as written; a torn last line is reported with a warning naming the line and skipped.
 * ``home_batch`` works in chunks: its working memory beyond the output does not grow with the
   number of viewers.
+* Model files under concurrency: a load racing a save reads one whole model; threads saving
+  to one path take turns; an interrupted save resolves to the most recent previous model.
+* An erased viewer's snapshot never claims a ledger version from before the erasure.
 """
 
 from __future__ import annotations

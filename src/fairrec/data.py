@@ -414,7 +414,13 @@ class Dataset:
                 raise DataError(
                     f"Column 'maturity' of catalog must be numeric; missing for {_listing(bad)}."
                 )
-            cat[C.MATURITY] = mat.to_numpy(dtype=np.float64)
+            values = mat.to_numpy(dtype=np.float64)
+            if not np.isfinite(values).all():  # would also break the JSON model file
+                bad = cat[C.ITEM].to_numpy()[~np.isfinite(values)]
+                raise DataError(
+                    f"Column 'maturity' of catalog must be finite; infinite for {_listing(bad)}."
+                )
+            cat[C.MATURITY] = values
         return cat
 
     # ------------------------------------------------------------------ sizes and maps
