@@ -209,8 +209,8 @@ def synthetic(
     >>> synthetic(200, 100, seed=1).items.tolist() == data.items.tolist()
     True
     """
-    _check_int("n_users", n_users, 1)
-    _check_int("n_items", n_items, 1)
+    _check_int("n_users", n_users, 1, _MAX_INDEX)  # Dataset indices are int32
+    _check_int("n_items", n_items, 1, _MAX_INDEX)
     _check_int("seed", seed, 0)
     _check_int("n_genres", n_genres, 15, 25)
     _check_real("mean_plays", mean_plays, 1.0, None, "a number >= 1")
@@ -442,6 +442,9 @@ def _first_distinct(
 
 
 # ---------------------------------------------------------------------- validation
+_MAX_INDEX = int(np.iinfo(np.int32).max)
+
+
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     ok = ok and value >= low and (high is None or value <= high)
