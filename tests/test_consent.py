@@ -813,3 +813,20 @@ def test_key_file_permissions_are_private(tmp_path):
     AuditLog(tmp_path / "a.jsonl")
     if os.name == "posix":
         assert (Path(str(tmp_path / "a.jsonl") + ".key").stat().st_mode & 0o077) == 0
+
+
+def test_audit_log_with_a_damaged_non_ascii_key_check_raises_a_data_error(tmp_path):
+    import json
+
+    from fairrec.audit import AuditLog
+    from fairrec.errors import DataError
+
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path, key=b"k" * 32).record("u1", ["personalization"], ["watch_history"])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    header["key_check"] = "é" * 8
+    lines[0] = json.dumps(header)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="key does not match"):
+        AuditLog(path, key=b"k" * 32)

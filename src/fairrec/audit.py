@@ -112,8 +112,11 @@ class AuditLog:
                 raise DataError(
                     f"{self._path}: the key file {key_file} is missing; restore it or pass key=."
                 )
-            if not hmac.compare_digest(
-                str(header.get("key_check", "")), _key_check(self._key, b"audit")
+            check = header.get("key_check")
+            if not (
+                isinstance(check, str)
+                and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
+                and hmac.compare_digest(check, _key_check(self._key, b"audit"))
             ):
                 raise DataError(
                     f"{self._path}: the key does not match the one this audit log was written "
