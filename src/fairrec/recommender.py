@@ -412,29 +412,51 @@ class Recommender:
         return states
 
     # ------------------------------------------------------------------ serving core
-    def _context(self, batch: ServingBatch, f: _Fitted) -> RowContext:
-        """Candidates and everything rows may use for a batch (after the gate)."""
-        u = len(batch)
-        n_items = f.data_.n_items
-        scores = np.empty((u, n_items), dtype=np.float32)
+    def _gate(self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted) -> ServingBatch:
+        """One consent snapshot per viewer, reduced by the serving gate."""
+        return serving_batch(
+            users,
+            self._states(users, f),
+            data=f.data_,
+            catalog=f.catalog_,
+            now=now,
+            retention_days=self.retention_days,
+        )
+
+    @staticmethod
+    def _candidates(
+        batch: ServingBatch, f: _Fitted, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores over the catalog (model for personalized viewers, popularity otherwise)
+        and the top ``n`` with seen and banned titles removed: ``(scores, cand, rel)``."""
+        scores = np.empty((len(batch), f.data_.n_items), dtype=np.float32)
         pers = batch.personalized
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
             scores[~pers] = f.log_popularity_[None, :]
-        seen = batch.histories
         cand, rel = top_n(
-            scores, min(self.n_candidates, n_items), banned=seen, exclude=batch.banned
+            scores, min(n, f.data_.n_items), banned=batch.histories, exclude=batch.banned
         )
+        return scores, cand, rel
+
+    @staticmethod
+    def _profiles(batch: ServingBatch, f: _Fitted) -> tuple[np.ndarray, np.ndarray]:
+        """Each viewer's history profile (unit mean vector of recent titles) and genre mix."""
+        recent = batch.recent
+        rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
+        hist_genres = np.asarray(batch.histories @ f.genres_)
+        target = hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12)
+        return _unit_rows(rv.sum(axis=1)), target
+
+    def _context(self, batch: ServingBatch, f: _Fitted) -> RowContext:
+        """Candidates and everything rows may use for a batch (after the gate)."""
+        scores, cand, rel = self._candidates(batch, f, self.n_candidates)
         valid = cand >= 0
         count = valid.sum(axis=1, keepdims=True)
         rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
         rel = np.where(valid, rel, 0.0)
-        recent = batch.recent
-        rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
-        profile = _unit_rows(rv.sum(axis=1))
-        hist_genres = np.asarray(batch.histories @ f.genres_)
-        target = hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12)
+        profile, target = self._profiles(batch, f)
         return RowContext(
             batch=batch,
             cand=cand,
@@ -458,15 +480,7 @@ class Recommender:
     ) -> tuple[ServingBatch, Any]:
         from fairrec.assembly import assemble
 
-        states = self._states(users, f)
-        batch = serving_batch(
-            users,
-            states,
-            data=f.data_,
-            catalog=f.catalog_,
-            now=now,
-            retention_days=self.retention_days,
-        )
+        batch = self._gate(users, now, f)
         ctx = self._context(batch, f)
         pages = assemble(
             ctx,
@@ -706,35 +720,18 @@ class Recommender:
     ) -> pd.DataFrame:
         from fairrec.rerank import RerankContext
 
-        states = self._states(users, f)
-        batch = serving_batch(
-            users,
-            states,
-            data=f.data_,
-            catalog=f.catalog_,
-            now=now,
-            retention_days=self.retention_days,
-        )
+        batch = self._gate(users, now, f)
         u = len(users)
-        scores = np.empty((u, f.data_.n_items), dtype=np.float32)
         pers = batch.personalized
-        if pers.any():
-            scores[pers] = f.model_.score_histories(batch.histories[pers])
-        if (~pers).any():
-            scores[~pers] = f.log_popularity_[None, :]
-        cand, rel = top_n(
-            scores, min(n_cand, f.data_.n_items), banned=batch.histories, exclude=batch.banned
-        )
+        _, cand, rel = self._candidates(batch, f, n_cand)
         if reranker is not None:
             valid = cand >= 0
             safe = np.maximum(cand, 0)
-            recent = batch.recent
-            rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
-            hist_genres = np.asarray(batch.histories @ f.genres_)
+            profile, target = self._profiles(batch, f)
             ctx = RerankContext(
-                profile=_unit_rows(rv.sum(axis=1)),
+                profile=profile,
                 genres=f.genres_[safe],
-                target=hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12),
+                target=target,
                 popularity=f.popularity_[safe],
             )
             picks = reranker.rerank(
@@ -782,15 +779,8 @@ class Recommender:
         self._require_fitted()
         when = self._now(now)
         f = self._fitted
-        state = self._states([user], f)[0]
-        batch = serving_batch(
-            [user],
-            [state],
-            data=f.data_,
-            catalog=f.catalog_,
-            now=when,
-            retention_days=self.retention_days,
-        )
+        batch = self._gate([user], when, f)
+        state = batch.states[0]
         since = dict(getattr(state, "since", {}) or {})
 
         def _since(p: str) -> str | None:
