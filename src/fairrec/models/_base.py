@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from fairrec.errors import DataError, NotFittedError, param_error
 
-__all__ = ["CandidateModel", "top_n", "check_interactions"]
+__all__ = ["CandidateModel", "ImplicitFactorModel", "top_n", "check_interactions"]
 
 
 def check_interactions(matrix: Any, owner: str) -> sp.csr_matrix:
@@ -151,6 +151,45 @@ class CandidateModel(ABC):
     def array_spec(self) -> dict[str, tuple[str, int]]:
         """Expected ``{name: (dtype kind, ndim)}`` of the saved arrays, for load validation."""
         return {k: (v.dtype.kind, v.ndim) for k, v in self.get_arrays().items()}
+
+
+class ImplicitFactorModel(CandidateModel):
+    """Shared persistence of the factor models wrapping ``implicit`` (ALS, BPR).
+
+    Subclasses provide ``_validate()`` and ``_implicit_model()`` (an unfitted implicit model
+    built from the parameters); the fitted implicit model lives in ``model_``.
+    """
+
+    def _validate(self) -> None:  # pragma: no cover - always overridden
+        raise NotImplementedError
+
+    def _implicit_model(self) -> Any:  # pragma: no cover - always overridden
+        raise NotImplementedError
+
+    def _restored(self) -> None:
+        """Hook run after :meth:`set_arrays` (e.g. to rebuild a request-time solver)."""
+
+    def get_arrays(self) -> dict[str, np.ndarray]:
+        self._require_fitted()
+        return {
+            "item_factors": np.asarray(self.model_.item_factors),
+            "user_factors": np.asarray(self.model_.user_factors),
+        }
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        from fairrec.models._threads import single_threaded_blas
+
+        self._validate()
+        with single_threaded_blas():
+            model = self._implicit_model()
+        model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        model.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
+        self.model_ = model
+        self.n_items_ = model.item_factors.shape[0]
+        self._restored()
+
+    def array_spec(self) -> dict[str, tuple[str, int]]:
+        return {"item_factors": ("f", 2), "user_factors": ("f", 2)}
 
 
 def top_n(

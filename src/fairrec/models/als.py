@@ -10,13 +10,13 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.recommender_base import ModelFitError
 
 from fairrec.errors import DataError
-from fairrec.models._base import CandidateModel, check_interactions
+from fairrec.models._base import ImplicitFactorModel, check_interactions
 from fairrec.models._threads import single_threaded_blas
 
 __all__ = ["ALS"]
 
 
-class ALS(CandidateModel):
+class ALS(ImplicitFactorModel):
     """Implicit-feedback matrix factorization (Hu, Koren & Volinsky 2008) via ``implicit``.
 
     A viewer's vector is *recomputed at request time* from the history given to
@@ -176,22 +176,3 @@ class ALS(CandidateModel):
         self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
         self.model_._user_norms = None
         self.model_._XtX = None
-
-    def get_arrays(self) -> dict[str, np.ndarray]:
-        self._require_fitted()
-        return {
-            "item_factors": np.asarray(self.model_.item_factors),
-            "user_factors": np.asarray(self.model_.user_factors),
-        }
-
-    def set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self._validate()
-        with single_threaded_blas():
-            model = self._implicit_model()
-        model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        model.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        self.model_ = model
-        self.n_items_ = model.item_factors.shape[0]
-
-    def array_spec(self) -> dict[str, tuple[str, int]]:
-        return {"item_factors": ("f", 2), "user_factors": ("f", 2)}

@@ -9,13 +9,13 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-from fairrec.models._base import CandidateModel, check_interactions
+from fairrec.models._base import ImplicitFactorModel, check_interactions
 from fairrec.models._threads import single_threaded_blas
 
 __all__ = ["BPR"]
 
 
-class BPR(CandidateModel):
+class BPR(ImplicitFactorModel):
     """Bayesian personalized ranking (Rendle et al. 2009) via ``implicit``.
 
     BPR has no closed-form viewer solve, so at request time a viewer's vector is *folded in*
@@ -112,22 +112,5 @@ class BPR(CandidateModel):
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(histories) @ self.model_.item_factors.T
 
-    def get_arrays(self) -> dict[str, np.ndarray]:
-        self._require_fitted()
-        return {
-            "item_factors": np.asarray(self.model_.item_factors),
-            "user_factors": np.asarray(self.model_.user_factors),
-        }
-
-    def set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self._validate()
-        with single_threaded_blas():
-            model = self._implicit_model()
-        model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        model.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        self.model_ = model
-        self.solver_ = self._solver(model.item_factors)
-        self.n_items_ = model.item_factors.shape[0]
-
-    def array_spec(self) -> dict[str, tuple[str, int]]:
-        return {"item_factors": ("f", 2), "user_factors": ("f", 2)}
+    def _restored(self) -> None:
+        self.solver_ = self._solver(self.model_.item_factors)
