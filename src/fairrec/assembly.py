@@ -51,6 +51,7 @@ def assemble(
     n_items = ctx.scores.shape[1]
     taken = np.zeros((u, n_items), dtype=bool)
     forbidden = ctx.blocked
+    ar = ctx.ar
     rows: list[RowBatch] = []
     bonus: list[float] = []
     for kind in kinds:
@@ -58,9 +59,9 @@ def assemble(
             continue
         for row in kind.build(ctx, taken):
             items = row.items
-            safe = np.maximum(items, 0)
-            rows_idx = np.arange(u)[:, None]
-            bad = (items >= 0) & (forbidden[rows_idx, safe] | taken[rows_idx, safe])
+            placed = items >= 0
+            safe = np.where(placed, items, 0)
+            bad = placed & (forbidden[ar, safe] | taken[ar, safe])
             if bad.any():  # removed after ranking, never only pushed down
                 items = _compact(np.where(bad, -1, items))
                 row.scores = _compact_like(row.scores, bad, items)
@@ -68,8 +69,8 @@ def assemble(
                     row.item_reason_text = _compact_like(row.item_reason_text, bad, items)
                     row.item_anchor = _compact_like(row.item_anchor, bad, items)
                 row.items = items
-            count = (row.items >= 0).sum(axis=1)
-            row.applies = row.applies & (count >= min_items)
+                placed = items >= 0
+            row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
             _mark(taken, row.items, row.applies)
             rows.append(row)
             bonus.append(kind.value_bonus)
@@ -78,22 +79,31 @@ def assemble(
     if r_count == 0:
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
     applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
-    pct = _relevance_percentiles(ctx)
-    value = np.stack([_row_value(pct, r) for r in rows], axis=1) + np.asarray(bonus)
-
+    items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
+    value = _row_values(ctx, items) + np.asarray(bonus)
     # page-level genre diversity, in build order (earlier rows have priority)
-    dominant = np.stack([_dominant_genre(ctx, r, dominance) for r in rows], axis=1)  # (u, R)
-    for r in range(r_count):
-        g = dominant[:, r]
-        earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
-        too_many = earlier.sum(axis=1) >= max_rows_per_genre
-        applies[:, r] &= ~too_many
+    dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
+    if (dominant >= 0).any():
+        for r in range(r_count):
+            g = dominant[:, r]
+            earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
+            too_many = earlier.sum(axis=1) >= max_rows_per_genre
+            applies[:, r] &= ~too_many
 
     key = np.where(applies, -value, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
-    shown = np.take_along_axis(applies, order, axis=1)
+    shown = applies[ar, order]
     order = np.where(shown, order, -1)[:, :max_rows]
     return AssembledPages(rows, order, value)
+
+
+def _width(items: np.ndarray, k: int) -> np.ndarray:
+    """A row's (u, <= k) items padded with -1 to (u, k)."""
+    if items.shape[1] == k:
+        return items
+    out = np.full((items.shape[0], k), -1, dtype=np.int64)
+    out[:, : items.shape[1]] = items[:, :k]
+    return out
 
 
 def _compact(items: np.ndarray) -> np.ndarray:
@@ -114,34 +124,29 @@ def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.
     return out
 
 
-def _relevance_percentiles(ctx: RowContext) -> np.ndarray:
-    """(u, n_items) relevance percentile of every candidate title, 0 outside the candidates."""
+def _row_values(ctx: RowContext, items: np.ndarray) -> np.ndarray:
+    """(u, R) mean relevance percentile of each row's titles among the viewer's candidates
+    (a title outside the candidates counts 0)."""
     u, n_items = ctx.scores.shape
     pct = np.zeros((u, n_items), dtype=np.float32)
-    rows_idx = np.broadcast_to(np.arange(u)[:, None], ctx.cand.shape)
-    ok = ctx.cand >= 0
-    pct[rows_idx[ok], ctx.cand[ok]] = ctx.rel_pct[ok]
-    return pct
-
-
-def _row_value(pct: np.ndarray, row: RowBatch) -> np.ndarray:
-    """Mean relevance percentile of a row's titles (0 for titles outside the candidates)."""
-    items = row.items
-    got = np.take_along_axis(pct, np.maximum(items, 0), axis=1)
+    who, at = np.nonzero(ctx.cand >= 0)
+    pct[who, ctx.cand[who, at]] = ctx.rel_pct[who, at]
     valid = items >= 0
-    return np.where(valid, got, 0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    got = np.where(valid, pct[ctx.ar[:, :, None], np.maximum(items, 0)], 0.0)
+    return got.sum(axis=2) / np.maximum(np.count_nonzero(valid, axis=2), 1)
 
 
-def _dominant_genre(ctx: RowContext, row: RowBatch, dominance: float) -> np.ndarray:
-    """Genre covering more than ``dominance`` of the row's titles, else -1."""
-    items = row.items
+def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np.ndarray:
+    """(u, R) genre covering more than ``dominance`` of each row's titles, else -1."""
+    u, r, _ = items.shape
     if ctx.genres.shape[1] == 0:
-        return np.full(len(items), -1)
+        return np.full((u, r), -1)
     valid = items >= 0
-    counts = np.einsum("ukg,uk->ug", ctx.genres[np.maximum(items, 0)], valid.astype(np.float32))
-    n = np.maximum(valid.sum(axis=1), 1)
-    best = counts.argmax(axis=1)
-    share = counts.max(axis=1) / n
+    counts = np.matmul(valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)])
+    counts = counts[:, :, 0, :]  # (u, R, g)
+    n = np.maximum(np.count_nonzero(valid, axis=2), 1)
+    best = counts.argmax(axis=2)
+    share = counts.max(axis=2) / n
     return np.where(share > dominance, best, -1)
 
 

@@ -43,6 +43,9 @@ PERSONALIZATION = "personalization"
 TRAINING = "training"
 STATED_INTERESTS = "stated_interests"
 
+#: Largest ``n_genres * n_items`` for which per-genre title masks are kept dense (bytes).
+_DENSE_GENRE_LIMIT = 2**26
+
 
 def retention_cutoff(now: pd.Timestamp, retention_days: float | None) -> np.datetime64 | None:
     """Oldest event time still usable at ``now`` (naive UTC), or None without a window."""
@@ -118,7 +121,24 @@ class CatalogIndex:
         cols = self.genre_columns(names)
         if cols.size == 0:
             return np.zeros(self.n_items, dtype=bool)
+        masks = self._genre_masks
+        if masks is not None:
+            return masks[cols[0]].copy() if cols.size == 1 else masks[cols].any(axis=0)
         return np.asarray(self.item_genres[:, cols].sum(axis=1)).ravel() > 0
+
+    @cached_property
+    def _genre_masks(self) -> np.ndarray | None:
+        """``(n_genres, n_items)`` bool: the titles of each genre (None if too large).
+
+        With non-negative weights a title has any of some genres exactly when its weights
+        over them sum above zero, which is what the sparse fallback computes.
+        """
+        g = self.item_genres
+        if len(self.genre_names) * self.n_items > _DENSE_GENRE_LIMIT or (
+            g.nnz and not g.data.min() >= 0
+        ):
+            return None
+        return np.ascontiguousarray(g.T.toarray() > 0)
 
     @cached_property
     def _str_index(self) -> pd.Index:
@@ -200,35 +220,55 @@ def _history_rows(
     if not take.any():  # nobody's history may be used (or the data holds no viewer)
         return sp.csr_matrix((u, n_items), dtype=np.float32), recent
     order, indptr = data._by_user
-    safe = np.where(take, user_idx, 0)
-    starts = np.where(take, indptr[safe], 0)
-    counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
-    rows = np.repeat(np.arange(u), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    ev = order[np.repeat(starts, counts) + offsets]
+    if u == 1:
+        ev = order[indptr[user_idx[0]] : indptr[user_idx[0] + 1]]
+        rows = np.zeros(ev.size, dtype=np.int64)
+    else:
+        safe = np.where(take, user_idx, 0)
+        starts = np.where(take, indptr[safe], 0)
+        counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
+        rows = np.repeat(np.arange(u), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        ev = order[np.repeat(starts, counts) + offsets]
+    when = data.timestamps[ev] if data.timestamps is not None else None
     if cutoff is not None and ev.size:
-        keep = data.timestamps[ev] >= cutoff
-        rows, ev = rows[keep], ev[keep]
+        keep = when >= cutoff
+        rows, ev, when = rows[keep], ev[keep], when[keep]
     items = data.items[ev]
-    hist = sp.csr_matrix((data.weights[ev], (rows, items)), shape=(u, n_items), dtype=np.float32)
-    hist.sum_duplicates()
     if ev.size:
         # most recent first (event order breaks ties), distinct titles per viewer
         when = (
-            data.timestamps[ev].astype("datetime64[ns]").astype(np.int64)
-            if data.timestamps is not None
+            np.asarray(when, dtype="datetime64[ns]").view(np.int64)
+            if when is not None
             else ev.astype(np.int64)
         )
         o = np.lexsort((-ev, -when, rows))
         r, it = rows[o], items[o]
-        pair = r.astype(np.int64) * n_items + it
-        _, first = np.unique(pair, return_index=True)
-        first.sort()
+        first = _first_occurrences(r.astype(np.int64) * n_items + it if u > 1 else it)
         r, it = r[first], it[first]
-        rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        rank = np.arange(len(r))
+        if u > 1:
+            rank -= np.searchsorted(r, r, side="left")
         ok = rank < n_recent
         recent[r[ok], rank[ok]] = it[ok]
+    # rows are grouped by viewer, in order: the (unsorted, duplicated) CSR arrays are direct
+    row_ptr = np.zeros(u + 1, dtype=np.int32 if ev.size < 2**31 else np.int64)
+    np.cumsum(np.bincount(rows, minlength=u), out=row_ptr[1:])
+    hist = sp.csr_matrix((data.weights[ev], items, row_ptr), shape=(u, n_items), dtype=np.float32)
+    hist.sum_duplicates()  # sorts each row's titles and sums repeats, as a COO input would
     return hist, recent
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Ascending positions of the first occurrence of each distinct value in ``keys``."""
+    perm = np.argsort(keys, kind="stable")
+    sorted_keys = keys[perm]
+    first = np.empty(keys.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    out = perm[first]
+    out.sort()
+    return out
 
 
 def serving_batch(
@@ -251,11 +291,12 @@ def serving_batch(
     interests = np.array(
         [STATED_INTERESTS in s.purposes and not s.forgotten for s in states], dtype=bool
     )
-    user_idx = (
-        data.user_index(list(user_ids), on_unknown="ignore")
-        if data is not None and u
-        else np.full(u, -1, dtype=np.int64)
-    )
+    if data is None or u == 0:
+        user_idx = np.full(u, -1, dtype=np.int64)
+    elif u == 1:  # what user_index(..., on_unknown="ignore") returns, without its overhead
+        user_idx = np.array([data._user_index.get(next(iter(user_ids)), -1)], dtype=np.int64)
+    else:
+        user_idx = data.user_index(list(user_ids), on_unknown="ignore")
     cutoff = retention_cutoff(now, retention_days)
     histories, recent = _history_rows(data, user_idx, personalized, cutoff, n_items, n_recent)
     # a viewer with consent but no usable history is a cold start: the non-personal page

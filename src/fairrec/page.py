@@ -1084,3 +1084,31 @@ def _page_html(page: HomePage) -> str:
         f'<div class="frp-page" data-user-id="{_esc(page.user_id)}">'
         f"<style>{_CSS}</style>{head}{body}</div>"
     )
+
+
+_new = object.__new__
+_REASON_SET = tuple(Reason.__dict__[name].__set__ for name in Reason.__slots__)
+_ITEM_SET = tuple(Item.__dict__[name].__set__ for name in Item.__slots__)
+
+
+def _new_reason(kind: str, text: str, data_used: tuple[str, ...], anchor: str | None) -> Reason:
+    """Trusted positional :class:`Reason` (see :func:`_trusted`), through the slot setters."""
+    obj = _new(Reason)
+    set_kind, set_text, set_data, set_anchor = _REASON_SET
+    set_kind(obj, kind)
+    set_text(obj, text)
+    set_data(obj, data_used)
+    set_anchor(obj, anchor)
+    return obj
+
+
+def _new_item(item_id: Any, title: str, score: float, reason: Reason, genres: tuple) -> Item:
+    """Trusted positional :class:`Item` (see :func:`_trusted`), through the slot setters."""
+    obj = _new(Item)
+    set_id, set_title, set_score, set_reason, set_genres = _ITEM_SET
+    set_id(obj, item_id)
+    set_title(obj, title)
+    set_score(obj, score)
+    set_reason(obj, reason)
+    set_genres(obj, genres)
+    return obj

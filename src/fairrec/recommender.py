@@ -39,13 +39,12 @@ from fairrec.page import (
     DATA_STATED_INTERESTS,
     DATA_WATCH_HISTORY,
     HomePage,
-    Item,
     Reason,
     Row,
     describe_data_used,
     pages_to_frame,
 )
-from fairrec.rows import RowContext, RowKind, default_rows
+from fairrec.rows import RowContext, RowKind, default_rows, history_genre_mix
 
 __all__ = ["Recommender", "DataUseReport"]
 
@@ -429,8 +428,27 @@ class Recommender:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores over the catalog (model for personalized viewers, popularity otherwise)
         and the top ``n`` with seen and banned titles removed: ``(scores, cand, rel)``."""
-        scores = np.empty((len(batch), f.data_.n_items), dtype=np.float32)
+        shape = (len(batch), f.data_.n_items)
         pers = batch.personalized
+        if len(batch) and pers.all():  # (a sparse row selection costs ~50 us even of all rows)
+            scores = f.model_.score_histories(batch.histories)
+            fresh = (
+                isinstance(scores, np.ndarray)
+                and scores.dtype == np.float32
+                and scores.shape == shape
+                and scores.flags.c_contiguous
+                and scores.flags.owndata
+                and scores.flags.writeable
+            )
+            if not fresh:  # a view or another dtype: copy (top_n writes into it)
+                scores = np.array(scores, dtype=np.float32, order="C").reshape(shape)
+            return (
+                scores,
+                *top_n(
+                    scores, min(n, f.data_.n_items), banned=batch.histories, exclude=batch.banned
+                ),
+            )
+        scores = np.empty(shape, dtype=np.float32)
         if pers.any():
             scores[pers] = f.model_.score_histories(batch.histories[pers])
         if (~pers).any():
@@ -443,11 +461,15 @@ class Recommender:
     @staticmethod
     def _profiles(batch: ServingBatch, f: _Fitted) -> tuple[np.ndarray, np.ndarray]:
         """Each viewer's history profile (unit mean vector of recent titles) and genre mix."""
+        return Recommender._profile(batch, f), history_genre_mix(batch.histories, f.genres_)
+
+    @staticmethod
+    def _profile(batch: ServingBatch, f: _Fitted) -> np.ndarray:
+        """Each viewer's history profile: the unit mean vector of the recent titles."""
         recent = batch.recent
-        rv = np.where((recent >= 0)[..., None], f.vectors_[np.maximum(recent, 0)], 0.0)
-        hist_genres = np.asarray(batch.histories @ f.genres_)
-        target = hist_genres / np.maximum(hist_genres.sum(axis=1, keepdims=True), 1e-12)
-        return _unit_rows(rv.sum(axis=1)), target
+        rv = f.vectors_[np.maximum(recent, 0)]
+        rv[recent < 0] = 0.0
+        return _unit_rows(rv.sum(axis=1))
 
     def _context(self, batch: ServingBatch, f: _Fitted) -> RowContext:
         """Candidates and everything rows may use for a batch (after the gate)."""
@@ -456,7 +478,6 @@ class Recommender:
         count = valid.sum(axis=1, keepdims=True)
         rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
         rel = np.where(valid, rel, 0.0)
-        profile, target = self._profiles(batch, f)
         return RowContext(
             batch=batch,
             cand=cand,
@@ -468,11 +489,11 @@ class Recommender:
             popularity=f.popularity_,
             pop_pct=f.pop_pct_,
             pop_order=f.pop_order_,
-            profile=profile,
-            target=target,
+            profile=self._profile(batch, f),
             titles=f.titles_,
             genre_names=f.catalog_.genre_names,
             k=self.row_size,
+            title_list=f.titles_py_,
         )
 
     def _serve(
@@ -499,7 +520,7 @@ class Recommender:
         produced here with the right type, and the page's invariants (no title twice, every
         category declared) hold by construction of the assembly.
         """
-        from fairrec.page import _trusted
+        from fairrec.page import _new_item, _new_reason, _trusted
 
         rows = []
         item_ids = f.item_ids_py_
@@ -520,33 +541,24 @@ class Recommender:
                 data_used=data_used,
                 anchor=anchor,
             )
-            item_texts = row.item_reason_text[v] if row.item_reason_text is not None else None
             items = []
             its = row.items[v].tolist()
             scores = row.scores[v].tolist()
-            for pos, it in enumerate(its):
+            if row.item_reason_text is not None:
+                texts = row.item_reason_text[v].tolist()
+                anchors = row.item_anchor[v].tolist()
+            else:
+                texts = anchors = [None] * len(its)
+            kind = row.reason_kind
+            for it, score, text, item_anchor in zip(its, scores, texts, anchors):
                 if it < 0:
                     break
-                if item_texts is not None and item_texts[pos] is not None:
-                    reason = _trusted(
-                        Reason,
-                        kind=row.reason_kind,
-                        text=str(item_texts[pos]),
-                        data_used=data_used,
-                        anchor=row.item_anchor[v, pos],
-                    )
-                else:
-                    reason = row_reason
-                items.append(
-                    _trusted(
-                        Item,
-                        item_id=item_ids[it],
-                        title=titles[it],
-                        score=scores[pos],
-                        reason=reason,
-                        genres=genre_lists[it],
-                    )
+                reason = (
+                    row_reason
+                    if text is None
+                    else _new_reason(kind, str(text), data_used, item_anchor)
                 )
+                items.append(_new_item(item_ids[it], titles[it], score, reason, genre_lists[it]))
             rows.append(
                 _trusted(
                     Row, title=row.titles[v], kind=row.kind, items=tuple(items), reason=row_reason

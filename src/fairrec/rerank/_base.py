@@ -15,7 +15,7 @@ import numpy as np
 
 from fairrec.errors import DataError, param_error
 
-__all__ = ["RerankContext", "Reranker", "Batch"]
+__all__ = ["RerankContext", "Reranker", "Batch", "trusted"]
 
 #: Greedy kernels process viewers in chunks (results do not depend on the chunking: viewers
 #: are independent) so that a (chunk, n) array stays cache-sized and a (chunk, n, width)
@@ -184,6 +184,16 @@ class Batch:
         return self.scores.shape[1]
 
 
+def trusted(scores: np.ndarray, valid: np.ndarray, k: int) -> Batch:
+    """A :class:`Batch` from arrays fairrec built itself, without the checks of :func:`prepare`.
+
+    ``scores`` is ``(u, n)`` float, finite wherever the ``(u, n)`` bool ``valid`` is true;
+    ``k`` is an int >= 1. Used by the re-rankers' ``_rerank_trusted`` (the home-page rows).
+    """
+    s = np.where(valid, scores, -np.inf)
+    return Batch(scores=s, valid=valid, single=False, k=k, kk=min(k, s.shape[1]))
+
+
 def prepare(scores: Any, k: Any, valid: Any, owner: str, name: str = "scores") -> Batch:
     """Validate ``scores`` ((n,) or (u, n)), ``k`` and the ``valid`` mask.
 
@@ -298,16 +308,26 @@ def finish(picks: np.ndarray, batch: Batch) -> np.ndarray:
 # --------------------------------------------------------------------------- top-k
 
 
+#: rows up to this many candidates are fully sorted by :func:`topk_rows` (one stable sort is
+#: cheaper than a partition plus tie handling at this size); longer rows are partitioned.
+_SORT_BELOW = 1024
+
+
 def topk_rows(key: np.ndarray, kk: int) -> np.ndarray:
     """Positions of the ``kk`` largest entries of each row, descending, ties by position.
 
     Entries equal to ``-inf`` are treated as unavailable and come back as ``-1``.
-    Runs in O(n) per row plus a sort of the ``kk`` selected entries.
+    Runs in O(n) per row plus a sort of the ``kk`` selected entries (rows shorter than
+    ``_SORT_BELOW`` are sorted whole, which gives the same result faster).
     """
     u, n = key.shape
     if kk <= 0 or n == 0:
         return np.full((u, max(kk, 0)), -1, dtype=np.int64)
     neg = -key  # ascending order of neg == descending order of key
+    if n <= _SORT_BELOW:
+        out = np.argsort(neg, axis=1, kind="stable")[:, :kk]
+        out[neg[np.arange(u)[:, None], out] == np.inf] = -1
+        return out
     if kk < n:
         thr = np.partition(neg, kk - 1, axis=1)[:, kk - 1 : kk]
         take_mask = neg < thr
@@ -335,13 +355,12 @@ def fill_by_relevance(picks: np.ndarray, scores: np.ndarray, valid: np.ndarray) 
     count = (picks >= 0).sum(axis=1)
     if kk == 0 or (count == kk).all():
         return picks
-    taken = np.zeros(valid.shape, dtype=bool)
+    key = np.where(valid, scores, -np.inf)
     who, at = np.nonzero(picks >= 0)
-    taken[who, picks[who, at]] = True
-    key = np.where(valid & ~taken, scores, -np.inf)
+    key[who, picks[who, at]] = -np.inf  # already picked
     extra = topk_rows(key, kk)
     slot = np.arange(kk)[None, :] - count[:, None]
-    filled = np.take_along_axis(extra, np.clip(slot, 0, kk - 1), axis=1)
+    filled = extra[np.arange(u)[:, None], np.clip(slot, 0, kk - 1)]
     return np.where(slot >= 0, filled, picks)
 
 

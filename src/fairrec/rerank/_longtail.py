@@ -13,6 +13,7 @@ the default) or ``[S & c is empty]`` (``"binary"``, the original xQuAD product).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from fairrec.rerank._base import (
     per_viewer,
     prepare,
     require,
+    trusted,
 )
 
 __all__ = ["LongTail", "long_tail_mask", "xquad"]
@@ -198,40 +200,87 @@ def _xquad_kernel(
     lam: float,
     smooth: bool,
 ) -> np.ndarray:
-    """Greedy xQuAD. The bonus takes one value per group, so each step compares the best
-    tail candidate (plus the tail bonus) with the best head candidate (plus the head bonus):
-    two argmaxes per step, no (u, n) arithmetic."""
+    """Greedy xQuAD without a per-step scan of the candidates.
+
+    The coverage bonus takes one value per group, so every step takes the best remaining
+    title of the tail or of the head: the row is a merge of the two groups' relevance
+    orders. Which group step ``t`` takes depends only on how many tail titles ``a`` were
+    taken before, so the decision for every ``(t, a)`` is computed at once; the walk then
+    follows it (integer steps). Ties between the groups go to the lower position, as
+    ``argmax`` gives.
+    """
     u, n = scores.shape
-    picks = np.full((u, kk), -1, dtype=np.int64)
     if kk == 0 or u == 0 or n == 0:
-        return picks
-    ar = np.arange(u)
+        return np.full((u, kk), -1, dtype=np.int64)
     base = np.where(valid, scores, 0.0) * (1.0 - lam)
-    in_tail = np.where(valid & tail, base, -np.inf)  # -inf: other group, invalid or chosen
-    in_head = np.where(valid & ~tail, base, -np.inf)
-    w_tail = lam * p_tail
-    w_head = lam * (1.0 - p_tail)
-    n_tail = np.zeros(u)
-    for t in range(kk):
-        if t == 0:
-            cov_t = cov_h = 1.0
-        elif smooth:
-            cov_t = 1.0 - n_tail / t
-            cov_h = n_tail / t  # = 1 - n_head / t
-        else:
-            cov_t = (n_tail == 0).astype(np.float64)
-            cov_h = (n_tail == t).astype(np.float64)  # no head title yet
-        jt = in_tail.argmax(axis=1)
-        jh = in_head.argmax(axis=1)
-        ot = in_tail[ar, jt] + w_tail * cov_t
-        oh = in_head[ar, jh] + w_head * cov_h
-        take_tail = (ot > oh) | ((ot == oh) & (jt < jh))
-        j = np.where(take_tail, jt, jh)
-        picks[:, t] = j
-        in_tail[ar, j] = -np.inf
-        in_head[ar, j] = -np.inf
-        n_tail += take_tail
+    ar = np.arange(u)[:, None]
+    groups = []
+    for member in (valid & tail, valid & ~tail):
+        key = np.where(member, base, -np.inf)
+        order = np.argsort(-key, axis=1, kind="stable")[:, :kk]  # best first, ties by position
+        value = key[ar, order]
+        if order.shape[1] < kk:  # fewer candidates than steps: pad (never reached)
+            pad = kk - order.shape[1]
+            order = np.pad(order, ((0, 0), (0, pad)))
+            value = np.pad(value, ((0, 0), (0, pad)), constant_values=-np.inf)
+        groups.append((order, value))
+    (t_order, t_value), (h_order, h_value) = groups
+    # decision table over (step t, tail titles taken a), a <= t
+    cov_t, cov_h, head_at = _coverage_tables(kk, smooth)
+    w_tail = (lam * p_tail)[:, None, None]
+    w_head = (lam * (1.0 - p_tail))[:, None, None]
+    ot = t_value[:, None, :] + w_tail * cov_t
+    oh = h_value[:, head_at] + w_head * cov_h
+    take_tail = (ot > oh) | ((ot == oh) & (t_order[:, None, :] < h_order[:, head_at]))
+    took = _walk(take_tail)
+    a = np.cumsum(took, axis=1) - took  # tail titles taken before each step
+    picks = np.where(took, t_order[ar, a], h_order[ar, np.arange(kk) - a])
     return pad_short(picks, valid)
+
+
+@functools.lru_cache(maxsize=64)
+def _coverage_tables(kk: int, smooth: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """xQuAD's coverage terms for (step t, tail titles taken a) and the head rank ``t - a``.
+
+    ``cov_t = 1 - a / t`` and ``cov_h = a / t`` (smooth) or whether the group is still
+    absent (binary); both 1 at the first step. Read-only, shared by every call.
+    """
+    steps = np.arange(kk, dtype=np.float64)[:, None]
+    taken = np.arange(kk, dtype=np.float64)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if smooth:
+            cov_t = np.where(steps == 0, 1.0, 1.0 - taken / steps)
+            cov_h = np.where(steps == 0, 1.0, taken / steps)  # = 1 - n_head / t
+        else:
+            cov_t = np.where(steps == 0, 1.0, (taken == 0).astype(np.float64))
+            cov_h = np.where(steps == 0, 1.0, (taken == steps).astype(np.float64))
+    head_at = np.clip(np.arange(kk)[:, None] - np.arange(kk)[None, :], 0, kk - 1)  # t - a
+    for table in (cov_t, cov_h, head_at):
+        table.flags.writeable = False
+    return cov_t, cov_h, head_at
+
+
+def _walk(take_tail: np.ndarray) -> np.ndarray:
+    """Follow the (u, t, a) decision table from ``a = 0``: which steps take the tail."""
+    u, kk, _ = take_tail.shape
+    if u == 1:  # one viewer: integer steps on a list (numpy calls cost more than the walk)
+        table = take_tail[0].tolist()
+        a = 0
+        path = []
+        for t in range(kk):
+            step = table[t][a]
+            path.append(step)
+            a += step
+        return np.array([path], dtype=bool)
+    flat = take_tail.reshape(u, kk * kk)
+    a = np.zeros(u, dtype=np.int64)
+    ar = np.arange(u)
+    took = np.empty((u, kk), dtype=bool)
+    for t in range(kk):
+        step = flat[ar, t * kk + a]
+        took[:, t] = step
+        a += step
+    return took
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,3 +335,43 @@ class LongTail:
             valid,
             owner,
         )
+
+    def _rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`rerank` for arrays fairrec built itself (the home-page rows): ``(u, n)``
+        scores and mask, ``(u, n)`` ``context.popularity`` or ``context.tail``; no input
+        checks. Returns ``(u, min(k, n))`` positions padded with -1."""
+        owner = "LongTail"
+        lam = check_real(self.lambda_, "lambda_", owner, 0.0, 1.0)
+        variant = check_choice(self.variant, "variant", owner, VARIANTS)
+        ctx = context if context is not None else RerankContext()
+        batch = trusted(scores, valid, k)
+        if ctx.tail is not None:
+            in_tail = np.broadcast_to(np.asarray(ctx.tail, dtype=bool), batch.scores.shape)
+        else:
+            share = check_real(self.head_share, "head_share", owner, 0.0, 1.0)
+            pop = require(ctx.popularity, "context.popularity", owner, "candidate popularity")
+            in_tail = _tail_rows(np.where(valid, pop, 0.0), share)
+        p_tail = (
+            np.full(batch.u, 0.5)
+            if ctx.tail_share is None
+            else np.broadcast_to(np.asarray(ctx.tail_share, dtype=np.float64), (batch.u,))
+        )
+        picks = np.empty((batch.u, batch.kk), dtype=np.int64)
+        for rows in chunks(batch, 1):
+            picks[rows] = _xquad_kernel(
+                batch.scores[rows],
+                batch.valid[rows],
+                in_tail[rows],
+                p_tail[rows],
+                batch.kk,
+                lam,
+                variant == "smooth",
+            )
+        return picks

@@ -27,11 +27,14 @@ from fairrec.rerank._base import (
     require,
     take,
     topk_rows,
+    trusted,
     vectors_of,
 )
 from fairrec.rerank._similarity import SIMILARITIES, Similarity
 
 __all__ = ["Serendipity", "serendipity"]
+
+_BIG = float(np.finfo(np.float64).max)
 
 
 def serendipity(
@@ -146,8 +149,7 @@ def _serendipity_rows(
     boost = unexp**weight if weight != 1.0 else unexp
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         obj = np.where(s >= 0, s * boost, s / np.maximum(boost, 1e-300))
-    big = np.finfo(np.float64).max
-    np.clip(obj, -big, big, out=obj)
+    np.clip(obj, -_BIG, _BIG, out=obj)
     obj[~eligible] = -np.inf
     return fill_by_relevance(topk_rows(obj, kk), s, ok)
 
@@ -198,3 +200,39 @@ class Serendipity:
             valid,
             owner,
         )
+
+    def _rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`rerank` for arrays fairrec built itself (the home-page rows): ``(u, n)``
+        scores and mask, ``(u, n, d)`` vectors with unit-norm rows, ``(u, d)``
+        ``context.profile``; no input checks. Returns ``(u, min(k, n))`` positions padded
+        with -1."""
+        owner = "Serendipity"
+        weight = check_real(self.weight, "weight", owner, 0.0)
+        floor = check_real(self.floor, "floor", owner, 0.0, 1.0)
+        kind = check_choice(self.similarity, "similarity", owner, SIMILARITIES)
+        ctx = context if context is not None else RerankContext()
+        what = "the viewer's history profile of shape (u, d)"
+        profile = np.asarray(require(ctx.profile, "context.profile", owner, what))
+        batch = trusted(scores, valid, k)
+        similar = Similarity(vectors, kind, owner, unit=True)
+        picks = np.empty((batch.u, batch.kk), dtype=np.int64)
+        for rows in chunks(batch, vectors.shape[-1]):
+            here = np.empty((rows.stop - rows.start, vectors.shape[-1]))
+            here[...] = take(profile, rows, 1)
+            picks[rows] = _serendipity_rows(
+                batch.scores[rows],
+                batch.valid[rows],
+                similar.chunk(rows),
+                here,
+                batch.kk,
+                weight,
+                floor,
+            )
+        return picks

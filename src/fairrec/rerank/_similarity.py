@@ -14,6 +14,8 @@ chosen candidate (or profile)" as a ``(u, n)`` array, one matrix product per cal
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fairrec.errors import DataError
@@ -40,15 +42,22 @@ class Similarity:
         ``S = V @ V.T`` (what :func:`dpp_greedy` documents).
     owner : str
         Name used in error messages.
+    unit : bool, default False
+        The caller guarantees unit-norm (or zero) rows, of ``vectors`` and of the profiles
+        given to :meth:`against`: ``"cosine"`` skips normalising them.
     """
 
-    def __init__(self, vectors: np.ndarray, kind: str, owner: str = "Similarity") -> None:
+    def __init__(
+        self, vectors: np.ndarray, kind: str, owner: str = "Similarity", unit: bool = False
+    ) -> None:
         self.kind = kind
         self.owner = owner
         self.shared = vectors.ndim == 2
         self.binary = False
+        self._ar: np.ndarray | None = None
+        self.unit = unit
         if kind == "cosine":
-            self.v = _unit_rows(vectors)
+            self.v = vectors if unit else _unit_rows(vectors)
         elif kind == "dot":
             self.v = vectors
         else:
@@ -68,6 +77,7 @@ class Similarity:
         part = object.__new__(Similarity)
         part.__dict__.update(self.__dict__)
         part.v = self.v[rows]
+        part._ar = None
         if self.kind == "jaccard":
             part.size = self.size[rows]
         return part
@@ -76,6 +86,8 @@ class Similarity:
         """``(u, n)`` dot products of each viewer's candidates with ``x`` of shape (u, d)."""
         if self.shared:
             return x @ self.v.T
+        if len(x) == 1:  # the same BLAS matrix-vector product, without the stacked overhead
+            return (self.v[0] @ x[0])[None, :]
         return np.matmul(self.v, x[:, :, None])[:, :, 0]
 
     def _jaccard(self, x: np.ndarray, x_binary: bool) -> np.ndarray:
@@ -95,7 +107,14 @@ class Similarity:
         With ``scale`` (u,), viewer ``v``'s row is multiplied by ``scale[v]`` (folded into
         the product for dot-product similarities).
         """
-        x = self.v[j] if self.shared else self.v[np.arange(len(j)), j]
+        if self.shared:
+            x = self.v[j]
+        elif len(j) == 1:
+            x = self.v[0, j]
+        else:
+            if self._ar is None or len(self._ar) != len(j):
+                self._ar = np.arange(len(j))
+            x = self.v[self._ar, j]
         if self.kind != "jaccard":
             return self._dot(x if scale is None else x * scale[:, None])
         out = self._jaccard(x, self.binary)
@@ -103,10 +122,35 @@ class Similarity:
             out *= scale[:, None]
         return out
 
+    def scaled_rows(self, scale: float) -> Any:
+        """A function ``j -> scale * rows(j)`` for a fixed ``scale``.
+
+        Dot-product similarities fold ``scale`` into a scaled copy of the vectors once, so
+        each call is one product; Jaccard multiplies each row.
+        """
+        if self.kind == "jaccard":
+            return lambda j: self.rows(j) * scale
+        scaled = object.__new__(Similarity)
+        scaled.__dict__.update(self.__dict__)
+        scaled.v = self.v * scale
+
+        def rows(j: np.ndarray) -> np.ndarray:
+            if self.shared:
+                x = self.v[j]
+            elif len(j) == 1:
+                x = self.v[0, j]
+            else:
+                if self._ar is None or len(self._ar) != len(j):
+                    self._ar = np.arange(len(j))
+                x = self.v[self._ar, j]
+            return scaled._dot(x)
+
+        return rows
+
     def against(self, profile: np.ndarray) -> np.ndarray:
         """Similarity of every candidate to each viewer's ``profile`` of shape (u, d)."""
         if self.kind == "cosine":
-            return self._dot(_unit_rows(profile))
+            return self._dot(profile if self.unit else _unit_rows(profile))
         if (profile < 0).any():
             raise DataError(
                 f"{self.owner}: similarity='jaccard' needs a non-negative 'profile'; found a "

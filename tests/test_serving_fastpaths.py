@@ -1,0 +1,378 @@
+"""The request-time fast paths give exactly what the straightforward computations give.
+
+* ``top_n`` (sampled threshold, sort keys) against a full lexicographic sort of each row;
+* the serving gate's direct CSR build against scipy's COO conversion (and the previous
+  implementation of the recent-titles list);
+* ``CatalogIndex.items_with_genres`` (dense masks) against the sparse column sum;
+* ``check_interactions`` without its copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fairrec as fr
+from fairrec import gate
+from fairrec.consent import ConsentState
+from fairrec.errors import DataError
+from fairrec.models import top_n
+from fairrec.models._base import check_interactions
+
+# ---------------------------------------------------------------- top_n
+
+
+def _reference_top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each whole row by (descending score, ascending index); NaN last."""
+    u, m = scores.shape
+    n = min(n, m)
+    idx = np.full((u, n), -1, dtype=np.int64)
+    sc = np.full((u, n), -np.inf, dtype=scores.dtype)
+    for r in range(u):
+        order = np.lexsort((np.arange(m), -scores[r]))[:n]
+        vals = scores[r, order]
+        ok = np.isfinite(vals)
+        idx[r, ok] = order[ok]
+        sc[r, ok] = vals[ok]
+    return idx, sc
+
+
+def _assert_same(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]):
+    assert got[0].dtype == np.int64 and got[1].dtype == want[1].dtype
+    assert got[0].shape == want[0].shape and got[1].shape == want[1].shape
+    np.testing.assert_array_equal(got[0], want[0])
+    # bitwise: -0.0 must stay -0.0
+    assert got[1].tobytes() == want[1].tobytes()
+
+
+def _scores(rng: np.random.Generator, u: int, m: int, dtype, ties: int, special: float):
+    if ties:  # few distinct values: many ties, also at the top-n boundary
+        s = rng.integers(-ties, ties + 1, size=(u, m)).astype(np.float64) / 2
+    else:
+        s = rng.normal(size=(u, m))
+    s = s.astype(dtype)
+    cells = rng.random((u, m)) < special
+    values = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0], dtype=dtype)
+    s[cells] = rng.choice(values, size=int(cells.sum()))
+    return s
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    u=st.integers(0, 5),
+    m=st.sampled_from([1, 2, 7, 40, 333, 1000, 2500]),
+    n_frac=st.sampled_from([0.001, 0.01, 0.1, 0.3, 1.0, 1.5]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    ties=st.sampled_from([0, 0, 1, 3, 50]),
+    special=st.sampled_from([0.0, 0.0, 0.01, 0.5, 0.97, 1.0]),
+)
+def test_top_n_equals_full_sort(seed, u, m, n_frac, dtype, ties, special):
+    rng = np.random.default_rng(seed)
+    s = _scores(rng, u, m, dtype, ties, special)
+    n = max(1, int(n_frac * m))
+    _assert_same(top_n(s.copy(), n), _reference_top_n(s, n))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), u=st.integers(1, 4), ties=st.sampled_from([0, 2]))
+def test_top_n_masks_equal_full_sort(seed, u, ties):
+    rng = np.random.default_rng(seed)
+    m, n = 3000, int(rng.integers(1, 400))
+    s = _scores(rng, u, m, np.float32, ties, 0.0)
+    seen = sp.random(u, m, density=0.02, format="csr", random_state=rng, dtype=np.float32)
+    excluded = rng.random((u, m)) < rng.choice([0.0, 0.1, 0.99])
+    want = s.copy()
+    want[seen.toarray() != 0] = -np.inf
+    want[excluded] = -np.inf
+    got_scores = s.copy()
+    _assert_same(top_n(got_scores, n, banned=seen, exclude=excluded), _reference_top_n(want, n))
+    assert got_scores.tobytes() == want.tobytes()  # banned cells set to -inf in place
+    # also as COO, as csr_array and with a 1-D mask
+    one_d = excluded[0]
+    want = s.copy()
+    want[seen.toarray() != 0] = -np.inf
+    want[:, one_d] = -np.inf
+    for banned in (seen.tocoo(), sp.csr_array(seen)):
+        _assert_same(top_n(s.copy(), n, banned=banned, exclude=one_d), _reference_top_n(want, n))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "sampled",  # the guess keeps enough cells
+        "periodic",  # the sample sees only the best cells: too few kept, exact threshold
+        "flat",  # every cell ties: far too many kept, ties trimmed
+        "mostly_banned",  # fewer than n cells left: padding
+        "few_columns",  # no sampling at all
+    ],
+)
+def test_top_n_every_path(case, dtype):
+    rng = np.random.default_rng(0)
+    u, m, n = 6, 4000, 100
+    s = rng.normal(size=(u, m)).astype(dtype)
+    if case == "periodic":
+        s[:, ::8] += 100
+    elif case == "flat":
+        s[:] = 1.0
+        s[:, 3000:] = 2.0
+    elif case == "mostly_banned":
+        s[:, 30:] = -np.inf
+        s[1, :] = np.nan
+    elif case == "few_columns":
+        s = s[:, :300]
+    want = _reference_top_n(s, n)
+    _assert_same(top_n(s.copy(), n), want)
+    for r in range(u):  # one row at a time takes another path: same rows
+        _assert_same(top_n(s[r : r + 1].copy(), n), (want[0][r : r + 1], want[1][r : r + 1]))
+    _assert_same(top_n(np.asfortranarray(s), n), want)
+
+
+def test_top_n_batch_equals_single_rows_on_a_model():
+    m = sp.random(300, 5000, density=0.01, format="csr", random_state=1, dtype=np.float32)
+    model = fr.models.ALS(factors=8, iterations=3).fit(m)
+    scores = model.score_histories(m[:40])
+    batch = top_n(scores.copy(), 500, banned=m[:40])
+    for r in range(40):
+        one = top_n(scores[r : r + 1].copy(), 500, banned=m[r : r + 1])
+        _assert_same(one, (batch[0][r : r + 1], batch[1][r : r + 1]))
+    _assert_same(batch, _reference_top_n(np.where(m[:40].toarray() != 0, -np.inf, scores), 500))
+
+
+def test_top_n_edge_shapes():
+    empty = top_n(np.zeros((0, 10), dtype=np.float32), 3)
+    assert empty[0].shape == (0, 3) and empty[0].dtype == np.int64
+    assert empty[1].dtype == np.float32
+    no_cols = top_n(np.zeros((2, 0)), 3)
+    assert no_cols[0].shape == (2, 0)
+    with pytest.raises(fr.errors.ParameterError):
+        top_n(np.zeros((1, 4)), 0)
+
+
+# ---------------------------------------------------------------- gate: history rows
+
+
+def _reference_history_rows(data, user_idx, allowed, cutoff, n_items, n_recent):
+    """The gate's history rows computed through scipy's COO conversion (previous code)."""
+    u = len(user_idx)
+    recent = np.full((u, n_recent), -1, dtype=np.int64)
+    take = allowed & (user_idx >= 0)
+    if u == 0 or not take.any():
+        return sp.csr_matrix((u, n_items), dtype=np.float32), recent
+    order, indptr = data._by_user
+    safe = np.where(take, user_idx, 0)
+    starts = np.where(take, indptr[safe], 0)
+    counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
+    rows = np.repeat(np.arange(u), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ev = order[np.repeat(starts, counts) + offsets]
+    if cutoff is not None and ev.size:
+        keep = data.timestamps[ev] >= cutoff
+        rows, ev = rows[keep], ev[keep]
+    items = data.items[ev]
+    hist = sp.csr_matrix((data.weights[ev], (rows, items)), shape=(u, n_items), dtype=np.float32)
+    hist.sum_duplicates()
+    if ev.size:
+        when = (
+            data.timestamps[ev].astype("datetime64[ns]").astype(np.int64)
+            if data.timestamps is not None
+            else ev.astype(np.int64)
+        )
+        o = np.lexsort((-ev, -when, rows))
+        r, it = rows[o], items[o]
+        _, first = np.unique(r.astype(np.int64) * n_items + it, return_index=True)
+        first.sort()
+        r, it = r[first], it[first]
+        rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        ok = rank < n_recent
+        recent[r[ok], rank[ok]] = it[ok]
+    return hist, recent
+
+
+def _events(seed: int, n_users: int, n_items: int, n_events: int, times: bool) -> fr.Dataset:
+    rng = np.random.default_rng(seed)
+    inter = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, n_users, n_events).astype(str),
+            # few titles: many repeated (viewer, title) pairs, summed by the CSR
+            "item_id": rng.integers(0, n_items, n_events),
+            # weights whose float32 sums depend on the order they are added in
+            "weight": rng.choice([0.1, 0.7, 1.0, 3.3, 1e-3, 1e4], n_events),
+            # few distinct times: ties broken by event order
+            "time": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 5, n_events), "D"),
+        }
+    )
+    catalog = pd.DataFrame({"item_id": np.arange(n_items)})
+    return fr.Dataset.from_pandas(
+        inter, catalog, weight_col="weight", time_col="time" if times else None
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_events=st.integers(1, 400),
+    n_items=st.integers(1, 12),
+    times=st.booleans(),
+    window=st.booleans(),
+    n_recent=st.integers(1, 6),
+    data=st.data(),
+)
+def test_history_rows_equal_coo_conversion(seed, n_events, n_items, times, window, n_recent, data):
+    ds = _events(seed, 6, n_items, n_events, times)
+    u = data.draw(st.integers(0, 8))
+    user_idx = np.array(
+        data.draw(st.lists(st.integers(-1, ds.n_users - 1), min_size=u, max_size=u))
+    )
+    allowed = np.array(data.draw(st.lists(st.booleans(), min_size=u, max_size=u)), dtype=bool)
+    cutoff = np.datetime64("2025-01-03") if (window and times) else None
+    args = (ds, user_idx.astype(np.int64), allowed, cutoff, ds.n_items, n_recent)
+    hist, recent = gate._history_rows(*args)
+    want_hist, want_recent = _reference_history_rows(*args)
+    assert isinstance(hist, sp.csr_matrix) and hist.shape == want_hist.shape
+    assert hist.has_canonical_format and hist.has_sorted_indices
+    for name in ("data", "indices", "indptr"):
+        got, want = getattr(hist, name), getattr(want_hist, name)
+        assert got.dtype == want.dtype, name
+        assert got.tobytes() == want.tobytes(), name
+    np.testing.assert_array_equal(recent, want_recent)
+
+
+def test_history_rows_leave_the_dataset_alone():
+    ds = _events(0, 4, 5, 200, True)
+    before = [a.copy() for a in (ds.users, ds.items, ds.weights, ds.timestamps, *ds._by_user)]
+    for idx in ([0], [2], [0, 1, 2, 3]):
+        gate._history_rows(ds, np.array(idx), np.ones(len(idx), bool), None, ds.n_items, 5)
+    after = (ds.users, ds.items, ds.weights, ds.timestamps, *ds._by_user)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_serving_batch_of_one_equals_its_row_in_a_batch(small_data):
+    catalog = gate.CatalogIndex.from_dataset(small_data)
+    genres = list(catalog.genre_names)
+    users = [small_data.user_ids[3], "not-a-viewer", small_data.user_ids[7]]
+    states = [
+        ConsentState(
+            user_id=str(users[0]),
+            purposes=frozenset({"personalization", "stated_interests"}),
+            excluded_genres=frozenset(genres[:2]),
+            disliked_genres=frozenset(genres[2:3]),
+            liked_genres=frozenset(genres[3:4]),
+        ),
+        ConsentState(user_id="not-a-viewer", purposes=frozenset({"personalization"})),
+        ConsentState(user_id=str(users[2]), purposes=frozenset({"personalization"})),
+    ]
+    now = pd.Timestamp("2026-01-01")
+    kw = dict(data=small_data, catalog=catalog, now=now, retention_days=200.0)
+    batch = gate.serving_batch(users, states, **kw)
+    assert batch.personalized.tolist() == [True, False, True]
+    for r in range(3):
+        one = gate.serving_batch([users[r]], [states[r]], **kw)
+        for name in ("personalized", "interests", "recent", "banned", "liked_genres"):
+            np.testing.assert_array_equal(getattr(one, name)[0], getattr(batch, name)[r])
+        assert (one.histories != batch.histories[r]).nnz == 0
+
+
+# ---------------------------------------------------------------- gate: genres
+
+
+def _catalog(seed: int, n_items: int, n_genres: int) -> gate.CatalogIndex:
+    rng = np.random.default_rng(seed)
+    multi_hot = sp.random(n_items, n_genres, density=0.2, format="csc", random_state=rng)
+    multi_hot.data[:] = 1.0
+    return gate.CatalogIndex(
+        item_ids=np.arange(n_items),
+        genre_names=tuple(f"g{j}" for j in range(n_genres)),
+        item_genres=multi_hot,
+        maturity=None,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_items=st.integers(1, 300),
+    n_genres=st.integers(1, 12),
+    names=st.sets(st.sampled_from([f"g{j}" for j in range(14)] + ["unknown"]), max_size=5),
+)
+def test_items_with_genres_equals_sparse_column_sum(seed, n_items, n_genres, names):
+    catalog = _catalog(seed, n_items, n_genres)
+    cols = catalog.genre_columns(names)
+    want = (
+        np.asarray(catalog.item_genres[:, cols].sum(axis=1)).ravel() > 0
+        if cols.size
+        else np.zeros(n_items, dtype=bool)
+    )
+    got = catalog.items_with_genres(names)
+    assert got.dtype == bool and got.shape == (n_items,)
+    np.testing.assert_array_equal(got, want)
+    got[:] = True  # a fresh array each call: the cached masks are not handed out
+    np.testing.assert_array_equal(catalog.items_with_genres(names), want)
+
+
+def test_items_with_genres_sparse_fallback(monkeypatch):
+    monkeypatch.setattr(gate, "_DENSE_GENRE_LIMIT", 0)
+    catalog = _catalog(1, 50, 4)
+    assert catalog._genre_masks is None
+    want = np.asarray(catalog.item_genres[:, [0, 2]].sum(axis=1)).ravel() > 0
+    np.testing.assert_array_equal(catalog.items_with_genres(["g0", "g2"]), want)
+
+
+# ---------------------------------------------------------------- check_interactions
+
+
+def test_check_interactions_float32_csr_is_used_as_is():
+    m = sp.random(5, 8, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    snapshot = (m.data.copy(), m.indices.copy(), m.indptr.copy())
+    assert check_interactions(m, "x") is m
+    for a, b in zip(snapshot, (m.data, m.indices, m.indptr)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.astype(np.float64),
+        lambda m: m.tocoo(),
+        lambda m: sp.csr_array(m),
+        lambda m: m.tocsc(),
+    ],
+)
+def test_check_interactions_converts_others(make):
+    m = sp.random(5, 8, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    got = check_interactions(make(m), "x")
+    assert type(got) is sp.csr_matrix and got.dtype == np.float32
+    assert (got != m).nnz == 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1.0, -1e-30])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_interactions_rejects_bad_weights(bad, dtype):
+    m = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]], dtype=dtype))
+    m.data[1] = bad
+    with pytest.raises(DataError, match="finite and non-negative"):
+        check_interactions(m, "x")
+
+
+def test_check_interactions_rejects_dense():
+    with pytest.raises(DataError, match="scipy.sparse"):
+        check_interactions(np.ones((2, 2), dtype=np.float32), "x")
+
+
+def test_scoring_leaves_the_history_matrix_unchanged():
+    m = sp.random(60, 40, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    model = fr.models.ALS(factors=4, iterations=2).fit(m)
+    h = sp.csr_matrix(
+        (np.array([1.0, 2.0, 1.0], np.float32), np.array([7, 3, 7]), np.array([0, 3])),
+        shape=(1, 40),
+    )  # unsorted, with a repeat
+    snapshot = (h.data.copy(), h.indices.copy(), h.indptr.copy())
+    model.candidates(h, 10)
+    for a, b in zip(snapshot, (h.data, h.indices, h.indptr)):
+        np.testing.assert_array_equal(a, b)
