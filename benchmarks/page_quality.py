@@ -12,6 +12,7 @@ Model: ALS(factors=64, iterations=15, random_state=0) fitted on the training par
 Usage::
 
     python benchmarks/page_quality.py --data ../shared/data/ml-100k
+    python benchmarks/page_quality.py --synthetic 20000:10000
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def main() -> None:
     default = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=default if default.exists() else None)
+    ap.add_argument(
+        "--synthetic",
+        default="",
+        help="'USERS:ITEMS': use fairrec's synthetic catalog of that size instead of --data "
+        "(e.g. 20000:10000, a catalog much larger than a page, where coverage can grow)",
+    )
     ap.add_argument("--row-size", type=int, default=20)
     ap.add_argument(
         "--sweep",
@@ -40,18 +47,21 @@ def main() -> None:
         "'1.0:0.8,0.9:0.7,0.8:0.6,0.7:0.5,0.6:0.5'; prints the novelty / 2D-nDCG trade-off",
     )
     args = ap.parse_args()
-    data = (
-        fr.datasets.load_movielens(args.data, min_rating=4)
-        if args.data is not None
-        else fr.datasets.synthetic(n_users=5_000, n_items=3_000, seed=0)
-    )
+    if args.synthetic:
+        n_users, n_items = (int(x) for x in args.synthetic.split(":"))
+        data = fr.datasets.synthetic(n_users=n_users, n_items=n_items, seed=0)
+    elif args.data is not None:
+        data = fr.datasets.load_movielens(args.data, min_rating=4)
+    else:
+        data = fr.datasets.synthetic(n_users=5_000, n_items=3_000, seed=0)
     split = temporal_holdout(data, fraction=0.2)
     rec = fr.Recommender(
         model=fr.models.ALS(factors=64, iterations=15, random_state=0), row_size=args.row_size
     ).fit(split.train)
     truth = split.test_frame()
     train = split.train_frame()
-    users = [u for u in truth.user_id.unique() if u in set(train.user_id)]
+    trained = set(train.user_id)
+    users = [u for u in truth.user_id.unique() if u in trained]
     truth = truth[truth.user_id.isin(users)]
 
     pages = rec.home_batch(users, progress=False)

@@ -200,6 +200,14 @@ def _pick(
     return items, scores
 
 
+def _normalize_valid(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Min-max scale each row of ``x`` to [0, 1] over its ``valid`` entries (others: any)."""
+    lo = np.where(valid, x, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(valid, x, -np.inf).max(axis=1, keepdims=True)
+    span = hi - lo
+    return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
+
+
 def _normalize(x: np.ndarray) -> np.ndarray:
     lo = x.min(axis=1, keepdims=True)
     hi = x.max(axis=1, keepdims=True)
@@ -401,24 +409,29 @@ class BecauseYouWatched(RowKind):
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         anchors = self._anchors(ctx)
+        k = ctx.k
+        # One pool for all the rows: the first ``pool`` free candidates of each row are among
+        # the first ``pool + (n_rows - 1) * k`` eligible ones, whatever earlier rows took.
+        cand, rel, eligible = _compact_pool(
+            ctx,
+            *_gather_pool(ctx, taken, None, _below(ctx, self.max_popularity)),
+            self.pool + (self.n_rows - 1) * k,
+        )
+        vecs = ctx.vectors[np.maximum(cand, 0)]
+        to_anchor = np.matmul(vecs, ctx.vectors[np.maximum(anchors, 0)].transpose(0, 2, 1))
+        w = self.similarity_weight
+        free = eligible.copy()  # not taken by an earlier row of this kind
         rows = []
-        local_taken = taken.copy()
         for r in range(self.n_rows):
             anchor = anchors[:, r]
-            cand, rel, valid = _compact_pool(
-                ctx,
-                *_gather_pool(ctx, local_taken, None, _below(ctx, self.max_popularity)),
-                self.pool,
-            )
-            vecs = ctx.vectors[np.maximum(cand, 0)]
-            sim = np.matmul(vecs, ctx.vectors[np.maximum(anchor, 0)][:, :, None])[:, :, 0]
-            w = self.similarity_weight
-            score = w * sim + (1 - w) * _normalize(rel)
+            valid = free & (np.cumsum(free, axis=1) <= self.pool)
+            score = w * to_anchor[:, :, r] + (1 - w) * _normalize_valid(rel, valid)
             picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors, None, vecs)
             items, scores = _pick(ctx, cand, picks, rel)
             applies = ctx.batch.personalized & (anchor >= 0)
-            names = ctx.titles[np.maximum(anchor, 0)]
-            _mark(local_taken, items, applies)
+            who, at = np.nonzero((picks >= 0) & applies[:, None])
+            free[who, picks[who, at]] = False
+            names = [ctx.titles_py[a] if a >= 0 else None for a in anchor.tolist()]
             rows.append(
                 RowBatch(
                     kind=self.kind,
@@ -429,7 +442,7 @@ class BecauseYouWatched(RowKind):
                     reason_text=[f"Because you watched {t} (your watch history)" for t in names],
                     data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
                     applies=applies,
-                    anchor=[str(t) if a >= 0 else None for t, a in zip(names, anchor)],
+                    anchor=names,
                 )
             )
         return rows

@@ -35,7 +35,8 @@ def mmr(
     """Greedy MMR: each pick maximises ``lambda_ * rel - (1 - lambda_) * max_sim``.
 
     ``max_sim`` is the largest similarity between the candidate and the candidates already
-    chosen; the first pick is the most relevant candidate. ``lambda_ = 1`` is plain top-k.
+    chosen; the first pick is the most relevant candidate (for ``lambda_ > 0``; with 0 every
+    first objective is 0 and the first valid position wins). ``lambda_ = 1`` is plain top-k.
     Scores are used as given, so they should be on a scale comparable to the similarity
     (ALS scores, roughly in [0, 1], are).
 
@@ -102,7 +103,8 @@ def _mmr_kernel(
     u, n = scores.shape
     if kk == 0 or u == 0:
         return np.full((u, kk), -1, dtype=np.int64)
-    base = np.where(valid, scores * lam, -np.inf)  # -inf: never chosen
+    base = np.where(valid, scores, 0.0) * lam
+    base[~valid] = -np.inf  # never chosen
     if u == 1 and sim.kind != "jaccard":
         return pad_short(_mmr_one(base[0], sim, kk, 1.0 - lam)[None, :], valid)
     ar = np.arange(u)

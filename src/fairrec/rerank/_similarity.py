@@ -84,8 +84,8 @@ class Similarity:
 
     def _dot(self, x: np.ndarray) -> np.ndarray:
         """``(u, n)`` dot products of each viewer's candidates with ``x`` of shape (u, d)."""
-        if self.shared:
-            return x @ self.v.T
+        if self.shared:  # one matrix-vector product per viewer, as for a single viewer
+            return np.matmul(self.v, x[:, :, None])[:, :, 0]
         if len(x) == 1:  # the same BLAS matrix-vector product, without the stacked overhead
             return (self.v[0] @ x[0])[None, :]
         return np.matmul(self.v, x[:, :, None])[:, :, 0]
