@@ -308,9 +308,11 @@ def finish(picks: np.ndarray, batch: Batch) -> np.ndarray:
 # --------------------------------------------------------------------------- top-k
 
 
-#: rows up to this many candidates are fully sorted by :func:`topk_rows` (one stable sort is
-#: cheaper than a partition plus tie handling at this size); longer rows are partitioned.
+#: :func:`topk_rows` fully sorts a small input (rows of at most ``_SORT_BELOW`` candidates,
+#: ``_SORT_CELLS`` cells in all): one stable sort then costs less than a partition plus tie
+#: handling. Larger inputs are partitioned (O(n) per row). Both give the same result.
 _SORT_BELOW = 1024
+_SORT_CELLS = 1 << 14
 
 
 def topk_rows(key: np.ndarray, kk: int) -> np.ndarray:
@@ -324,7 +326,7 @@ def topk_rows(key: np.ndarray, kk: int) -> np.ndarray:
     if kk <= 0 or n == 0:
         return np.full((u, max(kk, 0)), -1, dtype=np.int64)
     neg = -key  # ascending order of neg == descending order of key
-    if n <= _SORT_BELOW:
+    if n <= _SORT_BELOW and u * n <= _SORT_CELLS:
         out = np.argsort(neg, axis=1, kind="stable")[:, :kk]
         out[neg[np.arange(u)[:, None], out] == np.inf] = -1
         return out

@@ -31,6 +31,7 @@ from fairrec.rerank._base import (
     per_viewer,
     prepare,
     require,
+    topk_rows,
     trusted,
 )
 
@@ -217,8 +218,8 @@ def _xquad_kernel(
     groups = []
     for member in (valid & tail, valid & ~tail):
         key = np.where(member, base, -np.inf)
-        order = np.argsort(-key, axis=1, kind="stable")[:, :kk]  # best first, ties by position
-        value = key[ar, order]
+        order = topk_rows(key, kk)  # best first, ties by position; -1: group exhausted
+        value = np.where(order >= 0, key[ar, np.maximum(order, 0)], -np.inf)
         if order.shape[1] < kk:  # fewer candidates than steps: pad (never reached)
             pad = kk - order.shape[1]
             order = np.pad(order, ((0, 0), (0, pad)))

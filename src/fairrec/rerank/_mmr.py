@@ -108,7 +108,8 @@ def _mmr_kernel(
     if u == 1 and sim.kind != "jaccard":
         return pad_short(_mmr_one(base[0], sim, kk, 1.0 - lam)[None, :], valid)
     ar = np.arange(u)
-    penalty = sim.scaled_rows(1.0 - lam)  # j -> (1 - lam) * sim(j, .)
+    # folded into the chosen vector: (1 - lam) * sim(j, .), in the vectors' precision
+    c = np.full(u, 1.0 - lam, dtype=sim.v.dtype if sim.kind != "jaccard" else np.float64)
     obj = base.copy()
     pen = np.empty((u, n))
     picks = []
@@ -116,7 +117,7 @@ def _mmr_kernel(
         j = obj.argmax(axis=1)
         picks.append(j)
         if t + 1 < kk:
-            np.subtract(base, penalty(j), out=pen)
+            np.subtract(base, sim.rows(j, c), out=pen)
             if t:
                 np.minimum(obj, pen, out=obj)
             else:
@@ -131,12 +132,13 @@ def _mmr_kernel(
 def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray:
     """:func:`_mmr_kernel` for one viewer and a dot-product similarity, on 1-d arrays.
 
-    The same arithmetic (the same matrix-vector product per step), so the picks equal the
-    batch kernel's; a step costs a few microseconds instead of a dozen numpy calls on 2-d
-    arrays. ``base`` is ``lam * rel`` with ``-inf`` at invalid candidates.
+    The same arithmetic (``c`` folded into the chosen vector, the same matrix-vector
+    product per step), so the picks equal the batch kernel's; a step costs a few
+    microseconds instead of a dozen numpy calls on 2-d arrays. ``base`` is ``lam * rel``
+    with ``-inf`` at invalid candidates. (No scaled copy of the ``(n, d)`` vectors: a fresh
+    large array per call costs more in page faults than the products it would save.)
     """
     v = sim.v if sim.shared else sim.v[0]  # (n, d)
-    vc = v * c
     obj = base.copy()
     pen = np.empty_like(base)
     picks = []
@@ -144,7 +146,7 @@ def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray
         j = int(obj.argmax())
         picks.append(j)
         if t + 1 < kk:
-            np.subtract(base, vc @ v[j], out=pen)
+            np.subtract(base, v @ (v[j] * c), out=pen)
             if t:
                 np.minimum(obj, pen, out=obj)
             else:

@@ -14,8 +14,6 @@ chosen candidate (or profile)" as a ``(u, n)`` array, one matrix product per cal
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from fairrec.errors import DataError
@@ -121,31 +119,6 @@ class Similarity:
         if scale is not None:
             out *= scale[:, None]
         return out
-
-    def scaled_rows(self, scale: float) -> Any:
-        """A function ``j -> scale * rows(j)`` for a fixed ``scale``.
-
-        Dot-product similarities fold ``scale`` into a scaled copy of the vectors once, so
-        each call is one product; Jaccard multiplies each row.
-        """
-        if self.kind == "jaccard":
-            return lambda j: self.rows(j) * scale
-        scaled = object.__new__(Similarity)
-        scaled.__dict__.update(self.__dict__)
-        scaled.v = self.v * scale
-
-        def rows(j: np.ndarray) -> np.ndarray:
-            if self.shared:
-                x = self.v[j]
-            elif len(j) == 1:
-                x = self.v[0, j]
-            else:
-                if self._ar is None or len(self._ar) != len(j):
-                    self._ar = np.arange(len(j))
-                x = self.v[self._ar, j]
-            return scaled._dot(x)
-
-        return rows
 
     def against(self, profile: np.ndarray) -> np.ndarray:
         """Similarity of every candidate to each viewer's ``profile`` of shape (u, d)."""
