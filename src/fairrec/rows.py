@@ -259,10 +259,12 @@ class RowKind:
         checks of ``rerank`` are for outside callers, and ``ctx.vectors`` rows are unit-norm
         already); any other re-ranker goes through its public ``rerank``.
         """
-        vecs = vectors[np.maximum(cand, 0)] if gathered is None else gathered
         fast = getattr(reranker, "_rerank_trusted", None)
         if fast is not None and vectors is ctx.vectors:
-            return fast(rel, valid, ctx.k, vecs, context)
+            if gathered is None and getattr(reranker, "_uses_vectors", True):
+                gathered = vectors[np.maximum(cand, 0)]
+            return fast(rel, valid, ctx.k, gathered, context)
+        vecs = vectors[np.maximum(cand, 0)] if gathered is None else gathered
         return reranker.rerank(
             np.where(valid, rel, 0.0), ctx.k, vectors=vecs, context=context, valid=valid
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -308,6 +308,8 @@ class LongTail:
     lambda_: float = 0.5
     variant: str = "smooth"
     head_share: float = 0.8
+    #: the rows need not gather candidate vectors for this re-ranker
+    _uses_vectors: ClassVar[bool] = False
 
     def rerank(
         self,
