@@ -664,7 +664,12 @@ def test_row_context_target_is_the_genre_mix():
     histories = sp.csr_matrix(dense.astype(np.float32))
     genres = (rng.random((12, 4)) < 0.5).astype(np.float32)
     fields = {f.name: None for f in dataclasses.fields(RowContext)}
-    fields.update(batch=types.SimpleNamespace(histories=histories), genres=genres, k=3)
+    fields.update(
+        batch=types.SimpleNamespace(histories=histories),
+        genres=genres,
+        titles=np.array([f"t{i}" for i in range(12)]),
+        k=3,
+    )
     ctx = RowContext(**fields)
     target = ctx.target
     np.testing.assert_allclose(target, mix_reference(histories, genres), rtol=1e-6)

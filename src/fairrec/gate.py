@@ -219,11 +219,11 @@ def _history_rows(
     take = allowed & (user_idx >= 0)
     if not take.any():  # nobody's history may be used (or the data holds no viewer)
         return sp.csr_matrix((u, n_items), dtype=np.float32), recent
-    order, indptr = data._by_user
     if u == 1:
-        ev = order[indptr[user_idx[0]] : indptr[user_idx[0] + 1]]
+        ev = data.events_of(int(user_idx[0]))
         rows = np.zeros(ev.size, dtype=np.int64)
     else:
+        order, indptr = data._by_user
         safe = np.where(take, user_idx, 0)
         starts = np.where(take, indptr[safe], 0)
         counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)

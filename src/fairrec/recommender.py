@@ -442,26 +442,16 @@ class Recommender:
             )
             if not fresh:  # a view or another dtype: copy (top_n writes into it)
                 scores = np.array(scores, dtype=np.float32, order="C").reshape(shape)
-            return (
-                scores,
-                *top_n(
-                    scores, min(n, f.data_.n_items), banned=batch.histories, exclude=batch.banned
-                ),
-            )
-        scores = np.empty(shape, dtype=np.float32)
-        if pers.any():
-            scores[pers] = f.model_.score_histories(batch.histories[pers])
-        if (~pers).any():
-            scores[~pers] = f.log_popularity_[None, :]
+        else:
+            scores = np.empty(shape, dtype=np.float32)
+            if pers.any():
+                scores[pers] = f.model_.score_histories(batch.histories[pers])
+            if (~pers).any():
+                scores[~pers] = f.log_popularity_[None, :]
         cand, rel = top_n(
             scores, min(n, f.data_.n_items), banned=batch.histories, exclude=batch.banned
         )
         return scores, cand, rel
-
-    @staticmethod
-    def _profiles(batch: ServingBatch, f: _Fitted) -> tuple[np.ndarray, np.ndarray]:
-        """Each viewer's history profile (unit mean vector of recent titles) and genre mix."""
-        return Recommender._profile(batch, f), history_genre_mix(batch.histories, f.genres_)
 
     @staticmethod
     def _profile(batch: ServingBatch, f: _Fitted) -> np.ndarray:
@@ -739,11 +729,10 @@ class Recommender:
         if reranker is not None:
             valid = cand >= 0
             safe = np.maximum(cand, 0)
-            profile, target = self._profiles(batch, f)
             ctx = RerankContext(
-                profile=profile,
+                profile=self._profile(batch, f),
                 genres=f.genres_[safe],
-                target=target,
+                target=history_genre_mix(batch.histories, f.genres_),
                 popularity=f.popularity_[safe],
             )
             picks = reranker.rerank(

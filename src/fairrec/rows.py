@@ -87,7 +87,13 @@ class RowContext:
     titles: np.ndarray
     genre_names: tuple[str, ...]
     k: int
-    title_list: list[str] | None = None  # ``titles`` as Python strings, if the caller has it
+    #: ``titles`` as Python strings (cheap per-title lookups for reasons); from ``titles``
+    #: when not given
+    title_list: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.title_list is None:
+            self.title_list = self.titles.tolist()
 
     @property
     def n(self) -> int:
@@ -103,11 +109,6 @@ class RowContext:
     def blocked(self) -> np.ndarray:
         """(u, n_items) titles that may not be placed: banned, or already seen."""
         return ~np.isfinite(self.scores)
-
-    @cached_property
-    def titles_py(self) -> list[str]:
-        """``titles`` as a list of Python strings (cheap per-title lookups for reasons)."""
-        return self.title_list if self.title_list is not None else self.titles.tolist()
 
     @cached_property
     def ar(self) -> np.ndarray:
@@ -200,18 +201,13 @@ def _pick(
     return items, scores
 
 
-def _normalize_valid(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Min-max scale each row of ``x`` to [0, 1] over its ``valid`` entries (others: any)."""
-    lo = np.where(valid, x, np.inf).min(axis=1, keepdims=True)
-    hi = np.where(valid, x, -np.inf).max(axis=1, keepdims=True)
+def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Min-max scale each row of ``x`` to [0, 1] over its ``valid`` entries (all entries when
+    ``valid`` is None; the others come out as they may)."""
+    lo = (x if valid is None else np.where(valid, x, np.inf)).min(axis=1, keepdims=True)
+    hi = (x if valid is None else np.where(valid, x, -np.inf)).max(axis=1, keepdims=True)
     span = hi - lo
     return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    lo = x.min(axis=1, keepdims=True)
-    hi = x.max(axis=1, keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
 class RowKind:
@@ -294,7 +290,7 @@ class TopPicks(RowKind):
         items, scores = _pick(ctx, cand, picks, rel)
         applies = ctx.batch.personalized.copy()
         anchors = _closest_history(ctx, items)
-        names = ctx.titles_py
+        names = ctx.title_list
         anchor_titles = np.array(
             [[names[a] if a >= 0 else None for a in row] for row in anchors.tolist()],
             dtype=object,
@@ -427,13 +423,13 @@ class BecauseYouWatched(RowKind):
         for r in range(self.n_rows):
             anchor = anchors[:, r]
             valid = free & (np.cumsum(free, axis=1) <= self.pool)
-            score = w * to_anchor[:, :, r] + (1 - w) * _normalize_valid(rel, valid)
+            score = w * to_anchor[:, :, r] + (1 - w) * _normalize(rel, valid)
             picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors, None, vecs)
             items, scores = _pick(ctx, cand, picks, rel)
             applies = ctx.batch.personalized & (anchor >= 0)
             who, at = np.nonzero((picks >= 0) & applies[:, None])
             free[who, picks[who, at]] = False
-            names = [ctx.titles_py[a] if a >= 0 else None for a in anchor.tolist()]
+            names = [ctx.title_list[a] if a >= 0 else None for a in anchor.tolist()]
             rows.append(
                 RowBatch(
                     kind=self.kind,

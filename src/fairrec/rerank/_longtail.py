@@ -168,6 +168,13 @@ def _xquad(
         pop = np.where(batch.valid, pop, 0.0)  # the split is over each viewer's candidates
         in_tail = _tail_rows(pop, share)
     p_tail = _tail_share(tail_share, batch, owner)
+    return finish(_xquad_run(batch, in_tail, p_tail, lam, variant == "smooth"), batch)
+
+
+def _xquad_run(
+    batch: Batch, in_tail: np.ndarray, p_tail: np.ndarray, lam: float, smooth: bool
+) -> np.ndarray:
+    """(u, kk) picks of a validated batch, chunk by chunk (``in_tail`` (n,) or (u, n))."""
     in_tail = np.broadcast_to(in_tail, (batch.u, batch.n))
     picks = np.empty((batch.u, batch.kk), dtype=np.int64)
     for rows in chunks(batch, 1):
@@ -178,9 +185,9 @@ def _xquad(
             p_tail[rows],
             batch.kk,
             lam,
-            variant == "smooth",
+            smooth,
         )
-    return finish(picks, batch)
+    return picks
 
 
 def _tail_share(value: Any, batch: Batch, owner: str) -> np.ndarray:
@@ -356,7 +363,7 @@ class LongTail:
         ctx = context if context is not None else RerankContext()
         batch = trusted(scores, valid, k)
         if ctx.tail is not None:
-            in_tail = np.broadcast_to(np.asarray(ctx.tail, dtype=bool), batch.scores.shape)
+            in_tail = np.asarray(ctx.tail, dtype=bool)
         else:
             share = check_real(self.head_share, "head_share", owner, 0.0, 1.0)
             pop = require(ctx.popularity, "context.popularity", owner, "candidate popularity")
@@ -366,15 +373,4 @@ class LongTail:
             if ctx.tail_share is None
             else np.broadcast_to(np.asarray(ctx.tail_share, dtype=np.float64), (batch.u,))
         )
-        picks = np.empty((batch.u, batch.kk), dtype=np.int64)
-        for rows in chunks(batch, 1):
-            picks[rows] = _xquad_kernel(
-                batch.scores[rows],
-                batch.valid[rows],
-                in_tail[rows],
-                p_tail[rows],
-                batch.kk,
-                lam,
-                variant == "smooth",
-            )
-        return picks
+        return _xquad_run(batch, in_tail, p_tail, lam, variant == "smooth")

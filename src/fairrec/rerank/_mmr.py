@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from fairrec.rerank._base import (
+    Batch,
     RerankContext,
     check_choice,
     check_real,
@@ -85,12 +86,17 @@ def _mmr(
     kind = check_choice(similarity, "similarity", owner, SIMILARITIES)
     batch = prepare(scores, k, valid, owner)
     vecs = vectors_of(vectors, batch, owner)
-    picks = np.full((batch.u, batch.kk), -1, dtype=np.int64)
-    similar = Similarity(vecs, kind, owner)
+    return finish(_mmr_run(batch, Similarity(vecs, kind, owner), lam), batch)
+
+
+def _mmr_run(batch: Batch, similar: Similarity, lam: float) -> np.ndarray:
+    """(u, kk) picks of a validated batch, chunk by chunk."""
+    picks = np.empty((batch.u, batch.kk), dtype=np.int64)
     for rows in chunks(batch, 1):
-        sim = similar.chunk(rows)
-        picks[rows] = _mmr_kernel(batch.scores[rows], batch.valid[rows], sim, batch.kk, lam)
-    return finish(picks, batch)
+        picks[rows] = _mmr_kernel(
+            batch.scores[rows], batch.valid[rows], similar.chunk(rows), batch.kk, lam
+        )
+    return picks
 
 
 def _mmr_kernel(
@@ -122,10 +128,7 @@ def _mmr_kernel(
                 np.minimum(obj, pen, out=obj)
             else:
                 obj, pen = pen, obj
-        if u == 1:  # a scalar store is ~10x cheaper than a fancy one
-            obj[0, j[0]] = -np.inf
-        else:
-            obj[ar, j] = -np.inf
+        obj[ar, j] = -np.inf
     return pad_short(np.stack(picks, axis=1), valid)
 
 
@@ -195,11 +198,4 @@ class MMR:
         Returns ``(u, min(k, n))`` positions padded with -1."""
         lam = check_real(self.lambda_, "lambda_", "MMR", 0.0, 1.0)
         kind = check_choice(self.similarity, "similarity", "MMR", SIMILARITIES)
-        batch = trusted(scores, valid, k)
-        similar = Similarity(vectors, kind, "MMR", unit=True)
-        picks = np.full((batch.u, batch.kk), -1, dtype=np.int64)
-        for rows in chunks(batch, 1):
-            picks[rows] = _mmr_kernel(
-                batch.scores[rows], batch.valid[rows], similar.chunk(rows), batch.kk, lam
-            )
-        return picks
+        return _mmr_run(trusted(scores, valid, k), Similarity(vectors, kind, "MMR", unit=True), lam)

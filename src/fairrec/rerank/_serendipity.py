@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fairrec.rerank._base import (
+    Batch,
     RerankContext,
     check_choice,
     check_real,
@@ -113,16 +114,30 @@ def _serendipity(
     prof = per_viewer(
         require(profile, "'profile'", owner, what), "profile", owner, batch, (vecs.shape[-1],)
     )
+    return finish(
+        _serendipity_run(batch, Similarity(vecs, kind, owner), prof, weight, floor), batch
+    )
+
+
+def _serendipity_run(
+    batch: Batch, similar: Similarity, profile: np.ndarray, weight: float, floor: float
+) -> np.ndarray:
+    """(u, kk) picks of a validated batch, chunk by chunk (``profile`` (d,) or (u, d))."""
+    d = similar.v.shape[-1]
     picks = np.empty((batch.u, batch.kk), dtype=np.int64)
-    similar = Similarity(vecs, kind, owner)
-    for rows in chunks(batch, vecs.shape[-1]):
-        sim = similar.chunk(rows)
-        here = np.empty((rows.stop - rows.start, vecs.shape[-1]))
-        here[...] = take(prof, rows, 1)
+    for rows in chunks(batch, d):
+        here = np.empty((rows.stop - rows.start, d))
+        here[...] = take(profile, rows, 1)
         picks[rows] = _serendipity_rows(
-            batch.scores[rows], batch.valid[rows], sim, here, batch.kk, weight, floor
+            batch.scores[rows],
+            batch.valid[rows],
+            similar.chunk(rows),
+            here,
+            batch.kk,
+            weight,
+            floor,
         )
-    return finish(picks, batch)
+    return picks
 
 
 def _serendipity_rows(
@@ -220,19 +235,5 @@ class Serendipity:
         ctx = context if context is not None else RerankContext()
         what = "the viewer's history profile of shape (u, d)"
         profile = np.asarray(require(ctx.profile, "context.profile", owner, what))
-        batch = trusted(scores, valid, k)
         similar = Similarity(vectors, kind, owner, unit=True)
-        picks = np.empty((batch.u, batch.kk), dtype=np.int64)
-        for rows in chunks(batch, vectors.shape[-1]):
-            here = np.empty((rows.stop - rows.start, vectors.shape[-1]))
-            here[...] = take(profile, rows, 1)
-            picks[rows] = _serendipity_rows(
-                batch.scores[rows],
-                batch.valid[rows],
-                similar.chunk(rows),
-                here,
-                batch.kk,
-                weight,
-                floor,
-            )
-        return picks
+        return _serendipity_run(trusted(scores, valid, k), similar, profile, weight, floor)
