@@ -1,0 +1,152 @@
+"""One identity for a viewer or a title: the canonical form of an external id.
+
+Every part of fairrec that compares ids (``Dataset``, the consent ledger, the gate, the
+recommender, model files, the audit log, tombstones) compares their *canonical* forms, made
+here and nowhere else:
+
+1. an ``int`` (Python or numpy, not ``bool``) becomes its decimal text: ``1`` -> ``"1"``;
+2. a ``str`` is Unicode-normalised with NFKC (fullwidth ``"１"`` -> ``"1"``, the NFD and NFC
+   spellings of ``"josé"`` agree), invisible format characters (zero-width spaces, joiners,
+   BOM, directional marks: Unicode category ``Cf``) are removed, leading and trailing
+   whitespace is stripped and inner runs of whitespace become one space;
+3. a text that is an integer in decimal digits (optionally signed) is written as that integer:
+   ``"01"``, ``" 1"``, ``"+1"`` and ``1`` are the same id ``"1"``;
+4. anything else (``float``, ``bool``, ``None``, bytes, an empty or all-invisible string, a
+   string with control characters or lone surrogates) is a :class:`~fairrec.errors.ParameterError`
+   that names the value.
+
+Case is kept: ``"Alice"`` and ``"alice"`` are different ids. Two *different* external ids of
+one input that have the same canonical form (``"01"`` and ``"1"`` in one interactions table)
+are refused with a :class:`~fairrec.errors.DataError` by the id map that meets them, so one
+canonical id never stands for two viewers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from fairrec.errors import ParameterError
+
+__all__ = ["canon_id", "canon_ids"]
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_SPACE_RE = re.compile(r"\s+")
+# Plain ASCII text with no outer/double spaces and no leading zero / sign on a number is
+# already canonical: the fast path for the common case.
+_PLAIN_RE = re.compile(r"(?:[!-~](?:[!-~]| (?=[!-~]))*)")
+
+
+def _canon_text(value: str, what: str) -> str:
+    if _PLAIN_RE.fullmatch(value) and not _INT_RE.fullmatch(value):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ParameterError(
+            f"{what} must be valid Unicode text; got {value!r}, which holds a lone surrogate."
+        ) from None
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _SPACE_RE.sub(" ", text).strip()
+    if not text:
+        raise ParameterError(f"{what} must be a non-empty id; got {value!r}.")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ParameterError(f"{what} must not hold control characters; got {value!r}.")
+    if _INT_RE.fullmatch(text):
+        return str(int(text))
+    return text
+
+
+def canon_id(value: object, what: str = "user_id") -> str:
+    """Canonical string form of one viewer or title id.
+
+    Parameters
+    ----------
+    value : str or int
+        The external id as a caller spelled it.
+    what : str, default "user_id"
+        What the id is, for the error message.
+
+    Returns
+    -------
+    str
+        The canonical id (see the module docstring for the rules).
+
+    Raises
+    ------
+    ParameterError
+        If ``value`` is not a str or int, or is an empty / invisible / control-character id.
+
+    Examples
+    --------
+    >>> canon_id(1), canon_id(" 01"), canon_id("１"), canon_id("u\\u200b7")
+    ('1', '1', '1', 'u7')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{what} must be a str or int; got the bool {value!r}.")
+    if isinstance(value, str):
+        return _canon_text(value, what)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    raise ParameterError(
+        f"{what} must be a str or int; got {value!r} of type {type(value).__name__}."
+    )
+
+
+def canon_ids(values: object, what: str = "user_ids") -> np.ndarray:
+    """Canonical forms of many ids: a one-dimensional object array of ``str``.
+
+    Each distinct value is canonicalised once, so the cost grows with the number of distinct
+    ids, not with the number of rows.
+
+    Parameters
+    ----------
+    values : array-like of str or int
+        A list, numpy array, pandas Series or Index of ids.
+    what : str, default "user_ids"
+        What the ids are, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of canonical ids, same length and order as ``values``.
+
+    Raises
+    ------
+    ParameterError
+        If ``values`` is not one-dimensional or holds a float, bool, missing or empty id.
+
+    Examples
+    --------
+    >>> canon_ids([1, "01", "a"]).tolist()
+    ['1', '1', 'a']
+    """
+    if isinstance(values, (pd.Series, pd.Index)):
+        arr = values.to_numpy()
+    elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ParameterError(f"{what} must be an array-like of ids; got {values!r}.")
+    else:
+        arr = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
+    if arr.ndim != 1:
+        raise ParameterError(f"{what} must be one-dimensional; got shape {arr.shape}.")
+    if arr.size == 0:
+        return np.empty(0, dtype=object)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return arr.astype(str).astype(object)
+    if kind not in "UTO":
+        raise ParameterError(
+            f"{what} must hold str or int ids; got an array of dtype {arr.dtype} "
+            f"(e.g. {arr[0]!r}). Float, bool or missing ids cannot be matched to viewers."
+        )
+    codes, uniques = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
+    if (codes < 0).any():
+        bad = arr[int(np.flatnonzero(codes < 0)[0])]
+        raise ParameterError(f"{what} must not hold missing ids; got {bad!r}.")
+    canon = np.array([canon_id(v, f"an entry of {what}") for v in uniques], dtype=object)
+    return canon[codes]
