@@ -3,6 +3,7 @@
 USER = "user_id"
 ITEM = "item_id"
 WEIGHT = "weight"
+RATING = "rating"
 TIME = "timestamp"
 RANK = "rank"
 SCORE = "score"

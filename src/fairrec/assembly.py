@@ -15,6 +15,7 @@ Rules, applied to a whole batch of viewers with array operations:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,8 @@ def assemble(
                 if row.item_reason_text is not None:
                     row.item_reason_text = _compact_like(row.item_reason_text, bad, items)
                     row.item_anchor = _compact_like(row.item_anchor, bad, items)
+                if row.item_evidence is not None:
+                    row.item_evidence = _compact_like(row.item_evidence, bad, items)
                 row.items = items
                 placed = items >= 0
             row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
@@ -75,6 +78,12 @@ def assemble(
             rows.append(row)
             bonus.append(kind.value_bonus)
 
+    # one score with one meaning on every row: relevance percentile among the candidates
+    pct = _relevance_pct(ctx)
+    for row in rows:
+        placed = row.items >= 0
+        got = pct[ctx.ar, np.maximum(row.items, 0)].astype(np.float64)
+        row.scores = np.where(placed, got, -np.inf)
     r_count = len(rows)
     if r_count == 0:
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
@@ -124,13 +133,20 @@ def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.
     return out
 
 
+def _relevance_pct(ctx: RowContext) -> np.ndarray:
+    """(u, n_items) each title's relevance percentile among the viewer's candidates
+    (``ctx.rel_pct``; 0 for a title outside them)."""
+    u, n_items = ctx.scores.shape
+    pct = np.zeros((u, n_items), dtype=np.float64)
+    who, at = np.nonzero(ctx.cand >= 0)
+    pct[who, ctx.cand[who, at]] = ctx.rel_pct[who, at]
+    return pct
+
+
 def _row_values(ctx: RowContext, items: np.ndarray) -> np.ndarray:
     """(u, R) mean relevance percentile of each row's titles among the viewer's candidates
     (a title outside the candidates counts 0)."""
-    u, n_items = ctx.scores.shape
-    pct = np.zeros((u, n_items), dtype=np.float32)
-    who, at = np.nonzero(ctx.cand >= 0)
-    pct[who, ctx.cand[who, at]] = ctx.rel_pct[who, at]
+    pct = _relevance_pct(ctx)
     valid = items >= 0
     got = np.where(valid, pct[ctx.ar[:, :, None], np.maximum(items, 0)], 0.0)
     return got.sum(axis=2) / np.maximum(np.count_nonzero(valid, axis=2), 1)
@@ -148,6 +164,13 @@ def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np
     best = counts.argmax(axis=2)
     share = counts.max(axis=2) / n
     return np.where(share > dominance, best, -1)
+
+
+def _ev_json(ev: dict | None) -> str:
+    """Evidence as the frame writes it (the JSON of ``fairrec.page._evidence_json``)."""
+    if ev is None:
+        return ""
+    return json.dumps(ev, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def to_frame(
@@ -174,9 +197,19 @@ def to_frame(
         v, pos = np.nonzero(ok)
         it = items[v, pos]
         texts = np.asarray(row.reason_text, dtype=object)[v]
+        row_ev = [_ev_json(e) for e in row.evidence] if row.evidence else [""] * u
+        evs = np.asarray(row_ev, dtype=object)[v]
         if row.item_reason_text is not None:
             item_texts = row.item_reason_text[v, pos]
-            texts = np.where(item_texts != None, item_texts, texts)  # noqa: E711
+            own = item_texts != None  # noqa: E711
+            texts = np.where(own, item_texts, texts)
+            if row.item_evidence is not None:
+                item_evs = np.array(
+                    [_ev_json(e) for e in row.item_evidence[v, pos].tolist()], dtype=object
+                )
+            else:
+                item_evs = np.full(len(v), "", dtype=object)
+            evs = np.where(own, item_evs, evs)
         cats = np.array([_SEP.join(c) for c in row.data_used], dtype=object)
         parts.append(
             {
@@ -192,13 +225,13 @@ def to_frame(
                 "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
                 "reason": texts,
                 "data_used": cats[v],
+                "evidence": evs,
             }
         )
     if not parts:
         return pages_to_frame([])
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((cols["position"], cols["slot"], cols["v"]))
-    del u
     out = {
         "user_id": cols["user_id"][order],
         "row": cols["slot"][order].astype(np.int64),
@@ -211,6 +244,7 @@ def to_frame(
         "reason_kind": cols["reason_kind"][order],
         "reason": cols["reason"][order],
         "data_used": cols["data_used"][order],
+        "evidence": cols["evidence"][order],
     }
     return pd.DataFrame(
         {

@@ -151,6 +151,26 @@ def _weights(series: pd.Series, col: str) -> np.ndarray:
     return w.astype(np.float32)
 
 
+def _ratings(series: pd.Series, col: str) -> np.ndarray:
+    """Explicit feedback column: finite numbers (any scale), stored as float32."""
+    try:
+        r = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = series[coerced.isna() & series.notna()]
+        raise DataError(
+            f"Column {col!r} holds non-numeric ratings: {_listing(bad.tolist())}."
+        ) from exc
+    bad = ~np.isfinite(r) | (np.abs(r) > np.finfo(np.float32).max)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"Column {col!r} holds {len(rows)} invalid rating(s) (NaN, inf or beyond float32): "
+            f"{_listing(r[rows])} at row(s) {_listing(rows)}."
+        )
+    return r.astype(np.float32)
+
+
 def _timestamps(series: pd.Series, col: str) -> np.ndarray:
     """Parse a time column to naive-UTC ``datetime64[ns]``; numbers are Unix seconds."""
     if series.isna().any():
@@ -239,6 +259,10 @@ class Dataset:
         Weight of every event (1.0 per play unless a weight column was given).
     timestamps : numpy.ndarray of datetime64[ns] or None
         Time of every event (naive UTC), or ``None`` when the data has no time column.
+    ratings : numpy.ndarray of float32 or None
+        Explicit feedback of every event next to its implicit weight (e.g. MovieLens stars),
+        or ``None`` when the data has none. The weight still defines positives: an event of
+        weight 0 is a title the viewer watched (or rated) without it counting as a positive.
     catalog : pandas.DataFrame
         One line per title in index order: ``item_id``, ``title``, ``genres`` (tuple of str),
         ``popularity`` and optionally ``maturity``.
@@ -254,6 +278,7 @@ class Dataset:
         weights: np.ndarray,
         timestamps: np.ndarray | None,
         catalog: pd.DataFrame,
+        ratings: np.ndarray | None = None,
     ) -> None:
         self.user_ids = user_ids
         self.item_ids = item_ids
@@ -262,6 +287,7 @@ class Dataset:
         self.weights = weights
         self.timestamps = timestamps
         self.catalog = catalog
+        self.ratings = ratings
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -275,6 +301,7 @@ class Dataset:
         weight_col: str | None = None,
         time_col: str | None = None,
         strict: bool = True,
+        rating_col: str | None = None,
     ) -> Dataset:
         """Validate pandas frames and build a dataset.
 
@@ -293,6 +320,10 @@ class Dataset:
             Duplicate (viewer, title) events are **summed** by :meth:`to_csr`.
         time_col : str, optional
             Event times: datetimes, ISO strings, or numbers read as Unix seconds.
+        rating_col : str, optional
+            Explicit feedback per event (finite numbers, e.g. stars), kept as
+            :attr:`ratings` next to the implicit weight; reasons then state measured
+            liking ("92 % of them rated it 4+") instead of plays only.
         strict : bool, default True
             If True, an interaction whose title is not in the catalog raises
             :class:`~fairrec.errors.DataError` listing up to 5 ids; if False such titles are
@@ -312,7 +343,9 @@ class Dataset:
             ids, or unknown titles (with ``strict=True``).
         """
         interactions = _require_frame(interactions, "interactions")
-        cols = [user_col, item_col] + [c for c in (weight_col, time_col) if c is not None]
+        cols = [user_col, item_col] + [
+            c for c in (weight_col, time_col, rating_col) if c is not None
+        ]
         _require_columns(interactions, cols, "interactions")
         u_raw = _ids(interactions[user_col], user_col, "interactions")
         i_raw = _ids(interactions[item_col], item_col, "interactions")
@@ -323,6 +356,7 @@ class Dataset:
             else np.ones(n, dtype=np.float32)
         )
         ts = _timestamps(interactions[time_col], time_col) if time_col is not None else None
+        ratings = _ratings(interactions[rating_col], rating_col) if rating_col is not None else None
 
         user_codes, user_ids = pd.factorize(u_raw, sort=False)
         cat = cls._build_catalog(catalog, item_col, i_raw, strict)
@@ -343,6 +377,7 @@ class Dataset:
             weights=w,
             timestamps=ts,
             catalog=cat,
+            ratings=ratings,
         )
 
     @staticmethod
@@ -505,15 +540,17 @@ class Dataset:
         return m
 
     def to_frame(self) -> pd.DataFrame:
-        """Events as a frame with external ids: ``user_id, item_id, weight, timestamp``."""
-        return pd.DataFrame(
-            {
-                C.USER: self.user_ids[self.users],
-                C.ITEM: self.item_ids[self.items],
-                C.WEIGHT: self.weights,
-                C.TIME: self.timestamps if self.timestamps is not None else pd.NaT,
-            }
-        )
+        """Events as a frame with external ids: ``user_id, item_id, weight, timestamp``
+        (and ``rating`` when the data has :attr:`ratings`)."""
+        cols = {
+            C.USER: self.user_ids[self.users],
+            C.ITEM: self.item_ids[self.items],
+            C.WEIGHT: self.weights,
+            C.TIME: self.timestamps if self.timestamps is not None else pd.NaT,
+        }
+        if self.ratings is not None:
+            cols[C.RATING] = self.ratings
+        return pd.DataFrame(cols)
 
     # ------------------------------------------------------------------ selection
     def select(self, mask: np.ndarray) -> Dataset:
@@ -537,6 +574,7 @@ class Dataset:
             weights=self.weights[mask],
             timestamps=self.timestamps[mask] if self.timestamps is not None else None,
             catalog=self.catalog,
+            ratings=self.ratings[mask] if self.ratings is not None else None,
         )
 
     def event_mask(

@@ -17,6 +17,11 @@ __all__ = [
     "UnknownPurposeError",
     "ModelFileError",
     "OptionalDependencyError",
+    "VocabularyError",
+    "UnknownGenreError",
+    "UnknownTitleError",
+    "AmbiguousTitleError",
+    "MaturityNotRatedError",
 ]
 
 
@@ -75,3 +80,36 @@ def param_error(name: str, owner: str, expected: str, got: object) -> ParameterE
     return ParameterError(
         f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
     )
+
+
+class VocabularyError(ConsentError):
+    """A genre, title or maturity limit in a viewer's consent that the catalog cannot match.
+
+    Attributes
+    ----------
+    value : object
+        The value at fault, as the viewer's consent record holds it.
+    suggestions : tuple of str
+        The catalog's closest spellings (``difflib``), best first; may be empty.
+    """
+
+    def __init__(self, message: str, *, value: object = None, suggestions: tuple = ()) -> None:
+        super().__init__(message)
+        self.value = value
+        self.suggestions = tuple(suggestions)
+
+
+class UnknownGenreError(VocabularyError):
+    """A genre the catalog does not hold (matched case- and whitespace-insensitively)."""
+
+
+class UnknownTitleError(VocabularyError):
+    """A title that is neither a catalog id nor exactly one catalog title."""
+
+
+class AmbiguousTitleError(VocabularyError):
+    """A title text that several catalog titles carry: name it by id."""
+
+
+class MaturityNotRatedError(VocabularyError):
+    """A maturity limit on a catalog that has no maturity ratings to compare it with."""

@@ -25,7 +25,7 @@ import numbers
 import os
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,7 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "reason_kind",
     "reason",
     "data_used",
+    "evidence",
 )
 """Columns of :meth:`HomePage.to_frame` and :func:`pages_to_frame`, in order."""
 
@@ -111,11 +112,21 @@ FRAME_DTYPES: Mapping[str, str] = {
     "reason_kind": "string",
     "reason": "string",
     "data_used": "string",
+    "evidence": "string",
 }
 """dtype of every frame column; identical for an empty page.
 
 Ids are written as strings (``str(item_id)``) so the schema never depends on the
-catalog; ``data_used`` is the item reason's categories joined with ``"|"``.
+catalog; ``data_used`` is the item reason's categories joined with ``"|"``; ``evidence`` is
+the item reason's evidence as compact JSON with sorted keys (``""`` without evidence).
+
+``score`` has one meaning on every row of a page built by the Recommender: the title's
+**relevance percentile among the viewer's candidates** -- ``1.0`` for the most relevant of
+the ``n_candidates`` titles scored for the viewer (by the model; by popularity for a
+non-personalized page), ``1 - r / n`` for the one ranked ``r``-th (0-based) of ``n``, and
+``0.0`` for a title outside them (a stated-interest or genre title chosen from the rest of
+the catalog). The row's own order is ``position``: rows re-rank for diversity, novelty or
+an anchor, so scores need not decrease along a row.
 """
 
 
@@ -240,6 +251,24 @@ def _check_score(value: object, name: str) -> float:
     return score
 
 
+def _check_evidence(value: object, name: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise DataError(f"{name} must be a dict or None; got {_describe(value)}.")
+    try:
+        text = json.dumps(dict(value), allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must hold JSON values only (str keys); {exc}.") from None
+    return json.loads(text)
+
+
+def _evidence_json(reason: Reason) -> str:
+    """The reason's evidence as compact JSON (``""`` for none): the frame's column."""
+    ev = reason.evidence
+    if ev is None:
+        return ""
+    return json.dumps(ev, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass
 
@@ -274,6 +303,11 @@ class Reason:
         Duplicates are dropped; a list is stored as a tuple.
     anchor : str or None, default None
         Title the reason is anchored on (``"Alien"``), if any.
+    evidence : dict or None, default None
+        The machine-readable facts the text states (JSON types only), e.g.
+        ``{"anchor_id": "1", "anchor": "Alien", "basis": "als_contribution",
+        "contribution": 0.21}`` or ``{"watchers": 31, "viewers": 943, "liked_share": 0.92}``.
+        :func:`fairrec.audit.verify_page` re-derives them from the data.
 
     Examples
     --------
@@ -287,6 +321,7 @@ class Reason:
     text: str
     data_used: tuple[str, ...] = ()
     anchor: str | None = None
+    evidence: Mapping[str, Any] | None = field(default=None, compare=True, hash=False)
 
     def __post_init__(self) -> None:
         _set(self, "kind", _check_str(self.kind, "Reason.kind"))
@@ -294,6 +329,8 @@ class Reason:
         _set(self, "data_used", _check_categories(self.data_used, "Reason.data_used"))
         if self.anchor is not None:
             _set(self, "anchor", _check_str(self.anchor, "Reason.anchor"))
+        if self.evidence is not None:
+            _set(self, "evidence", _check_evidence(self.evidence, "Reason.evidence"))
 
     @property
     def personal(self) -> bool:
@@ -307,12 +344,15 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the reason as plain JSON types."""
-        return {
+        out = {
             "kind": self.kind,
             "text": self.text,
             "data_used": list(self.data_used),
             "anchor": self.anchor,
         }
+        if self.evidence is not None:
+            out["evidence"] = json.loads(_evidence_json(self))
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Reason:
@@ -559,7 +599,7 @@ class HomePage:
         Examples
         --------
         >>> HomePage.empty("u1").to_frame().shape
-        (0, 11)
+        (0, 12)
         """
         return cls(
             user_id,
@@ -772,6 +812,7 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
     reason_kinds: list[str] = []
     reasons: list[str] = []
     data_used: list[str] = []
+    evidence: list[str] = []
     joined: dict[tuple[str, ...], str] = {}
     for page_no, page in enumerate(pages):
         if not isinstance(page, HomePage):
@@ -798,6 +839,7 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
                 if text is None:
                     text = joined[cats] = _SEP.join(cats)
                 data_used.append(text)
+                evidence.append(_evidence_json(reason))
     columns = {
         USER: users,
         ROW: row_idx,
@@ -810,6 +852,7 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
         "reason_kind": reason_kinds,
         "reason": reasons,
         "data_used": data_used,
+        "evidence": evidence,
     }
     return pd.DataFrame(
         {name: _column(values, FRAME_DTYPES[name]) for name, values in columns.items()}
@@ -853,9 +896,11 @@ def _at(path: str, build: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _reason_from_dict(d: object, path: str) -> Reason:
-    d = _check_keys(d, path, {"kind", "text"}, {"data_used", "anchor"})
+    d = _check_keys(d, path, {"kind", "text"}, {"data_used", "anchor", "evidence"})
     data_used = _list_at(d.get("data_used", []), f"{path}.data_used")
-    return _at(path, Reason, d["kind"], d["text"], tuple(data_used), d.get("anchor"))
+    return _at(
+        path, Reason, d["kind"], d["text"], tuple(data_used), d.get("anchor"), d.get("evidence")
+    )
 
 
 def _item_from_dict(d: object, path: str) -> Item:
@@ -1026,20 +1071,38 @@ def _css_token(category: str) -> str:
     return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "-" for ch in category)
 
 
-def _card_html(position: int, item: Item) -> str:
+def _relevance_label(score: float) -> str:
+    """A card's score as what it means: the relevance percentile among the viewer's
+    candidates (``"top 3 %"``); a score outside [0, 1] is not a percentile and is shown as
+    a plain number."""
+    if 0.0 <= score <= 1.0:
+        if score == 0.0:
+            return "outside your top candidates"
+        return f"top {max(1, math.ceil(100 * (1.0 - score))):d} %"
+    return f"score {_format_score(score)}"
+
+
+def _card_html(position: int, item: Item, row_reason: str | None = None) -> str:
+    """One card; the item's reason is printed only when it says more than the row's."""
     reason = item.reason
     classes = " ".join(["frp-card", *(f"frp-d-{_css_token(c)}" for c in reason.data_used)])
     genres = "".join(f'<span class="frp-genre">{_esc(g)}</span>' for g in item.genres)
+    own = (
+        f'<div class="frp-reason" title="data used: {_esc(reason.data_text)}">'
+        f"{_esc(reason.text)}</div>"
+        if reason.text != row_reason
+        else ""
+    )
     return (
         f'<li class="{classes}" data-item-id="{_esc(item.item_id)}" '
         f'data-reason-kind="{_esc(reason.kind)}">'
         f'<div class="frp-top"><span class="frp-pos">#{position + 1}</span>'
-        f'<span class="frp-score" title="score">score {_esc(_format_score(item.score))}</span>'
+        f'<span class="frp-score" title="relevance among your candidates">'
+        f"{_esc(_relevance_label(item.score))}</span>"
         "</div>"
         f'<div class="frp-title" title="{_esc(item.title)}">{_esc(item.title)}</div>'
         f'<div class="frp-genres">{genres}</div>'
-        f'<div class="frp-reason" title="data used: {_esc(reason.data_text)}">'
-        f"{_esc(reason.text)}</div>"
+        f"{own}"
         "</li>"
     )
 
@@ -1053,7 +1116,8 @@ def _row_html(index: int, row: Row) -> str:
     if row.reason is not None:
         parts.append(f'<p class="frp-row-reason">{_esc(row.reason.text)}</p>')
     if row.items:
-        cards = "".join(_card_html(pos, item) for pos, item in enumerate(row.items))
+        row_text = None if row.reason is None else row.reason.text
+        cards = "".join(_card_html(pos, item, row_text) for pos, item in enumerate(row.items))
         parts.append(f'<ol class="frp-strip">{cards}</ol>')
     else:
         parts.append('<p class="frp-empty">(empty row)</p>')
@@ -1091,14 +1155,21 @@ _REASON_SET = tuple(Reason.__dict__[name].__set__ for name in Reason.__slots__)
 _ITEM_SET = tuple(Item.__dict__[name].__set__ for name in Item.__slots__)
 
 
-def _new_reason(kind: str, text: str, data_used: tuple[str, ...], anchor: str | None) -> Reason:
+def _new_reason(
+    kind: str,
+    text: str,
+    data_used: tuple[str, ...],
+    anchor: str | None,
+    evidence: dict[str, Any] | None = None,
+) -> Reason:
     """Trusted positional :class:`Reason` (see :func:`_trusted`), through the slot setters."""
     obj = _new(Reason)
-    set_kind, set_text, set_data, set_anchor = _REASON_SET
+    set_kind, set_text, set_data, set_anchor, set_evidence = _REASON_SET
     set_kind(obj, kind)
     set_text(obj, text)
     set_data(obj, data_used)
     set_anchor(obj, anchor)
+    set_evidence(obj, evidence)
     return obj
 
 

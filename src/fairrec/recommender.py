@@ -44,7 +44,7 @@ from fairrec.page import (
     describe_data_used,
     pages_to_frame,
 )
-from fairrec.rows import RowContext, RowKind, default_rows, history_genre_mix
+from fairrec.rows import EvidenceSource, RowContext, RowKind, default_rows, history_genre_mix
 
 __all__ = ["Recommender", "DataUseReport"]
 
@@ -88,9 +88,72 @@ class _Fitted:
     fitted_at_: pd.Timestamp
     row_kinds_: list
     model_: CandidateModel
+    vocab_: Any
+    stats_: Any
+    train_index_: dict
 
 
 _FITTED = frozenset(f.name for f in fields(_Fitted))
+
+
+def _positives(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` without its stored zeros (titles watched without being a positive): what a
+    model is fitted on and scores from."""
+    if m.nnz and not (m.data > 0).all():
+        m = m.copy()
+        m.data[m.data < 0] = 0
+        m.eliminate_zeros()
+    return m
+
+
+def _item_ratings(data: Dataset, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sum and count of explicit ratings per title over the events in ``mask``."""
+    if data.ratings is None:
+        return None
+    items = data.items[mask]
+    total = np.bincount(items, weights=data.ratings[mask], minlength=data.n_items)
+    return total, np.bincount(items, minlength=data.n_items)
+
+
+def _like_label(data: Dataset) -> str | None:
+    """``"rated it 4+"`` when the ratings split positives from the rest at 4 stars."""
+    r = data.ratings
+    if r is None or len(r) == 0:
+        return None
+    pos = data.weights > 0
+    if not pos.any():
+        return None
+    t = float(r[pos].min())
+    if (~pos).any() and not float(r[~pos].max()) < t:
+        return None
+    return f"rated it {t:g}+"
+
+
+def _without_banned(batch: ServingBatch) -> ServingBatch:
+    """The batch with each viewer's banned titles removed from their history and recent
+    titles (personalization ends for a viewer whose whole history is banned)."""
+    h = batch.histories
+    if not h.nnz or not batch.banned.any():
+        return batch
+    rows = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
+    keep = ~batch.banned[rows, h.indices]
+    if keep.all():
+        return batch
+    counts = np.bincount(rows[keep], minlength=h.shape[0])
+    indptr = np.zeros(h.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    hist = sp.csr_matrix((h.data[keep], h.indices[keep], indptr), shape=h.shape)
+    recent = batch.recent
+    if recent.size:
+        ar = np.arange(recent.shape[0])[:, None]
+        bad = (recent >= 0) & batch.banned[ar, np.maximum(recent, 0)]
+        recent = np.where(bad, -1, recent)
+        recent = np.take_along_axis(recent, np.argsort(recent < 0, axis=1, kind="stable"), 1)
+    from dataclasses import replace
+
+    return replace(
+        batch, histories=hist, recent=recent, personalized=batch.personalized & (counts > 0)
+    )
 
 
 class DataUseReport(dict):
@@ -267,7 +330,7 @@ class Recommender:
         # a fresh copy (scikit-learn's clone): fitting never changes the caller's model
         # object, which another Recommender may be serving with
         model = type(self.model)(**self.model.get_params()) if self.model is not None else ALS()
-        model.fit(train)
+        model.fit(_positives(train))
         self._install(
             model=model,
             data=data,
@@ -275,6 +338,7 @@ class Recommender:
             train=train,
             train_user_ids=data.user_ids[rows],
             fitted_at=when,
+            item_ratings=_item_ratings(data, mask),
         )
         return self
 
@@ -337,6 +401,7 @@ class Recommender:
             train=train,
             train_user_ids=ids,
             fitted_at=when,
+            item_ratings=_item_ratings(data, ev),
         )
         return rec
 
@@ -349,17 +414,28 @@ class Recommender:
         train: sp.csr_matrix,
         train_user_ids: np.ndarray,
         fitted_at: pd.Timestamp,
+        item_ratings: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Set the fitted state (shared by ``fit`` and ``load``)."""
+        """Set the fitted state (shared by ``fit`` and ``load``).
+
+        ``train`` holds the consented, in-window training events; a stored 0 is a title
+        watched without being a positive (the model was fitted on the positives only).
+        """
+        from fairrec.evidence import title_stats, with_label
+        from fairrec.vocab import Vocabulary
+
         catalog = CatalogIndex.from_dataset(data)
         vectors = model.item_vectors
         genres = catalog.item_genres.toarray().astype(np.float32)
         if vectors is None:
             vectors = genres if genres.shape[1] else np.ones((data.n_items, 1), np.float32)
-        popularity = np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
-        order = np.argsort(popularity, kind="stable")
-        pop_pct = np.empty(data.n_items)
-        pop_pct[order] = np.arange(data.n_items) / max(data.n_items - 1, 1)
+        stats = title_stats(train, item_ratings)
+        label = _like_label(data)
+        if label is not None:
+            stats = with_label(stats, label)
+        # popularity: training viewers who watched the title (positive or not)
+        popularity = stats.watchers.astype(np.float64)
+        pop_pct = stats.pop_share
         titles = data.catalog[C.TITLE].to_numpy(dtype=str)
         item_ids_py = data.item_ids.tolist()
         fitted = _Fitted(
@@ -381,6 +457,9 @@ class Recommender:
             fitted_at_=fitted_at,
             row_kinds_=list(self.rows) if self.rows is not None else default_rows(),
             model_=model,
+            vocab_=Vocabulary.from_dataset(data),
+            stats_=stats,
+            train_index_={v: i for i, v in enumerate(np.asarray(train_user_ids).tolist())},
         )
         with self._lock:
             self._consent = consent
@@ -389,7 +468,9 @@ class Recommender:
     # ------------------------------------------------------------------ viewers
     def _states(self, users: Sequence[Any], f: _Fitted) -> list[Any]:
         """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
-        states = [self._consent.state(u) for u in users]
+        vocab = f.vocab_
+        # every genre / title / maturity limit matched to the catalog (VocabularyError if not)
+        states = [vocab.resolve_state(self._consent.state(u)) for u in users]
         data_idx = f.data_.user_index(list(users), on_unknown="ignore") if users else []
         unknown = [
             u
@@ -412,8 +493,12 @@ class Recommender:
 
     # ------------------------------------------------------------------ serving core
     def _gate(self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted) -> ServingBatch:
-        """One consent snapshot per viewer, reduced by the serving gate."""
-        return serving_batch(
+        """One consent snapshot per viewer, reduced by the serving gate.
+
+        A title the viewer excluded (by id, genre or maturity) is also dropped from the
+        history the page is built from: it is never an anchor, a reason or evidence of taste.
+        """
+        batch = serving_batch(
             users,
             self._states(users, f),
             data=f.data_,
@@ -421,6 +506,7 @@ class Recommender:
             now=now,
             retention_days=self.retention_days,
         )
+        return _without_banned(batch)
 
     @staticmethod
     def _candidates(
@@ -430,8 +516,9 @@ class Recommender:
         and the top ``n`` with seen and banned titles removed: ``(scores, cand, rel)``."""
         shape = (len(batch), f.data_.n_items)
         pers = batch.personalized
+        positives = _positives(batch.histories)
         if len(batch) and pers.all():  # (a sparse row selection costs ~50 us even of all rows)
-            scores = f.model_.score_histories(batch.histories)
+            scores = f.model_.score_histories(positives)
             fresh = (
                 isinstance(scores, np.ndarray)
                 and scores.dtype == np.float32
@@ -445,7 +532,7 @@ class Recommender:
         else:
             scores = np.empty(shape, dtype=np.float32)
             if pers.any():
-                scores[pers] = f.model_.score_histories(batch.histories[pers])
+                scores[pers] = f.model_.score_histories(positives[pers])
             if (~pers).any():
                 scores[~pers] = f.log_popularity_[None, :]
         cand, rel = top_n(
@@ -484,6 +571,16 @@ class Recommender:
             genre_names=f.catalog_.genre_names,
             k=self.row_size,
             title_list=f.titles_py_,
+            evidence=EvidenceSource(
+                model=f.model_,
+                positives=_positives(batch.histories),
+                train=f.train_matrix_,
+                train_rows=np.array(
+                    [f.train_index_.get(u, -1) for u in batch.user_ids], dtype=np.int64
+                ),
+                stats=f.stats_,
+            ),
+            item_ids=f.item_ids_py_,
         )
 
     def _serve(
@@ -530,6 +627,7 @@ class Recommender:
                 text=row.reason_text[v],
                 data_used=data_used,
                 anchor=anchor,
+                evidence=row.evidence[v] if row.evidence else None,
             )
             items = []
             its = row.items[v].tolist()
@@ -539,14 +637,19 @@ class Recommender:
                 anchors = row.item_anchor[v].tolist()
             else:
                 texts = anchors = [None] * len(its)
+            evs = (
+                row.item_evidence[v].tolist()
+                if row.item_evidence is not None
+                else [None] * len(its)
+            )
             kind = row.reason_kind
-            for it, score, text, item_anchor in zip(its, scores, texts, anchors):
+            for it, score, text, item_anchor, ev in zip(its, scores, texts, anchors, evs):
                 if it < 0:
                     break
                 reason = (
                     row_reason
                     if text is None
-                    else _new_reason(kind, str(text), data_used, item_anchor)
+                    else _new_reason(kind, str(text), data_used, item_anchor, ev)
                 )
                 items.append(_new_item(item_ids[it], titles[it], score, reason, genre_lists[it]))
             rows.append(
@@ -750,8 +853,14 @@ class Recommender:
         it = items[ok]
         reason = np.where(
             pers[rows],
-            "From your watch history (your watch history)",
-            "Popular across genres (no personal data)",
+            "Most relevant to your watch history (your watch history)"
+            if reranker is None
+            else f"Relevant to your watch history, re-ranked by {type(reranker).__name__} "
+            "(your watch history)",
+            "Among the most watched titles (no personal data)"
+            if reranker is None
+            else "Among the most watched titles, re-ranked by "
+            f"{type(reranker).__name__} (no personal data)",
         )
         user_arr = np.empty(u, dtype=object)
         user_arr[:] = users
@@ -815,12 +924,17 @@ class Recommender:
             np.isin(np.asarray([user], dtype=object), f.train_user_ids_.astype(object)).any()
         )
         n_events = int(batch.histories.nnz)
+        title_of = f.vocab_.title_of  # the state names catalog ids / genre spellings only
         interests = (
             {
                 "liked_genres": sorted(state.liked_genres),
                 "liked_items": sorted(map(str, state.liked_items)),
+                "liked_titles": [title_of(i) for i in sorted(map(str, state.liked_items))],
                 "disliked_genres": sorted(state.disliked_genres),
                 "disliked_items": sorted(map(str, state.disliked_items)),
+                "disliked_titles": [
+                    title_of(i) for i in sorted(map(str, state.disliked_items))
+                ],
             }
             if STATED_INTERESTS in state.purposes
             else {}
@@ -828,6 +942,7 @@ class Recommender:
         exclusions = {
             "genres": sorted(state.excluded_genres),
             "items": sorted(map(str, state.excluded_items)),
+            "titles": [title_of(i) for i in sorted(map(str, state.excluded_items))],
             "max_maturity": state.max_maturity,
         }
         window = (
@@ -864,7 +979,7 @@ class Recommender:
             lines.append(
                 "- Excluded from every page: "
                 + ", ".join(
-                    [*exclusions["genres"], *exclusions["items"]]
+                    [*exclusions["genres"], *exclusions["titles"]]
                     + (
                         [f"maturity above {exclusions['max_maturity']}"]
                         if exclusions["max_maturity"] is not None
@@ -925,9 +1040,9 @@ class Recommender:
                     model.drop_user_rows(np.array([row]))
                 if update_items:
                     if hasattr(model, "update_items"):
-                        model.update_items(touched, train)
+                        model.update_items(touched, _positives(train))
                     else:
-                        model.fit(train)
+                        model.fit(_positives(train))
             else:
                 model = f.model_
             self._install(

@@ -71,6 +71,11 @@ class RowContext:
     titles, genre_names : arrays of str
     k : int
         Row size.
+    evidence : EvidenceSource, optional
+        The model, training data and title facts reasons are computed from (the
+        Recommender always gives one; without it rows state only what the arrays show).
+    item_ids : list, optional
+        External title ids in index order (for the ``anchor_id`` of evidence).
     """
 
     batch: ServingBatch
@@ -90,6 +95,8 @@ class RowContext:
     #: ``titles`` as Python strings (cheap per-title lookups for reasons); from ``titles``
     #: when not given
     title_list: list[str] | None = None
+    evidence: Any = None
+    item_ids: list | None = None
 
     def __post_init__(self) -> None:
         if self.title_list is None:
@@ -136,6 +143,34 @@ class RowBatch:
     item_reason_text: np.ndarray | None = None  # (u, k) object, item-level reasons
     item_anchor: np.ndarray | None = None  # (u, k) object
     anchor: list[str | None] = field(default_factory=list)
+    item_evidence: np.ndarray | None = None  # (u, k) object: dict per title, None padding
+    evidence: list[dict | None] = field(default_factory=list)  # row-level, per viewer
+    anchor_index: np.ndarray | None = None  # (u,) row anchor title index, -1 none
+
+
+@dataclass
+class EvidenceSource:
+    """What reasons are computed from (built by the Recommender for each batch).
+
+    Attributes
+    ----------
+    model : CandidateModel
+        The fitted model the page's relevance comes from.
+    positives : csr (u, n_items)
+        The histories the model scored (consented, in-window, excluded titles removed,
+        positives only).
+    train : csr (n_train, n_items)
+        Consented, in-window training events (a stored 0: watched, not a positive).
+    train_rows : (u,) int
+        Each viewer's own training row, ``-1`` if none.
+    stats : fairrec.evidence.TitleStats
+    """
+
+    model: Any
+    positives: Any
+    train: Any
+    train_rows: np.ndarray
+    stats: Any
 
 
 def history_genre_mix(histories: Any, genres: np.ndarray) -> np.ndarray:
@@ -271,9 +306,59 @@ def _check_pool(owner: str, pool: Any) -> None:
         raise param_error("pool", owner, "an int >= 1", pool)
 
 
+def _share_text(x: float) -> str:
+    """A share as a percentage: ``"0.4 %"``, ``"12 %"``."""
+    pct = 100.0 * float(x)
+    return f"{pct:.1f} %" if pct < 10 else f"{pct:.0f} %"
+
+
+def _id_of(ctx: RowContext, index: int) -> str:
+    ids = ctx.item_ids
+    return str(ids[index]) if ids is not None else str(index)
+
+
+def _objects(values: list[list[Any]], shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    for v, row in enumerate(values):
+        out[v, : len(row)] = row
+    return out
+
+
+def _contributions(
+    ctx: RowContext, items: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Per (viewer, title): the top contributing history title, its history column, its
+    contribution and the sum of all contributions; plus the basis."""
+    from fairrec.evidence import BASIS_SIMILARITY, contributions, top_contributor
+
+    ev = ctx.evidence
+    if ev is not None:
+        contrib, hist, basis = contributions(ev.model, ev.positives, items, ctx.vectors)
+    else:
+        contrib, hist, basis = contributions(None, ctx.batch.histories, items, ctx.vectors)
+        basis = BASIS_SIMILARITY
+    anchor, value, total = top_contributor(contrib, hist)
+    col = np.full(anchor.shape, -1, dtype=np.int64)
+    if hist.shape[1]:
+        # the history column of each anchor (hist rows are sorted by title index)
+        safe = np.maximum(anchor, 0)
+        pos = np.argmax(hist[:, None, :] == safe[:, :, None], axis=2)
+        col = np.where(anchor >= 0, pos, -1)
+    return anchor, col, value, total, basis
+
+
+def _anchor_phrase(basis: str, anchor: str) -> str:
+    from fairrec.evidence import BASIS_SIMILARITY
+
+    if basis == BASIS_SIMILARITY:
+        return f"Because you watched {anchor}, the title of your history most similar to it"
+    return f"Because you watched {anchor}, the title of your history that adds most to its score"
+
+
 class TopPicks(RowKind):
-    """Most relevant titles with light MMR diversity; each title says which watched title
-    it is closest to."""
+    """Most relevant titles with light MMR diversity; each title names the title of the
+    viewer's consented history that contributes most to its score (its evidence holds the
+    contribution; for models without an exact decomposition, the most similar title)."""
 
     kind = "top_picks"
     personal = True
@@ -289,24 +374,35 @@ class TopPicks(RowKind):
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
         items, scores = _pick(ctx, cand, picks, rel)
         applies = ctx.batch.personalized.copy()
-        anchors = _closest_history(ctx, items)
+        anchor, _, value, total, basis = _contributions(ctx, items)
         names = ctx.title_list
-        anchor_titles = np.array(
-            [[names[a] if a >= 0 else None for a in row] for row in anchors.tolist()],
-            dtype=object,
-        ).reshape(anchors.shape)
-        texts = np.array(
-            [
-                [
-                    "Close to your watch history (your watch history)"
-                    if t is None
-                    else f"Because you watched {t} (your watch history)"
-                    for t in row
-                ]
-                for row in anchor_titles.tolist()
-            ],
-            dtype=object,
-        ).reshape(anchors.shape)
+        texts: list[list[Any]] = []
+        anchors: list[list[Any]] = []
+        evidence: list[list[Any]] = []
+        for its, an, va, to in zip(items.tolist(), anchor.tolist(), value.tolist(), total.tolist()):
+            t_row, a_row, e_row = [], [], []
+            for it, a, v, tot in zip(its, an, va, to):
+                if it < 0:
+                    break
+                if a >= 0:
+                    t_row.append(_anchor_phrase(basis, names[a]) + " (your watch history)")
+                    a_row.append(names[a])
+                    e_row.append(
+                        {
+                            "anchor_id": _id_of(ctx, a),
+                            "anchor": names[a],
+                            "basis": basis,
+                            "contribution": round(float(v), 6),
+                            "score": round(float(tot), 6),
+                        }
+                    )
+                else:
+                    t_row.append("Close to your watch history as a whole (your watch history)")
+                    a_row.append(None)
+                    e_row.append({"anchor_id": None, "anchor": None, "basis": basis})
+            texts.append(t_row)
+            anchors.append(a_row)
+            evidence.append(e_row)
         n = ctx.n
         return [
             RowBatch(
@@ -315,35 +411,25 @@ class TopPicks(RowKind):
                 scores=scores,
                 titles=[self.title] * n,
                 reason_kind=self.kind,
-                reason_text=["Picked from your watch history (your watch history)"] * n,
+                reason_text=["Most relevant to your watch history (your watch history)"] * n,
                 data_used=[(DATA_WATCH_HISTORY,)] * n,
                 applies=applies,
-                item_reason_text=texts,
-                item_anchor=anchor_titles,
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=_objects(anchors, items.shape),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=[{"basis": basis}] * n,
             )
         ]
 
 
-def _closest_history(ctx: RowContext, items: np.ndarray) -> np.ndarray:
-    """For each chosen title, the most similar title of the viewer's recent history."""
-    recent = ctx.batch.recent
-    if recent.shape[1] == 0:
-        return np.full(items.shape, -1)
-    rv = ctx.vectors[np.maximum(recent, 0)]  # (u, H, d)
-    iv = ctx.vectors[np.maximum(items, 0)]  # (u, k, d)
-    sim = np.matmul(iv, rv.transpose(0, 2, 1))  # (u, k, H)
-    sim[np.broadcast_to(recent[:, None, :] < 0, sim.shape)] = -np.inf
-    best = sim.argmax(axis=2)
-    anchors = recent[ctx.ar, best]
-    has = recent[:, :1] >= 0  # a viewer with any recent title
-    return np.where((items >= 0) & has, anchors, -1)
-
-
 class BecauseYouWatched(RowKind):
-    """Titles similar to one title of the consented history, one row per anchor.
+    """Titles for which one title of the consented history is the top contributor.
 
-    Anchors are recent history titles; each further anchor is the recent title least similar
-    to the anchors already used, so the rows cover different corners of the viewer's taste.
+    For each eligible candidate the history title adding most to its score is found (exact
+    per-title contributions for ALS and ItemKNN, similarity otherwise); each row's anchor is a
+    history title that tops the most candidates, and the row shows only candidates it tops,
+    so "because you watched X" is the fact its evidence states. Rows of one page have
+    different anchors and disjoint titles.
 
     Parameters
     ----------
@@ -351,12 +437,12 @@ class BecauseYouWatched(RowKind):
     pool : int, default 200
         Candidates considered per row.
     similarity_weight : float, default 0.7
-        Weight of the similarity to the anchor against the viewer's relevance.
+        Weight of the similarity to the anchor against the viewer's relevance when ordering.
     max_popularity : float, default 0.7
         Only titles below this popularity percentile are eligible: the row explores the
-        anchor's neighbourhood off the mainstream (1.0 disables the cap). On MovieLens 100K
-        this cap (with the same one on *Outside your bubble* and ``HiddenGems(quantile=0.5)``)
-        trades page 2D-nDCG for novelty; see benchmarks/RESULTS.md.
+        anchor's neighbourhood off the mainstream (1.0 disables the cap).
+    min_titles : int, default 3
+        An anchor needs at least this many candidates it tops.
     """
 
     kind = "because_you_watched"
@@ -370,6 +456,7 @@ class BecauseYouWatched(RowKind):
         reranker: Any = None,
         n_recent: int = 10,
         max_popularity: float = 0.7,
+        min_titles: int = 3,
     ) -> None:
         _check_pool("BecauseYouWatched", pool)
         _check_cap("BecauseYouWatched", "max_popularity", max_popularity)
@@ -378,69 +465,97 @@ class BecauseYouWatched(RowKind):
             raise param_error(
                 "similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight
             )
+        _check_pool("BecauseYouWatched", min_titles)
         self.n_rows = n_rows
         self.pool = pool
         self.similarity_weight = similarity_weight
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.9)
-        self.n_recent = n_recent
-
-    def _anchors(self, ctx: RowContext) -> np.ndarray:
-        recent = ctx.batch.recent[:, : self.n_recent]
-        u, h = recent.shape
-        anchors = np.full((u, self.n_rows), -1, dtype=np.int64)
-        if h == 0:
-            return anchors
-        rv = ctx.vectors[np.maximum(recent, 0)]
-        ar = np.arange(u)
-        free = recent >= 0  # a recent title not used as an anchor yet
-        closeness = None
-        for r in range(self.n_rows):  # loop over rows, vectorized over viewers
-            score = np.where(free, -closeness if r else -np.arange(h), -np.inf)
-            best = score.argmax(axis=1)
-            ok = free[ar, best]
-            anchors[:, r] = np.where(ok, recent[ar, best], -1)
-            free[ar, best] = False
-            if r + 1 < self.n_rows:
-                sim = np.matmul(rv, rv[ar, best][:, :, None])[:, :, 0]
-                closeness = sim if r == 0 else np.maximum(closeness, sim)
-        return anchors
+        self.n_recent = n_recent  # kept for compatibility; anchors come from contributions
+        self.min_titles = min_titles
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        anchors = self._anchors(ctx)
         k = ctx.k
-        # One pool for all the rows: the first ``pool`` free candidates of each row are among
-        # the first ``pool + (n_rows - 1) * k`` eligible ones, whatever earlier rows took.
         cand, rel, eligible = _compact_pool(
             ctx,
             *_gather_pool(ctx, taken, None, _below(ctx, self.max_popularity)),
             self.pool + (self.n_rows - 1) * k,
         )
+        anchor_of, col_of, value, _, basis = _contributions(ctx, np.where(eligible, cand, -1))
+        eligible = eligible & (anchor_of >= 0)
+        u = ctx.n
+        width = int(col_of.max()) + 1 if col_of.size and col_of.max() >= 0 else 0
+        counts = np.zeros((u, max(width, 1)), dtype=np.int64)
+        who, at = np.nonzero(eligible)
+        np.add.at(counts, (who, col_of[who, at]), 1)
+        # anchors: the history columns topping most candidates (ties: lower title index)
+        order = np.argsort(-counts, axis=1, kind="stable")[:, : self.n_rows]
+        top_counts = np.take_along_axis(counts, order, axis=1)
         vecs = ctx.vectors[np.maximum(cand, 0)]
-        to_anchor = np.matmul(vecs, ctx.vectors[np.maximum(anchors, 0)].transpose(0, 2, 1))
         w = self.similarity_weight
-        free = eligible.copy()  # not taken by an earlier row of this kind
+        names = ctx.title_list
         rows = []
         for r in range(self.n_rows):
-            anchor = anchors[:, r]
-            valid = free & (np.cumsum(free, axis=1) <= self.pool)
-            score = w * to_anchor[:, :, r] + (1 - w) * _normalize(rel, valid)
+            if r < order.shape[1]:
+                a_col = np.where(top_counts[:, r] >= self.min_titles, order[:, r], -1)
+            else:
+                a_col = np.full(u, -1)
+            in_row = eligible & (col_of == a_col[:, None]) & (a_col[:, None] >= 0)
+            first = np.argmax(in_row, axis=1)
+            anchor = np.where(in_row.any(axis=1), anchor_of[ctx.ar[:, 0], first], -1)
+            valid = in_row & (np.cumsum(in_row, axis=1) <= self.pool)
+            to_anchor = np.matmul(vecs, ctx.vectors[np.maximum(anchor, 0)][:, :, None])[:, :, 0]
+            score = w * to_anchor + (1 - w) * _normalize(rel, valid)
             picks = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors, None, vecs)
             items, scores = _pick(ctx, cand, picks, rel)
+            got = picks >= 0
+            contrib = np.where(got, value[ctx.ar, np.maximum(picks, 0)], 0.0)
             applies = ctx.batch.personalized & (anchor >= 0)
-            who, at = np.nonzero((picks >= 0) & applies[:, None])
-            free[who, picks[who, at]] = False
-            names = [ctx.title_list[a] if a >= 0 else None for a in anchor.tolist()]
+            titles, texts, anchors, row_ev, item_ev = [], [], [], [], []
+            for _v, (a, its, cs) in enumerate(
+                zip(anchor.tolist(), items.tolist(), contrib.tolist())
+            ):
+                name = names[a] if a >= 0 else None
+                anchors.append(name)
+                titles.append(f"Because you watched {name}")
+                texts.append(
+                    f"Because you watched {name}: of your history, it adds most to each "
+                    "title here (your watch history)"
+                    if basis != "vector_similarity"
+                    else f"Because you watched {name}: the title of your history most "
+                    "similar to each title here (your watch history)"
+                )
+                aid = _id_of(ctx, a) if a >= 0 else None
+                row_ev.append({"anchor_id": aid, "anchor": name, "basis": basis})
+                item_ev.append(
+                    [
+                        {
+                            "anchor_id": aid,
+                            "anchor": name,
+                            "basis": basis,
+                            "contribution": round(c, 6),
+                        }
+                        for it, c in zip(its, cs)
+                        if it >= 0
+                    ]
+                )
+            text_arr = np.where(items >= 0, np.asarray(texts, dtype=object)[:, None], None)
+            anchor_arr = np.where(items >= 0, np.asarray(anchors, dtype=object)[:, None], None)
             rows.append(
                 RowBatch(
                     kind=self.kind,
                     items=items,
                     scores=scores,
-                    titles=[f"Because you watched {t}" for t in names],
+                    titles=titles,
                     reason_kind=self.kind,
-                    reason_text=[f"Because you watched {t} (your watch history)" for t in names],
-                    data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
+                    reason_text=texts,
+                    data_used=[(DATA_WATCH_HISTORY,)] * u,
                     applies=applies,
-                    anchor=names,
+                    anchor=anchors,
+                    item_reason_text=text_arr,
+                    item_anchor=anchor_arr,
+                    item_evidence=_objects(item_ev, items.shape),
+                    evidence=row_ev,
+                    anchor_index=anchor,
                 )
             )
         return rows
@@ -467,18 +582,66 @@ def _mark(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
     taken[who, items[who, at]] = True
 
 
-class HiddenGems(RowKind):
-    """Relevant titles below a popularity quantile, re-ranked for the long tail.
+def _stats(ctx: RowContext) -> Any:
+    """The title facts of the batch (from the evidence source, or from the arrays)."""
+    if ctx.evidence is not None:
+        return ctx.evidence.stats
+    from fairrec.evidence import TitleStats, popularity_share
 
-    For viewers without personalization the relevance is catalog popularity, so the row
-    becomes "well-liked titles off the beaten path" with no personal data.
+    w = np.rint(ctx.popularity).astype(np.int64)
+    return TitleStats(
+        n_viewers=0,
+        watchers=w,
+        likers=w,
+        pop_share=popularity_share(w),
+        liking_measured=False,
+        like_label="liked it",
+        mean_rating=None,
+        n_ratings=None,
+        liked_median=None,
+        rating_median=None,
+    )
+
+
+def _popularity_evidence(st: Any, i: int) -> dict[str, Any]:
+    w = int(st.watchers[i])
+    out: dict[str, Any] = {
+        "watchers": w,
+        "viewers": int(st.n_viewers),
+        "popularity_share": round(float(st.pop_share[i]), 6),
+    }
+    if st.liking_measured:
+        out["likers"] = int(st.likers[i])
+        out["liked_share"] = round(float(st.liked_share[i]), 6)
+    if st.mean_rating is not None and st.n_ratings[i] > 0:
+        out["mean_rating"] = round(float(st.mean_rating[i]), 4)
+        out["n_ratings"] = int(st.n_ratings[i])
+    return out
+
+
+def _watched_text(st: Any, i: int) -> str:
+    w = int(st.watchers[i])
+    if st.n_viewers:
+        return f"watched by {_share_text(w / st.n_viewers)} of viewers ({w})"
+    return f"watched by {w} viewer{'s' if w != 1 else ''}"
+
+
+class HiddenGems(RowKind):
+    """Rarely watched titles that viewers liked, relevant to the viewer.
+
+    A title is eligible when fewer than ``quantile`` of the catalog's titles have fewer
+    watchers than it (:func:`fairrec.evidence.popularity_share`), at least ``min_watchers``
+    training viewers watched it, and -- when the data measures liking (non-positive events,
+    e.g. ``load_movielens(..., keep_below=True)``) -- its liked share is at least the
+    catalog's median (and its mean rating at least the median, with explicit ratings).
+    Without such data the row is titled "Off the beaten path" and claims only plays.
 
     Parameters
     ----------
     quantile : float, default 0.5
-        Titles whose popularity percentile is below this are eligible.
     min_relevance : float, default 0.5
         Minimum relevance percentile among the viewer's candidates (personalized only).
+    min_watchers : int, default 5
     """
 
     kind = "hidden_gems"
@@ -489,8 +652,10 @@ class HiddenGems(RowKind):
         min_relevance: float = 0.5,
         reranker: Any = None,
         pool: int = 300,
+        min_watchers: int = 5,
     ) -> None:
         _check_pool("HiddenGems", pool)
+        _check_pool("HiddenGems", min_watchers)
         self.pool = pool
         if not 0.0 < quantile <= 1.0:
             raise param_error("quantile", "HiddenGems", "in (0, 1]", quantile)
@@ -498,10 +663,23 @@ class HiddenGems(RowKind):
             raise param_error("min_relevance", "HiddenGems", "in [0, 1)", min_relevance)
         self.quantile = quantile
         self.min_relevance = min_relevance
+        self.min_watchers = min_watchers
         self.reranker = reranker if reranker is not None else LongTail(lambda_=0.5)
 
+    def eligible(self, st: Any) -> np.ndarray:
+        """(n_items,) titles whose facts make the row's claim true."""
+        ok = (st.pop_share < self.quantile) & (st.watchers >= self.min_watchers)
+        if st.liking_measured and st.liked_median is not None:
+            ok &= st.liked_share >= st.liked_median
+            if st.mean_rating is not None and st.rating_median is not None:
+                ok &= np.nan_to_num(st.mean_rating, nan=-np.inf) >= st.rating_median
+        return ok
+
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        tail = ctx.cand_pop_pct < self.quantile
+        st = _stats(ctx)
+        ok_title = self.eligible(st)
+        safe = np.maximum(ctx.cand, 0)
+        tail = ok_title[safe] & (ctx.cand >= 0)
         relevant = (ctx.rel_pct >= self.min_relevance) | ~ctx.batch.personalized[:, None]
         cand, rel, valid = _compact_pool(
             ctx, *_gather_pool(ctx, taken, None, tail & relevant), self.pool
@@ -511,29 +689,96 @@ class HiddenGems(RowKind):
         items, scores = _pick(ctx, cand, picks, rel)
         pers = ctx.batch.personalized
         n = ctx.n
+        measured = st.liking_measured and st.liked_median is not None
+        label = "your watch history"
+        evidence, texts = [], []
+        for v, its in enumerate(items.tolist()):
+            lab = label if pers[v] else "no personal data"
+            e_row, t_row = [], []
+            for i in its:
+                if i < 0:
+                    break
+                e_row.append(_popularity_evidence(st, i))
+                if measured:
+                    extra = ""
+                    if st.mean_rating is not None and st.n_ratings[i] > 0:
+                        extra = f", mean rating {st.mean_rating[i]:.1f}"
+                    t_row.append(
+                        f"A hidden gem: {_watched_text(st, i)}; "
+                        f"{_share_text(st.liked_share[i])} of them {st.like_label}{extra} ({lab})"
+                    )
+                else:
+                    t_row.append(f"Rarely watched: {_watched_text(st, i)} ({lab})")
+            evidence.append(e_row)
+            texts.append(t_row)
+        rare = f"fewer viewers than {_share_text(1 - self.quantile)} of the catalog's titles"
+        if measured:
+            titles = ["Hidden gems for you" if p else "Hidden gems" for p in pers]
+            claim = f"Hidden gems: each watched by {rare}, and liked by at least the median share"
+        else:
+            titles = ["Off the beaten path for you" if p else "Off the beaten path" for p in pers]
+            claim = f"Rarely watched: each watched by {rare}"
+        row_ev = {
+            "quantile": self.quantile,
+            "min_watchers": self.min_watchers,
+            "liking_measured": bool(measured),
+            "liked_median": None if st.liked_median is None else round(st.liked_median, 6),
+            "rating_median": None if st.rating_median is None else round(st.rating_median, 4),
+        }
         return [
             RowBatch(
                 kind=self.kind,
                 items=items,
                 scores=scores,
-                titles=["Hidden gems for you" if p else "Hidden gems" for p in pers],
+                titles=titles,
                 reason_kind=self.kind,
                 reason_text=[
-                    "A hidden gem: rarely watched, close to your taste (your watch history)"
-                    if p
-                    else "A hidden gem: well liked but rarely watched (no personal data)"
+                    claim
+                    + (", close to your taste (your watch history)" if p else " (no personal data)")
                     for p in pers
                 ],
                 data_used=[
                     (DATA_WATCH_HISTORY,) if p else (DATA_CATALOG_POPULARITY,) for p in pers
                 ],
                 applies=np.ones(n, dtype=bool),
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=[row_ev] * n,
             )
         ]
 
 
+def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (viewer, title): how many titles of the viewer's consented history share a genre
+    with it; and the viewer's number of history titles."""
+    from fairrec.evidence import _padded_history
+
+    hist, _ = _padded_history(ctx.batch.histories)
+    n_hist = (hist >= 0).sum(axis=1)
+    u, m = items.shape
+    out = np.zeros((u, m), dtype=np.int64)
+    if hist.shape[1] == 0 or m == 0:
+        return out, n_hist
+    g = (ctx.genres > 0).astype(np.float32)
+    step = max(1, (1 << 22) // max(m * hist.shape[1], 1))
+    for lo in range(0, u, step):
+        sl = slice(lo, lo + step)
+        hg = g[np.maximum(hist[sl], 0)] * (hist[sl] >= 0)[:, :, None]  # (s, H, g)
+        ig = g[np.maximum(items[sl], 0)]  # (s, m, g)
+        share = np.matmul(ig, hg.transpose(0, 2, 1)) > 0  # (s, m, H)
+        out[sl] = share.sum(axis=2)
+    return out, n_hist
+
+
 class OutsideYourBubble(RowKind):
-    """Serendipity: relevant for viewers like you, far from your own profile.
+    """Titles the viewer's closest viewers liked, in genres the viewer rarely watches.
+
+    Eligible: liked by at least ``min_neighbors`` of the viewer's
+    :data:`~fairrec.evidence.N_NEIGHBORS` closest training viewers
+    (:func:`fairrec.evidence.closest_viewers`), with genres, and sharing a genre with at
+    most ``max_overlap`` of the viewer's consented history titles. Each title's evidence
+    states both counts.
 
     Parameters
     ----------
@@ -543,6 +788,8 @@ class OutsideYourBubble(RowKind):
         Candidates considered.
     max_popularity : float, default 0.7
         Only titles below this popularity percentile are eligible (1.0: no cap).
+    min_neighbors : int, default 5
+    max_overlap : float, default 0.25
     """
 
     kind = "outside_your_bubble"
@@ -554,22 +801,81 @@ class OutsideYourBubble(RowKind):
         title: str = "Outside your bubble",
         pool: int = 300,
         max_popularity: float = 0.7,
+        min_neighbors: int = 5,
+        max_overlap: float = 0.25,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
         _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
+        _check_pool("OutsideYourBubble", min_neighbors)
+        if not 0.0 <= max_overlap <= 1.0:
+            raise param_error("max_overlap", "OutsideYourBubble", "in [0, 1]", max_overlap)
         self.max_popularity = max_popularity
         self.reranker = reranker if reranker is not None else Serendipity()
         self.title = title
         self.pool = pool
+        self.min_neighbors = min_neighbors
+        self.max_overlap = max_overlap
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        cand, rel, valid = _compact_pool(
-            ctx, *_gather_pool(ctx, taken, None, _below(ctx, self.max_popularity)), self.pool
-        )
+        from fairrec.evidence import N_NEIGHBORS, closest_viewers
+
+        n = ctx.n
+        ev = ctx.evidence
+        if ev is None:  # no training data to find close viewers in: the claim cannot hold
+            empty = np.full((n, 0), -1, dtype=np.int64)
+            return [
+                RowBatch(
+                    self.kind,
+                    empty,
+                    np.zeros((n, 0)),
+                    [self.title] * n,
+                    self.kind,
+                    [""] * n,
+                    [(DATA_WATCH_HISTORY,)] * n,
+                    np.zeros(n, dtype=bool),
+                )
+            ]
+        neighbors, liked = closest_viewers(ev.positives, ev.train, ev.train_rows)
+        n_nb = (neighbors >= 0).sum(axis=1)
+        cand0, rel0, valid0 = _gather_pool(ctx, taken, None, _below(ctx, self.max_popularity))
+        safe = np.maximum(cand0, 0)
+        lk = liked[ctx.ar, safe]
+        has_genre = (ctx.genres.sum(axis=1) > 0)[safe]
+        overlap, n_hist = _genre_overlap(ctx, np.where(valid0, cand0, -1))
+        few = overlap <= self.max_overlap * n_hist[:, None]
+        ok = valid0 & (lk >= self.min_neighbors) & has_genre & few
+        cand, rel, valid = _compact_pool(ctx, cand0, np.where(ok, rel0, 0.0), ok, self.pool)
         context = RerankContext(profile=ctx.profile)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
         items, scores = _pick(ctx, cand, picks, rel)
-        n = ctx.n
+        ov_items, _ = _genre_overlap(ctx, items)
+        texts, evidence = [], []
+        for v, its in enumerate(items.tolist()):
+            t_row, e_row = [], []
+            for at, i in enumerate(its):
+                if i < 0:
+                    break
+                c, o, h, k_ = int(liked[v, i]), int(ov_items[v, at]), int(n_hist[v]), int(n_nb[v])
+                genres = [ctx.genre_names[g] for g in np.flatnonzero(ctx.genres[i] > 0)]
+                e_row.append(
+                    {
+                        "neighbors": k_,
+                        "neighbors_liked": c,
+                        "history_titles": h,
+                        "sharing_genre": o,
+                        "genres": genres,
+                    }
+                )
+                tail = (
+                    "none of the titles you watched shares a genre with it"
+                    if o == 0
+                    else f"only {o} of the {h} titles you watched share a genre with it"
+                )
+                t_row.append(
+                    f"{c} of your {k_} closest viewers liked it; {tail} (your watch history)"
+                )
+            texts.append(t_row)
+            evidence.append(e_row)
         return [
             RowBatch(
                 kind=self.kind,
@@ -578,12 +884,17 @@ class OutsideYourBubble(RowKind):
                 titles=[self.title] * n,
                 reason_kind=self.kind,
                 reason_text=[
-                    "Loved by viewers with similar taste, unlike what you usually watch "
-                    "(your watch history)"
+                    f"Liked by at least {self.min_neighbors} of your {N_NEIGHBORS} closest "
+                    "viewers, in genres you rarely watch (your watch history)"
                 ]
                 * n,
                 data_used=[(DATA_WATCH_HISTORY,)] * n,
                 applies=ctx.batch.personalized.copy(),
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=[{"min_neighbors": self.min_neighbors, "max_overlap": self.max_overlap}]
+                * n,
             )
         ]
 
@@ -592,40 +903,92 @@ class StatedInterests(RowKind):
     """Titles in the genres (or close to the titles) the viewer said they like.
 
     Applies only where ``stated_interests`` is granted. Relevance is the model's for
-    personalized viewers, catalog popularity otherwise; the reason says which.
+    personalized viewers, catalog popularity otherwise; the reason says which. Genres are
+    named in the catalog's spelling (the Recommender matched them), titles by their title;
+    a stated title the viewer also excluded is neither used nor named.
     """
 
     kind = "stated_interests"
     # the viewer told us they want this: rank the row above inferred ones of similar value
     value_bonus = 0.25
 
-    def __init__(self, pool: int = 300, reranker: Any = None) -> None:
+    def __init__(self, pool: int = 300, reranker: Any = None, min_similarity: float = 0.5) -> None:
         _check_pool("StatedInterests", pool)
         self.pool = pool
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.8)
+        self.min_similarity = min_similarity
+
+    @staticmethod
+    def _liked_items(ctx: RowContext) -> np.ndarray:
+        b = ctx.batch
+        return b.liked_items & ~b.banned
 
     def may_apply(self, ctx: RowContext) -> bool:
         b = ctx.batch
-        return bool((b.interests & (b.liked_genres.any(1) | b.liked_items.any(1))).any())
+        return bool((b.interests & (b.liked_genres.any(1) | self._liked_items(ctx).any(1))).any())
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         b = ctx.batch
-        liked = (b.liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u, n_items)
-        if b.liked_items.any():
-            sim = b.liked_items.astype(np.float32) @ ctx.vectors  # (u, d)
-            near = (sim @ ctx.vectors.T) / np.maximum(b.liked_items.sum(1, keepdims=True), 1)
-            liked |= near >= 0.5
+        liked_items = self._liked_items(ctx)
+        in_genre = (b.liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u, n_items)
+        liked = in_genre.copy()
+        near_sim = None
+        if liked_items.any():
+            # the most similar stated title per catalog title (exact, per stated title)
+            sims = ctx.vectors @ ctx.vectors.T if ctx.vectors.shape[0] <= 4096 else None
+            near_sim = np.full(liked.shape, -np.inf, dtype=np.float32)
+            near_idx = np.full(liked.shape, -1, dtype=np.int64)
+            who, what = np.nonzero(liked_items)
+            for v, j in zip(who.tolist(), what.tolist()):  # stated titles: a handful per viewer
+                s = sims[j] if sims is not None else ctx.vectors @ ctx.vectors[j]
+                better = s > near_sim[v]
+                near_sim[v] = np.where(better, s, near_sim[v])
+                near_idx[v] = np.where(better, j, near_idx[v])
+            liked |= near_sim >= self.min_similarity
         scores = np.where(liked & ~taken & np.isfinite(ctx.scores), ctx.scores, -np.inf)
         cand, rel = top_n(scores, self.pool)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
         items, out = _pick(ctx, cand, picks, rel)
-        applies = b.interests & (b.liked_genres.any(1) | b.liked_items.any(1))
-        names = []
-        for s in b.states:  # a label per viewer from their own stated interests
-            liked_names = sorted(s.liked_genres) or sorted(map(str, s.liked_items))
-            names.append(", ".join(liked_names[:3]) if liked_names else "")
+        applies = b.interests & (b.liked_genres.any(1) | liked_items.any(1))
+        names, row_ev, texts, evidence = [], [], [], []
+        for v, its in enumerate(items.tolist()):
+            g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
+            t_names = [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])]
+            label = g_names + t_names
+            names.append(", ".join(label[:3]) + (" and more" if len(label) > 3 else ""))
+            row_ev.append({"genres": g_names, "titles": t_names})
+            data = (
+                "your stated interests and watch history"
+                if b.personalized[v]
+                else "your stated interests"
+            )
+            t_row, e_row = [], []
+            for i in its:
+                if i < 0:
+                    break
+                matched = [
+                    ctx.genre_names[g]
+                    for g in np.flatnonzero(b.liked_genres[v] & (ctx.genres[i] > 0))
+                ]
+                if matched:
+                    e_row.append({"genres": matched})
+                    t_row.append(f"In {', '.join(matched)}, which you told us you like ({data})")
+                else:
+                    j = int(near_idx[v, i])
+                    e_row.append(
+                        {
+                            "near_title": ctx.title_list[j],
+                            "near_id": _id_of(ctx, j),
+                            "similarity": round(float(near_sim[v, i]), 6),
+                        }
+                    )
+                    t_row.append(
+                        f"Close to {ctx.title_list[j]}, which you told us you like ({data})"
+                    )
+            texts.append(t_row)
+            evidence.append(e_row)
         data_used = [
             (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
             for p in b.personalized
@@ -645,6 +1008,10 @@ class StatedInterests(RowKind):
                 ],
                 data_used=data_used,
                 applies=applies,
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=row_ev,
             )
         ]
 
@@ -677,6 +1044,7 @@ class DiversePopular(RowKind):
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.genres)
         items, scores = _pick(ctx, cand, picks, rel)
         n = ctx.n
+        texts, evidence = _popular_reasons(ctx, items, "Popular")
         return [
             RowBatch(
                 kind=self.kind,
@@ -687,8 +1055,33 @@ class DiversePopular(RowKind):
                 reason_text=["Popular across genres (no personal data)"] * n,
                 data_used=[(DATA_CATALOG_POPULARITY,)] * n,
                 applies=~ctx.batch.personalized if self.only_unpersonalized else np.ones(n, bool),
+                item_reason_text=texts,
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=evidence,
+                evidence=[{"pool": self.pool}] * n,
             )
         ]
+
+
+def _popular_reasons(
+    ctx: RowContext, items: np.ndarray, head: str
+) -> tuple[np.ndarray, np.ndarray]:
+    st = _stats(ctx)
+    texts, evidence = [], []
+    for its in items.tolist():
+        t_row, e_row = [], []
+        for i in its:
+            if i < 0:
+                break
+            e_row.append(_popularity_evidence(st, i))
+            share = st.pop_share[i]
+            t_row.append(
+                f"{head}: {_watched_text(st, i)}, more than {_share_text(share)} of the "
+                "catalog's titles (no personal data)"
+            )
+        texts.append(t_row)
+        evidence.append(e_row)
+    return _objects(texts, items.shape), _objects(evidence, items.shape)
 
 
 class PopularInGenre(RowKind):
@@ -720,6 +1113,7 @@ class PopularInGenre(RowKind):
             scores = np.where(items >= 0, ctx.popularity[np.maximum(items, 0)], 0.0)
             _mark(local, items, applies)
             name = ctx.genre_names[g]
+            texts, evidence = _popular_reasons(ctx, items, f"Popular in {name}")
             rows.append(
                 RowBatch(
                     kind=self.kind,
@@ -730,6 +1124,10 @@ class PopularInGenre(RowKind):
                     reason_text=[f"Popular in {name} (no personal data)"] * n,
                     data_used=[(DATA_CATALOG_POPULARITY,)] * n,
                     applies=applies.copy(),
+                    item_reason_text=texts,
+                    item_anchor=np.full(items.shape, None, dtype=object),
+                    item_evidence=evidence,
+                    evidence=[{"genre": name}] * n,
                 )
             )
         return rows

@@ -16,9 +16,13 @@ latest-small, 20M, 25M, 32M   ``ratings.csv``         ``movies.csv`` (CSV, UTF-8
 ============================  ======================  =====================================
 
 MovieLens holds explicit star ratings; fairrec works with implicit feedback. Every kept
-rating becomes one event of weight 1 at its timestamp (the :class:`Dataset` has no rating
-column): ``min_rating=None`` keeps all ratings ("the viewer watched it"), ``min_rating=4``
-keeps only ratings of 4 stars or more ("the viewer liked it").
+rating becomes one event of weight 1 at its timestamp, and its stars are kept in the
+:class:`Dataset`'s ``rating`` column (:attr:`Dataset.ratings`): ``min_rating=None`` keeps all
+ratings ("the viewer watched it"), ``min_rating=4`` keeps only ratings of 4 stars or more
+("the viewer liked it") as positives. With ``keep_below=True`` the ratings under
+``min_rating`` are kept too, as events of weight 0 ("watched, not a positive"): models still
+train on the positives only, while reasons can state measured liking ("92 % of the viewers
+who rated it gave 4+") and "rarely watched" counts every viewer who rated the title.
 """
 
 from __future__ import annotations
@@ -78,7 +82,9 @@ _RATING_DTYPES = {C.USER: np.int64, C.ITEM: np.int64, "rating": np.float32, C.TI
 _MAX_RATING = 5.0
 
 
-def load_movielens(path: str | os.PathLike[str], min_rating: float | None = None) -> Dataset:
+def load_movielens(
+    path: str | os.PathLike[str], min_rating: float | None = None, *, keep_below: bool = False
+) -> Dataset:
     """Load a local MovieLens folder (100K, 1M, 10M, latest-small, 20M, 25M or 32M).
 
     The layout is detected from the files present (see the module docstring). ``path`` may
@@ -91,8 +97,11 @@ def load_movielens(path: str | os.PathLike[str], min_rating: float | None = None
         The MovieLens folder, or a folder containing exactly one.
     min_rating : float, optional
         Keep only ratings ``>= min_rating`` (in stars, 0 to 5) as implicit positives. By
-        default every rating is kept. Each kept rating becomes one event of weight 1; the
-        star value itself is not stored.
+        default every rating is kept. Each kept rating becomes one event of weight 1; its
+        stars are kept in the ``rating`` column (:attr:`Dataset.ratings`).
+    keep_below : bool, default False
+        Also keep the ratings below ``min_rating``, as events of weight 0 (watched, not a
+        positive). Needs ``min_rating``.
 
     Returns
     -------
@@ -125,6 +134,12 @@ def load_movielens(path: str | os.PathLike[str], min_rating: float | None = None
         or not 0.0 <= float(min_rating) <= _MAX_RATING
     ):
         raise param_error("min_rating", "load_movielens", "a number in [0, 5] or None", min_rating)
+    if not isinstance(keep_below, (bool, np.bool_)):
+        raise param_error("keep_below", "load_movielens", "a bool", keep_below)
+    if keep_below and min_rating is None:
+        raise param_error(
+            "keep_below", "load_movielens", "False when min_rating is None", keep_below
+        )
     folder, layout = _locate(Path(os.path.expanduser(os.fspath(path))))
     ratings_file, titles_file = (folder / name for name in _LAYOUTS[layout])
     if layout == "100k":
@@ -137,15 +152,28 @@ def load_movielens(path: str | os.PathLike[str], min_rating: float | None = None
         ratings = _read_csv_ratings(ratings_file)
         catalog = _read_csv_titles(titles_file)
 
+    weight_col = None
     if min_rating is not None:
-        ratings = ratings.loc[ratings["rating"].to_numpy() >= float(min_rating)]
-        if len(ratings) == 0:
+        positive = ratings["rating"].to_numpy() >= float(min_rating)
+        if not positive.any():
             raise DataError(f"No rating in {ratings_file} is >= {min_rating}; nothing to load.")
+        if keep_below:
+            ratings = ratings.assign(**{C.WEIGHT: positive.astype(np.float32)})
+            weight_col = C.WEIGHT
+        else:
+            ratings = ratings.loc[positive]
     ratings = ratings.assign(**{C.TIME: pd.to_datetime(ratings[C.TIME].to_numpy(), unit="s")})
     year = _years(catalog)
     catalog = catalog.drop(columns="_release_year", errors="ignore").assign(year=year)
     try:
-        return Dataset.from_pandas(ratings, catalog, time_col=C.TIME, strict=True)
+        return Dataset.from_pandas(
+            ratings,
+            catalog,
+            time_col=C.TIME,
+            strict=True,
+            weight_col=weight_col,
+            rating_col="rating",
+        )
     except DataError as exc:
         raise DataError(
             f"MovieLens files {ratings_file.name} / {titles_file.name} in {folder}: {exc}"

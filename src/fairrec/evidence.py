@@ -1,0 +1,324 @@
+"""The facts reasons state, computed from the consented data a page uses.
+
+* :class:`TitleStats` -- per title, from the consented, in-window *training* events (the data
+  the model was fitted on): how many viewers watched it (any event, weight 0 included), how
+  many had it as a positive (weight > 0), and, when the data has explicit ratings, their
+  mean. "Rarely watched" and "well liked" are read from here.
+* :func:`contributions` -- how much each title of a viewer's consented history adds to the
+  model's score of a candidate: exact for implicit ALS (the per-title terms of implicit's
+  ``explain``, which sum to the score) and for ItemKNN (similarity times weight); for other
+  models the cosine similarity of the title vectors, labelled as such.
+* :func:`closest_viewers` -- a viewer's nearest training viewers by history overlap and how
+  many of them liked each title.
+
+The verifier (:func:`fairrec.audit.verify_page`) re-derives these facts on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "TitleStats",
+    "title_stats",
+    "popularity_share",
+    "contributions",
+    "closest_viewers",
+    "BASIS_ALS",
+    "BASIS_KNN",
+    "BASIS_SIMILARITY",
+    "MIN_WATCHERS",
+    "N_NEIGHBORS",
+]
+
+BASIS_ALS = "als_contribution"
+BASIS_KNN = "knn_contribution"
+BASIS_SIMILARITY = "vector_similarity"
+#: a title needs this many watchers before its liking share is stated or compared
+MIN_WATCHERS = 5
+#: "your closest viewers": how many
+N_NEIGHBORS = 50
+
+_CHUNK = 1 << 22  # floats per (viewers x titles x history) block
+
+
+def popularity_share(watchers: np.ndarray) -> np.ndarray:
+    """Share of the catalog's titles watched by *fewer* viewers than each title, in [0, 1).
+
+    ``0.3`` reads "watched by fewer viewers than 70 % of the catalog's titles" does not
+    hold; it reads "30 % of the titles have fewer viewers than this one". Ties share a value.
+    """
+    w = np.asarray(watchers)
+    n = max(len(w), 1)
+    return np.searchsorted(np.sort(w, kind="stable"), w, side="left") / n
+
+
+@dataclass(frozen=True)
+class TitleStats:
+    """Per-title facts from the consented, in-window training events.
+
+    Attributes
+    ----------
+    n_viewers : int
+        Training viewers (consented, with an in-window event).
+    watchers, likers : (n_items,) int arrays
+        Distinct training viewers with any event / a positive (weight > 0) on the title.
+    pop_share : (n_items,) array
+        :func:`popularity_share` of ``watchers``.
+    liking_measured : bool
+        The training data holds non-positive events (weight 0), so ``likers / watchers``
+        measures liking; without them every watcher is a positive and nothing is claimed.
+    like_label : str
+        How a positive reads: ``"rated it 4+"`` when explicit ratings define the positives
+        (every positive rated at least 4, every other event below), else ``"liked it"``.
+    mean_rating, n_ratings : arrays or None
+        Mean explicit rating and number of ratings per title (events with a rating).
+    liked_median, rating_median : float or None
+        Median liked share / mean rating over titles with ``MIN_WATCHERS`` watchers or more.
+    """
+
+    n_viewers: int
+    watchers: np.ndarray
+    likers: np.ndarray
+    pop_share: np.ndarray
+    liking_measured: bool
+    like_label: str
+    mean_rating: np.ndarray | None
+    n_ratings: np.ndarray | None
+    liked_median: float | None
+    rating_median: float | None
+
+    @property
+    def liked_share(self) -> np.ndarray:
+        """``likers / watchers`` (0 where nobody watched)."""
+        return self.likers / np.maximum(self.watchers, 1)
+
+
+def title_stats(
+    train: sp.csr_matrix, item_ratings: tuple[np.ndarray, np.ndarray] | None = None
+) -> TitleStats:
+    """Title facts from a training matrix whose explicit zeros are non-positive events.
+
+    Parameters
+    ----------
+    train : csr (n_viewers, n_items)
+        Consented, in-window training events, duplicates summed; a stored 0 is a title
+        watched without being a positive.
+    item_ratings : (sum, count) arrays, optional
+        Sum and number of explicit ratings per title over the same events.
+    """
+    n_items = train.shape[1]
+    watchers = np.bincount(train.indices, minlength=n_items).astype(np.int64)
+    likers = np.bincount(train.indices[train.data > 0], minlength=n_items).astype(np.int64)
+    measured = bool(train.nnz and (train.data <= 0).any())
+    enough = watchers >= MIN_WATCHERS
+    share = likers / np.maximum(watchers, 1)
+    liked_median = float(np.median(share[enough])) if measured and enough.any() else None
+    mean = count = None
+    rating_median = None
+    label = "liked it"
+    if item_ratings is not None:
+        total, count = item_ratings
+        count = count.astype(np.int64)
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        ok = enough & (count > 0)
+        if ok.any():
+            rating_median = float(np.median(mean[ok]))
+    return TitleStats(
+        n_viewers=int(train.shape[0]),
+        watchers=watchers,
+        likers=likers,
+        pop_share=popularity_share(watchers),
+        liking_measured=measured,
+        like_label=label,
+        mean_rating=mean,
+        n_ratings=count,
+        liked_median=liked_median,
+        rating_median=rating_median,
+    )
+
+
+def with_label(stats: TitleStats, label: str) -> TitleStats:
+    """``stats`` with another :attr:`TitleStats.like_label`."""
+    from dataclasses import replace
+
+    return replace(stats, like_label=label)
+
+
+def _padded_history(histories: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(u, H) history titles (-1 padded) and their weights, in column order."""
+    h = histories
+    counts = np.diff(h.indptr)
+    width = int(counts.max()) if len(counts) else 0
+    items = np.full((h.shape[0], width), -1, dtype=np.int64)
+    weights = np.zeros((h.shape[0], width), dtype=np.float64)
+    if h.nnz:
+        rows = np.repeat(np.arange(h.shape[0]), counts)
+        pos = np.arange(h.nnz) - np.repeat(h.indptr[:-1], counts)
+        items[rows, pos] = h.indices
+        weights[rows, pos] = h.data
+    return items, weights
+
+
+def contributions(
+    model: Any, histories: sp.csr_matrix, items: np.ndarray, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """What each history title adds to the score of each of ``items``, per viewer.
+
+    Parameters
+    ----------
+    model : CandidateModel
+        The fitted candidate model.
+    histories : csr (u, n_items)
+        The histories the scores were computed from (positives only).
+    items : (u, m) int array
+        Titles to explain, ``-1`` padded.
+    vectors : (n_items, d) array
+        Unit title vectors (the fallback basis).
+
+    Returns
+    -------
+    contrib : (u, m, H) float64
+        ``contrib[v, i, j]``: what history title ``hist[v, j]`` adds to title ``items[v, i]``
+        (``-inf`` for padding). For ALS and ItemKNN the terms sum to the model's score.
+    hist : (u, H) int
+        History titles, ``-1`` padded.
+    basis : str
+        :data:`BASIS_ALS`, :data:`BASIS_KNN` or :data:`BASIS_SIMILARITY`.
+    """
+
+    hist, weight = _padded_history(histories)
+    u, m = items.shape
+    width = hist.shape[1]
+    out = np.full((u, m, width), -np.inf)
+    if width == 0 or m == 0 or u == 0:
+        return out, hist, _basis(model)
+    basis = _basis(model)
+    step = max(1, _CHUNK // max(m * width, 1))
+    for lo in range(0, u, step):
+        sl = slice(lo, lo + step)
+        hi_, wi, it = hist[sl], weight[sl], items[sl]
+        if basis == BASIS_ALS:
+            block = _als_block(model, hi_, wi, it)
+        elif basis == BASIS_KNN:
+            block = _knn_block(model, hi_, wi, it)
+        else:
+            hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
+            iv = vectors[np.maximum(it, 0)].astype(np.float64)
+            block = np.matmul(iv, hv.transpose(0, 2, 1))
+        pad = (it < 0)[:, :, None] | (hi_ < 0)[:, None, :]
+        out[sl] = np.where(pad, -np.inf, block)
+    return out, hist, basis
+
+
+def _basis(model: Any) -> str:
+    from fairrec.models import ALS, ItemKNN
+
+    if isinstance(model, ALS):
+        return BASIS_ALS
+    if isinstance(model, ItemKNN):
+        return BASIS_KNN
+    return BASIS_SIMILARITY
+
+
+def _als_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """implicit's ``explain`` terms, vectorized: ``c_j * y_j . (A^-1 y_i)`` with
+    ``A = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T`` and ``c_j = alpha * w_j``."""
+    solver = model._solver
+    y = np.asarray(solver.item_factors, dtype=np.float64)
+    d = y.shape[1]
+    yty = np.asarray(solver.YtY, dtype=np.float64)
+    conf = np.where(hist >= 0, float(solver.alpha) * weight, 0.0)
+    yh = y[np.maximum(hist, 0)] * (hist >= 0)[:, :, None]  # (u, H, d)
+    a = yty[None] + float(solver.regularization) * np.eye(d)[None]
+    a = a + np.einsum("uhd,uh,uhe->ude", yh, np.where(hist >= 0, conf - 1.0, 0.0), yh)
+    yi = y[np.maximum(items, 0)]  # (u, m, d)
+    x = np.linalg.solve(a, yi.transpose(0, 2, 1))  # (u, d, m)
+    return np.einsum("uhd,udm->umh", yh, x) * conf[:, None, :]
+
+
+def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """ItemKNN scores are ``sum_j w_j * S[j, i]``: the terms themselves."""
+    s = model.similarity_
+    u, m = items.shape
+    width = hist.shape[1]
+    rows = np.broadcast_to(np.maximum(hist, 0)[:, None, :], (u, m, width)).ravel()
+    cols = np.broadcast_to(np.maximum(items, 0)[:, :, None], (u, m, width)).ravel()
+    vals = np.asarray(s[rows, cols]).ravel().astype(np.float64).reshape(u, m, width)
+    return vals * weight[:, None, :]
+
+
+def top_contributor(
+    contrib: np.ndarray, hist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (viewer, title): the history title adding most, its share of the positive
+    contributions, and the contribution itself. Ties break by the lower title index.
+
+    Returns ``(anchor, value, total)``: anchor ``-1`` where nothing adds more than 0.
+    """
+    u, m, width = contrib.shape
+    if width == 0:
+        z = np.zeros((u, m))
+        return np.full((u, m), -1, dtype=np.int64), z, z
+    # ties by title index: order the history columns by title index first
+    order = np.argsort(np.where(hist >= 0, hist, np.iinfo(np.int64).max), axis=1, kind="stable")
+    c = np.take_along_axis(contrib, order[:, None, :], axis=2)
+    h = np.take_along_axis(hist, order, axis=1)
+    best = c.argmax(axis=2)
+    value = np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0]
+    anchor = np.take_along_axis(np.broadcast_to(h[:, None, :], c.shape), best[:, :, None], axis=2)[
+        :, :, 0
+    ]
+    total = np.where(np.isfinite(c), c, 0.0).sum(axis=2)
+    anchor = np.where(np.isfinite(value) & (value > 0), anchor, -1)
+    return anchor, np.where(np.isfinite(value), value, 0.0), total
+
+
+def closest_viewers(
+    histories: sp.csr_matrix, train: sp.csr_matrix, self_rows: np.ndarray, k: int = N_NEIGHBORS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each viewer's ``k`` closest training viewers and how many of them liked each title.
+
+    Closeness is the cosine of the binary histories (the titles watched in common over the
+    square root of the product of the two history sizes); a training viewer sharing no title
+    is never close; ties break by training row. The viewer's own training row is skipped.
+
+    Returns
+    -------
+    neighbors : (u, k) int
+        Training rows, ``-1`` padded.
+    liked : (u, n_items) int
+        Number of those neighbours with a positive (weight > 0) on each title.
+    """
+    u = histories.shape[0]
+    n_train = train.shape[0]
+    hb = histories.copy()
+    hb.data = np.ones_like(hb.data)
+    tb = train.copy()
+    tb.data = np.ones_like(tb.data)
+    sizes = np.diff(tb.indptr).astype(np.float64)
+    overlap = (hb @ tb.T).toarray()  # (u, n_train)
+    key = overlap**2 / np.maximum(sizes, 1.0)[None, :]  # cosine^2 * |H_u|: same order
+    key[overlap <= 0] = -1.0
+    mine = self_rows >= 0
+    key[np.flatnonzero(mine), self_rows[mine]] = -1.0
+    kk = min(k, n_train)
+    neighbors = np.full((u, k), -1, dtype=np.int64)
+    if kk:
+        # exact order with ties by row: sort by (-key, row)
+        order = np.lexsort((np.broadcast_to(np.arange(n_train), key.shape), -key), axis=1)[:, :kk]
+        chosen = np.take_along_axis(key, order, axis=1)
+        neighbors[:, :kk] = np.where(chosen > 0, order, -1)
+    pos = train.copy()
+    pos.data = (pos.data > 0).astype(np.float64)
+    pos.eliminate_zeros()
+    who, at = np.nonzero(neighbors >= 0)
+    sel = sp.csr_matrix(
+        (np.ones(len(who)), (who, neighbors[who, at])), shape=(u, n_train), dtype=np.float64
+    )
+    liked = np.rint((sel @ pos).toarray()).astype(np.int64)
+    return neighbors, liked
