@@ -53,8 +53,9 @@ from fairrec.consent import (
     _to_ns,
 )
 from fairrec.errors import DataError, ParameterError, param_error
+from fairrec.verify import Violation, verify_page
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "Violation", "verify_page"]
 
 FORMAT = "fairrec-audit"
 FORMAT_VERSION = 1

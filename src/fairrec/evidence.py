@@ -27,6 +27,7 @@ __all__ = [
     "title_stats",
     "popularity_share",
     "contributions",
+    "top_contributions",
     "closest_viewers",
     "BASIS_ALS",
     "BASIS_KNN",
@@ -165,7 +166,11 @@ def _padded_history(histories: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
 
 def contributions(
-    model: Any, histories: sp.csr_matrix, items: np.ndarray, vectors: np.ndarray
+    model: Any,
+    histories: sp.csr_matrix,
+    items: np.ndarray,
+    vectors: np.ndarray,
+    cache: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """What each history title adds to the score of each of ``items``, per viewer.
 
@@ -179,6 +184,8 @@ def contributions(
         Titles to explain, ``-1`` padded.
     vectors : (n_items, d) array
         Unit title vectors (the fallback basis).
+    cache : dict, optional
+        Per-batch cache (the viewers' solved ALS systems are reused across rows).
 
     Returns
     -------
@@ -186,33 +193,119 @@ def contributions(
         ``contrib[v, i, j]``: what history title ``hist[v, j]`` adds to title ``items[v, i]``
         (``-inf`` for padding). For ALS and ItemKNN the terms sum to the model's score.
     hist : (u, H) int
-        History titles, ``-1`` padded.
+        History titles in ascending title order, ``-1`` padded.
     basis : str
         :data:`BASIS_ALS`, :data:`BASIS_KNN` or :data:`BASIS_SIMILARITY`.
     """
-
-    hist, weight = _padded_history(histories)
+    hist, weight = _history_cached(histories, cache)
     u, m = items.shape
-    width = hist.shape[1]
-    out = np.full((u, m, width), -np.inf)
-    if width == 0 or m == 0 or u == 0:
-        return out, hist, _basis(model)
+    out = np.full((u, m, hist.shape[1]), -np.inf)
     basis = _basis(model)
-    step = max(1, _CHUNK // max(m * width, 1))
-    for lo in range(0, u, step):
-        sl = slice(lo, lo + step)
-        hi_, wi, it = hist[sl], weight[sl], items[sl]
-        if basis == BASIS_ALS:
-            block = _als_block(model, hi_, wi, it)
-        elif basis == BASIS_KNN:
-            block = _knn_block(model, hi_, wi, it)
-        else:
-            hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
-            iv = vectors[np.maximum(it, 0)].astype(np.float64)
-            block = np.matmul(iv, hv.transpose(0, 2, 1))
-        pad = (it < 0)[:, :, None] | (hi_ < 0)[:, None, :]
-        out[sl] = np.where(pad, -np.inf, block)
+    for sl, width in _chunks(hist, m):
+        out[sl, :, :width] = _block(model, basis, hist, weight, items, vectors, sl, width, cache)
     return out, hist, basis
+
+
+def top_contributions(
+    model: Any,
+    histories: sp.csr_matrix,
+    items: np.ndarray,
+    vectors: np.ndarray,
+    cache: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Per (viewer, title): the history title adding most to its score.
+
+    Computed block by block (viewers grouped by history length), without the full
+    :func:`contributions` tensor. Ties break by the lower title index.
+
+    Returns
+    -------
+    anchor : (u, m) int
+        Title index of the top contributor; ``-1`` where nothing adds more than 0.
+    col : (u, m) int
+        Its column in the viewer's history (titles in ascending order); ``-1`` likewise.
+    value, total : (u, m) float
+        Its contribution and the sum of all contributions.
+    basis : str
+    """
+    hist, weight = _history_cached(histories, cache)
+    u, m = items.shape
+    anchor = np.full((u, m), -1, dtype=np.int64)
+    col = np.full((u, m), -1, dtype=np.int64)
+    value = np.zeros((u, m))
+    total = np.zeros((u, m))
+    basis = _basis(model)
+    for sl, width in _chunks(hist, m):
+        c = _block(model, basis, hist, weight, items, vectors, sl, width, cache)
+        best = c.argmax(axis=2)  # first maximum: lowest title index (ascending columns)
+        v = np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0]
+        ok = np.isfinite(v) & (v > 0)
+        h = hist[sl][:, :width]
+        anchor[sl] = np.where(ok, np.take_along_axis(h, best, axis=1), -1)
+        col[sl] = np.where(ok, best, -1)
+        value[sl] = np.where(np.isfinite(v), v, 0.0)
+        total[sl] = np.where(np.isfinite(c), c, 0.0).sum(axis=2)
+    return anchor, col, value, total, basis
+
+
+def _history_cached(histories: sp.csr_matrix, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    if cache is not None and "hist" in cache:
+        return cache["hist"]
+    h = histories if histories.has_sorted_indices else histories.sorted_indices()
+    got = _padded_history(h)
+    if cache is not None:
+        cache["hist"] = got
+    return got
+
+
+def _chunks(hist: np.ndarray, m: int) -> list[tuple[np.ndarray, int]]:
+    """Viewer groups of similar history length (index arrays) and their width, each block
+    at most ``_CHUNK`` floats."""
+    lengths = (hist >= 0).sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    out = []
+    lo = 0
+    u = len(order)
+    while lo < u:
+        hi = lo + 1
+        while hi < u and (hi - lo + 1) * m * max(int(lengths[order[hi]]), 1) <= _CHUNK:
+            hi += 1
+        sl = order[lo:hi]
+        out.append((sl, max(int(lengths[order[hi - 1]]), 0)))
+        lo = hi
+    return out
+
+
+def _block(
+    model: Any,
+    basis: str,
+    hist: np.ndarray,
+    weight: np.ndarray,
+    items: np.ndarray,
+    vectors: np.ndarray,
+    sl: np.ndarray,
+    width: int,
+    cache: dict | None,
+) -> np.ndarray:
+    """(s, m, width) contributions of the viewers ``sl`` (``-inf`` for padding)."""
+    hi_, wi, it = hist[sl][:, :width], weight[sl][:, :width], items[sl]
+    if width == 0:
+        return np.full((len(sl), it.shape[1], 0), -np.inf)
+    if basis == BASIS_ALS:
+        ainv = cache.get("ainv") if cache is not None else None
+        if ainv is None:
+            ainv = _als_inverse(model, hist, weight)
+            if cache is not None:
+                cache["ainv"] = ainv
+        block = _als_block(model, hi_, wi, it, ainv[sl])
+    elif basis == BASIS_KNN:
+        block = _knn_block(model, hi_, wi, it)
+    else:
+        hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
+        iv = vectors[np.maximum(it, 0)].astype(np.float64)
+        block = np.matmul(iv, hv.transpose(0, 2, 1))
+    pad = (it < 0)[:, :, None] | (hi_ < 0)[:, None, :]
+    return np.where(pad, -np.inf, block)
 
 
 def _basis(model: Any) -> str:
@@ -225,20 +318,35 @@ def _basis(model: Any) -> str:
     return BASIS_SIMILARITY
 
 
-def _als_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """implicit's ``explain`` terms, vectorized: ``c_j * y_j . (A^-1 y_i)`` with
-    ``A = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T`` and ``c_j = alpha * w_j``."""
+def _als_inverse(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(u, d, d) ``A^-1`` of each viewer, ``A = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T``
+    with ``c_j = alpha * w_j`` (implicit's ``user_linear_equation``)."""
     solver = model._solver
     y = np.asarray(solver.item_factors, dtype=np.float64)
     d = y.shape[1]
-    yty = np.asarray(solver.YtY, dtype=np.float64)
+    base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
+    out = np.empty((hist.shape[0], d, d))
+    for sl, width in _chunks(hist, d):
+        h = hist[sl][:, :width]
+        c = np.where(h >= 0, float(solver.alpha) * weight[sl][:, :width] - 1.0, 0.0)
+        yh = (y[np.maximum(h, 0)] * (h >= 0)[:, :, None]).astype(np.float32)  # (s, H, d)
+        a = base[None] + np.matmul((yh * c[:, :, None].astype(np.float32)).transpose(0, 2, 1), yh)
+        out[sl] = np.linalg.inv(a)
+    return out
+
+
+def _als_block(
+    model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray, ainv: np.ndarray
+) -> np.ndarray:
+    """implicit's ``explain`` terms, vectorized: ``c_j * y_j . (A^-1 y_i)``."""
+    solver = model._solver
+    y = np.asarray(solver.item_factors, dtype=np.float32)
     conf = np.where(hist >= 0, float(solver.alpha) * weight, 0.0)
     yh = y[np.maximum(hist, 0)] * (hist >= 0)[:, :, None]  # (u, H, d)
-    a = yty[None] + float(solver.regularization) * np.eye(d)[None]
-    a = a + np.einsum("uhd,uh,uhe->ude", yh, np.where(hist >= 0, conf - 1.0, 0.0), yh)
     yi = y[np.maximum(items, 0)]  # (u, m, d)
-    x = np.linalg.solve(a, yi.transpose(0, 2, 1))  # (u, d, m)
-    return np.einsum("uhd,udm->umh", yh, x) * conf[:, None, :]
+    # float32 products (the factors are float32): ~1e-6 relative to the score
+    x = np.matmul(yi, ainv.astype(np.float32))  # (u, m, d): A^-1 is symmetric
+    return np.matmul(x, yh.transpose(0, 2, 1)).astype(np.float64) * conf[:, None, :]
 
 
 def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -250,32 +358,6 @@ def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarr
     cols = np.broadcast_to(np.maximum(items, 0)[:, :, None], (u, m, width)).ravel()
     vals = np.asarray(s[rows, cols]).ravel().astype(np.float64).reshape(u, m, width)
     return vals * weight[:, None, :]
-
-
-def top_contributor(
-    contrib: np.ndarray, hist: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (viewer, title): the history title adding most, its share of the positive
-    contributions, and the contribution itself. Ties break by the lower title index.
-
-    Returns ``(anchor, value, total)``: anchor ``-1`` where nothing adds more than 0.
-    """
-    u, m, width = contrib.shape
-    if width == 0:
-        z = np.zeros((u, m))
-        return np.full((u, m), -1, dtype=np.int64), z, z
-    # ties by title index: order the history columns by title index first
-    order = np.argsort(np.where(hist >= 0, hist, np.iinfo(np.int64).max), axis=1, kind="stable")
-    c = np.take_along_axis(contrib, order[:, None, :], axis=2)
-    h = np.take_along_axis(hist, order, axis=1)
-    best = c.argmax(axis=2)
-    value = np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0]
-    anchor = np.take_along_axis(np.broadcast_to(h[:, None, :], c.shape), best[:, :, None], axis=2)[
-        :, :, 0
-    ]
-    total = np.where(np.isfinite(c), c, 0.0).sum(axis=2)
-    anchor = np.where(np.isfinite(value) & (value > 0), anchor, -1)
-    return anchor, np.where(np.isfinite(value), value, 0.0), total
 
 
 def closest_viewers(

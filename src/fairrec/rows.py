@@ -171,6 +171,7 @@ class EvidenceSource:
     train: Any
     train_rows: np.ndarray
     stats: Any
+    cache: dict = field(default_factory=dict)
 
 
 def history_genre_mix(histories: Any, genres: np.ndarray) -> np.ndarray:
@@ -329,22 +330,12 @@ def _contributions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """Per (viewer, title): the top contributing history title, its history column, its
     contribution and the sum of all contributions; plus the basis."""
-    from fairrec.evidence import BASIS_SIMILARITY, contributions, top_contributor
+    from fairrec.evidence import top_contributions
 
     ev = ctx.evidence
     if ev is not None:
-        contrib, hist, basis = contributions(ev.model, ev.positives, items, ctx.vectors)
-    else:
-        contrib, hist, basis = contributions(None, ctx.batch.histories, items, ctx.vectors)
-        basis = BASIS_SIMILARITY
-    anchor, value, total = top_contributor(contrib, hist)
-    col = np.full(anchor.shape, -1, dtype=np.int64)
-    if hist.shape[1]:
-        # the history column of each anchor (hist rows are sorted by title index)
-        safe = np.maximum(anchor, 0)
-        pos = np.argmax(hist[:, None, :] == safe[:, :, None], axis=2)
-        col = np.where(anchor >= 0, pos, -1)
-    return anchor, col, value, total, basis
+        return top_contributions(ev.model, ev.positives, items, ctx.vectors, ev.cache)
+    return top_contributions(None, ctx.batch.histories, items, ctx.vectors)
 
 
 def _anchor_phrase(basis: str, anchor: str) -> str:
@@ -711,7 +702,9 @@ class HiddenGems(RowKind):
                     t_row.append(f"Rarely watched: {_watched_text(st, i)} ({lab})")
             evidence.append(e_row)
             texts.append(t_row)
-        rare = f"fewer viewers than {_share_text(1 - self.quantile)} of the catalog's titles"
+        rare = (
+            f"no more viewers than {_share_text(1 - self.quantile)} of the catalog's titles have"
+        )
         if measured:
             titles = ["Hidden gems for you" if p else "Hidden gems" for p in pers]
             claim = f"Hidden gems: each watched by {rare}, and liked by at least the median share"
@@ -734,7 +727,12 @@ class HiddenGems(RowKind):
                 reason_kind=self.kind,
                 reason_text=[
                     claim
-                    + (", close to your taste (your watch history)" if p else " (no personal data)")
+                    + (
+                        f", and in the top {_share_text(1 - self.min_relevance)} of your "
+                        "candidates (your watch history)"
+                        if p
+                        else " (no personal data)"
+                    )
                     for p in pers
                 ],
                 data_used=[
@@ -749,26 +747,41 @@ class HiddenGems(RowKind):
         ]
 
 
+_SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each title's genre-set id and the (K, K) "share no genre" matrix of the K distinct
+    genre sets (cached per catalog array)."""
+    hit = _SIGNATURES.get(id(genres))
+    if hit is not None and hit[0] is genres:
+        return hit[1], hit[2]
+    sigs, inverse = np.unique(genres > 0, axis=0, return_inverse=True)
+    s = sigs.astype(np.float32)
+    disjoint = (s @ s.T) == 0
+    if len(_SIGNATURES) > 8:
+        _SIGNATURES.clear()
+    _SIGNATURES[id(genres)] = (genres, inverse.ravel(), disjoint)
+    return inverse.ravel(), disjoint
+
+
 def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per (viewer, title): how many titles of the viewer's consented history share a genre
     with it; and the viewer's number of history titles."""
-    from fairrec.evidence import _padded_history
-
-    hist, _ = _padded_history(ctx.batch.histories)
-    n_hist = (hist >= 0).sum(axis=1)
-    u, m = items.shape
-    out = np.zeros((u, m), dtype=np.int64)
-    if hist.shape[1] == 0 or m == 0:
-        return out, n_hist
-    g = (ctx.genres > 0).astype(np.float32)
-    step = max(1, (1 << 22) // max(m * hist.shape[1], 1))
-    for lo in range(0, u, step):
-        sl = slice(lo, lo + step)
-        hg = g[np.maximum(hist[sl], 0)] * (hist[sl] >= 0)[:, :, None]  # (s, H, g)
-        ig = g[np.maximum(items[sl], 0)]  # (s, m, g)
-        share = np.matmul(ig, hg.transpose(0, 2, 1)) > 0  # (s, m, H)
-        out[sl] = share.sum(axis=2)
-    return out, n_hist
+    h = ctx.batch.histories
+    n_hist = np.diff(h.indptr).astype(np.int64)
+    u = h.shape[0]
+    if ctx.genres.shape[1] == 0:
+        return np.zeros(items.shape, dtype=np.int64), n_hist
+    sig, disjoint = _genre_signatures(ctx.genres)
+    k = disjoint.shape[0]
+    rows = np.repeat(np.arange(u), np.diff(h.indptr))
+    counts = np.zeros((u, k), dtype=np.float64)
+    np.add.at(counts, (rows, sig[h.indices]), 1.0)
+    none_shared = counts @ disjoint.astype(np.float64)  # (u, K) titles sharing no genre
+    got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
+    out = n_hist[:, None] - np.rint(got).astype(np.int64)
+    return np.where(items >= 0, out, 0), n_hist
 
 
 class OutsideYourBubble(RowKind):
@@ -841,10 +854,11 @@ class OutsideYourBubble(RowKind):
         safe = np.maximum(cand0, 0)
         lk = liked[ctx.ar, safe]
         has_genre = (ctx.genres.sum(axis=1) > 0)[safe]
-        overlap, n_hist = _genre_overlap(ctx, np.where(valid0, cand0, -1))
-        few = overlap <= self.max_overlap * n_hist[:, None]
-        ok = valid0 & (lk >= self.min_neighbors) & has_genre & few
-        cand, rel, valid = _compact_pool(ctx, cand0, np.where(ok, rel0, 0.0), ok, self.pool)
+        pre = valid0 & (lk >= self.min_neighbors) & has_genre
+        cand1, rel1, valid1 = _compact_pool(ctx, cand0, rel0, pre, 2 * self.pool)
+        overlap, n_hist = _genre_overlap(ctx, np.where(valid1, cand1, -1))
+        ok = valid1 & (overlap <= self.max_overlap * n_hist[:, None])
+        cand, rel, valid = _compact_pool(ctx, cand1, np.where(ok, rel1, 0.0), ok, self.pool)
         context = RerankContext(profile=ctx.profile)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
         items, scores = _pick(ctx, cand, picks, rel)
@@ -1076,8 +1090,8 @@ def _popular_reasons(
             e_row.append(_popularity_evidence(st, i))
             share = st.pop_share[i]
             t_row.append(
-                f"{head}: {_watched_text(st, i)}, more than {_share_text(share)} of the "
-                "catalog's titles (no personal data)"
+                f"{head}: {_watched_text(st, i)}; {_share_text(share)} of the catalog's "
+                "titles have fewer viewers (no personal data)"
             )
         texts.append(t_row)
         evidence.append(e_row)
