@@ -236,6 +236,8 @@ def top_contributions(
     total = np.zeros((u, m))
     basis = _basis(model)
     for sl, width in _chunks(hist, m):
+        if width == 0 or m == 0:
+            continue
         c = _block(model, basis, hist, weight, items, vectors, sl, width, cache)
         best = c.argmax(axis=2)  # first maximum: lowest title index (ascending columns)
         v = np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0]
