@@ -512,3 +512,32 @@ def test_evidence_survives_json_and_frames(data):
     with pytest.raises(fr.errors.DataError, match="evidence"):
         fr.Reason("k", "t", evidence={"x": float("nan")})
     assert sp.issparse(rec._fitted.train_matrix_)
+
+
+def test_saved_model_states_the_same_evidence(rated, tmp_path):
+    led = fr.ConsentLedger(default="allow")
+    rec = _rec(rated, led)
+    rec.save(tmp_path / "m")
+    back = fr.Recommender.load(tmp_path / "m", consent=led)
+    users = list(rated.user_ids[:8])
+    a = rec.home_batch(users, now=NOW)
+    b = back.home_batch(users, now=NOW)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6)
+    assert a.evidence.str.contains("mean_rating").any()
+
+
+def test_erased_viewer_leaves_the_rating_evidence(rated):
+    led = fr.ConsentLedger(default="allow")
+    rec = _rec(rated, led)
+    u = rated.user_ids[0]
+    rec.forget(u)
+    ev = rated.to_frame()
+    rest = ev[ev.user_id != u]
+    want = rest.groupby("item_id").rating.mean()
+    st_ = rec._fitted.stats_
+    got = pd.Series(st_.mean_rating, index=rated.item_ids).dropna()
+    np.testing.assert_allclose(got.to_numpy(), want.reindex(got.index).to_numpy(), atol=1e-5)
+    watchers = rest.groupby("item_id").user_id.nunique()
+    np.testing.assert_array_equal(
+        st_.watchers, watchers.reindex(rated.item_ids, fill_value=0).to_numpy()
+    )

@@ -106,6 +106,9 @@ def save_recommender(rec: Any, path: Any) -> None:
     )
     if data.timestamps is not None:
         arrays["history/timestamps"] = data.timestamps[keep].astype("datetime64[ns]").view(np.int64)
+    if fitted.item_ratings_ is not None:  # per-title rating sums of the training events
+        arrays["stats/rating_sum"] = np.asarray(fitted.item_ratings_[0], dtype=np.float64)
+        arrays["stats/rating_count"] = np.asarray(fitted.item_ratings_[1], dtype=np.int64)
 
     cat = data.catalog
     catalog = {
@@ -116,6 +119,7 @@ def save_recommender(rec: Any, path: Any) -> None:
     }
     if C.MATURITY in cat:
         catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
+    catalog["like_label"] = fitted.stats_.like_label
     ids = {
         "train_user_ids": _plain(np.asarray(fitted.train_user_ids_)),
         "history_user_ids": _plain(data.user_ids[hist_users]),
@@ -434,8 +438,35 @@ def _load_from(
         train=train,
         train_user_ids=train_ids,
         fitted_at=fitted_at,
+        item_ratings=_item_ratings(arrays, n_items),
+        like_label=_like_label(catalog),
     )
     return rec
+
+
+def _item_ratings(arrays: dict[str, np.ndarray], n_items: int) -> tuple | None:
+    """The optional per-title rating sums and counts of the training events."""
+    total, count = arrays.get("stats/rating_sum"), arrays.get("stats/rating_count")
+    if total is None and count is None:
+        return None
+    _expect(
+        total is not None
+        and count is not None
+        and total.shape == (n_items,)
+        and count.shape == (n_items,)
+        and total.dtype.kind == "f"
+        and count.dtype.kind in "iu"
+        and bool(np.all(np.isfinite(total)))
+        and (count.size == 0 or count.min() >= 0),
+        "arrays.npz: 'stats/rating_sum' / 'stats/rating_count' are malformed.",
+    )
+    return total.astype(np.float64), count.astype(np.int64)
+
+
+def _like_label(catalog: Any) -> str | None:
+    label = catalog.get("like_label") if isinstance(catalog, dict) else None
+    _expect(label is None or isinstance(label, str), "catalog.json: 'like_label' must be a str.")
+    return label
 
 
 def _rebuild(

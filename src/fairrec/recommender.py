@@ -91,6 +91,7 @@ class _Fitted:
     vocab_: Any
     stats_: Any
     train_index_: dict
+    item_ratings_: Any
 
 
 _FITTED = frozenset(f.name for f in fields(_Fitted))
@@ -415,6 +416,7 @@ class Recommender:
         train_user_ids: np.ndarray,
         fitted_at: pd.Timestamp,
         item_ratings: tuple[np.ndarray, np.ndarray] | None = None,
+        like_label: str | None = None,
     ) -> None:
         """Set the fitted state (shared by ``fit`` and ``load``).
 
@@ -430,7 +432,7 @@ class Recommender:
         if vectors is None:
             vectors = genres if genres.shape[1] else np.ones((data.n_items, 1), np.float32)
         stats = title_stats(train, item_ratings)
-        label = _like_label(data)
+        label = like_label if like_label is not None else _like_label(data)
         if label is not None:
             stats = with_label(stats, label)
         # popularity: training viewers who watched the title (positive or not)
@@ -460,6 +462,7 @@ class Recommender:
             vocab_=Vocabulary.from_dataset(data),
             stats_=stats,
             train_index_={v: i for i, v in enumerate(np.asarray(train_user_ids).tolist())},
+            item_ratings_=item_ratings,
         )
         with self._lock:
             self._consent = consent
@@ -1052,7 +1055,24 @@ class Recommender:
                 train=train,
                 train_user_ids=train_users,
                 fitted_at=f.fitted_at_,
+                item_ratings=self._ratings_without(f, idx, hit[0] >= 0),
+                like_label=f.stats_.like_label,
             )
+
+    def _ratings_without(self, f: _Fitted, idx: int, trained: bool) -> Any:
+        """The per-title rating sums of the training events, less an erased viewer's."""
+        ratings = f.item_ratings_
+        if ratings is None or not trained or idx < 0 or f.data_.ratings is None:
+            return ratings
+        d = f.data_
+        ev = d.events_of(idx)
+        cutoff = retention_cutoff(f.fitted_at_, self.retention_days)
+        if cutoff is not None:
+            ev = ev[d.timestamps[ev] >= cutoff]
+        items = d.items[ev]
+        total = ratings[0] - np.bincount(items, weights=d.ratings[ev], minlength=d.n_items)
+        count = ratings[1] - np.bincount(items, minlength=d.n_items)
+        return np.where(count > 0, total, 0.0), np.maximum(count, 0)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Any) -> None:
