@@ -541,3 +541,48 @@ def test_erased_viewer_leaves_the_rating_evidence(rated):
     np.testing.assert_array_equal(
         st_.watchers, watchers.reindex(rated.item_ids, fill_value=0).to_numpy()
     )
+
+
+@pytest.mark.spark
+def test_spark_pages_are_truthful(rated):
+    pytest.importorskip("pyspark")
+    pytest.importorskip("pyarrow")
+    import os
+    import shutil
+    import sys
+
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.skip("Spark needs Java 17+")
+    from pyspark.sql import SparkSession
+
+    from fairrec.spark import home_pages
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("fairrec-truthful")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    try:
+        led = fr.ConsentLedger(default="allow")
+        rec = _rec(rated, led)
+        users = list(rated.user_ids[:6])
+        led.exclude(users[0], genres=["sci-fi"])
+        led.exclude(users[1], items=[rec.recommend(users[1], k=1, now=NOW).title[0]])
+        led.state_interests(users[2], genres=["documentary"])
+        pages = rec.home_batch(users, now=NOW, as_pages=True)
+        for page in pages:
+            assert verify_page(page, rated, led, recommender=rec) == []
+        got = home_pages(spark.createDataFrame(pd.DataFrame({"user_id": users})), rec, now=NOW)
+        got = got.toPandas().sort_values(["user_id", "row", "position"]).reset_index(drop=True)
+        want = rec.home_batch(users, now=NOW).sort_values(["user_id", "row", "position"])
+        want = want.reset_index(drop=True)
+        for col in ("user_id", "row_title", "item_id", "reason", "evidence"):
+            assert got[col].astype(str).tolist() == want[col].astype(str).tolist(), col
+        banned = _genre_titles(rated, "Sci-Fi")
+        assert not set(got[got.user_id == str(users[0])].item_id) & {str(i) for i in banned}
+    finally:
+        spark.stop()
