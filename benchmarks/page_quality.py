@@ -9,10 +9,22 @@ Model: ALS(factors=64, iterations=15, random_state=0) fitted on the training par
   of the same shape (same number of rows and titles per viewer, filled with the ALS ranking).
 - Page metrics: 2D-nDCG (Felicioni et al. 2022) of both pages.
 
+With ``--truth`` it reports instead whether the page's claims hold (issue 14), measured
+from the raw ``u.data`` file, independently of fairrec's own evidence:
+
+- *Hidden gems*: share whose mean rating (all raters) is >= the catalog median of the titles'
+  mean ratings (goal >= 80 %), and their median popularity percentile among the catalog's
+  titles (share of titles with fewer ratings; goal <= 30 %);
+- *Outside your bubble*: genre distance of the row to the viewer's history (1 - cosine of the
+  genre mixes) divided by Top picks' distance (goal >= 1.5);
+- *Because you watched*: share of anchors (Top picks and Because-you-watched rows) that are
+  the top contributor to the title's score per implicit's own ``ALS.explain`` (goal 100 %).
+
 Usage::
 
     python benchmarks/page_quality.py --data ../shared/data/ml-100k
     python benchmarks/page_quality.py --synthetic 20000:10000
+    python benchmarks/page_quality.py --truth --data ../shared/data/ml-100k
 """
 
 from __future__ import annotations
@@ -46,7 +58,15 @@ def main() -> None:
         "(BecauseYouWatched/OutsideYourBubble max_popularity : HiddenGems quantile), e.g. "
         "'1.0:0.8,0.9:0.7,0.8:0.6,0.7:0.5,0.6:0.5'; prints the novelty / 2D-nDCG trade-off",
     )
+    ap.add_argument(
+        "--truth", action="store_true", help="report whether the page's claims hold (issue 14)"
+    )
     args = ap.parse_args()
+    if args.truth:
+        if args.data is None:
+            ap.error("--truth needs --data (a MovieLens 100K folder)")
+        truth_report(args.data, args.row_size)
+        return
     if args.synthetic:
         n_users, n_items = (int(x) for x in args.synthetic.split(":"))
         data = fr.datasets.synthetic(n_users=n_users, n_items=n_items, seed=0)
@@ -161,6 +181,87 @@ def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
             f"{cov:.3f} | {cov / pcov:.2f}x | {metrics.ndcg_2d(pages, truth):.4f} | "
             f"{metrics.ndcg_2d(plain, truth):.4f} |"
         )
+
+
+def truth_report(path: Path, row_size: int) -> None:
+    """Issue 14's figures on ml-100k, for both ways of loading it."""
+    raw = pd.read_csv(Path(path) / "u.data", sep="\t", names=["user_id", "item_id", "rating", "t"])
+    print(
+        "| load | rows shown | gems >= median rating | gems' median popularity pct "
+        "| bubble / top picks genre distance | anchors = top contributor |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for keep in (True, False):
+        data = fr.datasets.load_movielens(path, min_rating=4, keep_below=keep)
+        rec = fr.Recommender(
+            model=fr.models.ALS(factors=64, iterations=15, random_state=0), row_size=row_size
+        ).fit(data)
+        pages = rec.home_batch(list(data.user_ids), progress=False, as_pages=True)
+        figures = _truth_figures(raw, data, rec, pages)
+        label = "`min_rating=4, keep_below=True`" if keep else "`min_rating=4`"
+        print(f"| {label} | " + " | ".join(figures) + " |")
+
+
+def _truth_figures(raw: pd.DataFrame, data, rec, pages) -> list[str]:
+    ids = pd.Index(data.item_ids)
+    mean = raw.groupby("item_id").rating.mean()
+    median = float(mean.median())  # catalog median of the titles' mean ratings
+    counts = raw.groupby("item_id").size().reindex(ids, fill_value=0).to_numpy()
+    pct = np.searchsorted(np.sort(counts), counts, side="left") / len(counts)
+    pct = pd.Series(pct, index=ids)
+    gems = [it.item_id for p in pages for r in p.rows if r.kind == "hidden_gems" for it in r]
+    # genre mixes
+    names = data.genre_names
+    g = np.zeros((data.n_items, len(names)))
+    for i, gs in enumerate(data.catalog.genres):
+        for x in gs:
+            g[i, names.index(x)] = 1.0
+    pos = data.to_csr()
+    pos.data = (pos.data > 0).astype(float)
+    pos.eliminate_zeros()
+    solver = rec._fitted.model_._solver
+
+    def dist(items: list, hist_mix: np.ndarray) -> float:
+        mix = g[data.item_index(items)].sum(axis=0)
+        den = np.linalg.norm(mix) * np.linalg.norm(hist_mix)
+        return 1.0 - float(mix @ hist_mix / den) if den > 0 else np.nan
+
+    bubble, top, anchored, top_ok = [], [], 0, 0
+    for p in pages:
+        u = int(data.user_index([p.user_id])[0])
+        hist = pos[u]
+        hist_mix = g[hist.indices].sum(axis=0)
+        kinds = {r.kind: r for r in p.rows}
+        if "outside_your_bubble" in kinds and "top_picks" in kinds:
+            bubble.append(dist(list(kinds["outside_your_bubble"].item_ids), hist_mix))
+            top.append(dist(list(kinds["top_picks"].item_ids), hist_mix))
+        for r in p.rows:
+            for it in r:
+                e = it.reason.evidence or {}
+                if e.get("anchor_id") is None:
+                    continue
+                i = int(data.item_index([it.item_id])[0])
+                _, contrib, _ = solver.explain(0, hist, i, N=hist.nnz)
+                best = max(c for _, c in contrib)
+                a = int(data.item_index([int(e["anchor_id"])])[0])
+                mine = dict(contrib).get(a, -np.inf)
+                anchored += 1
+                top_ok += mine >= best - 1e-6 * max(1.0, abs(best))
+    shown = {
+        k: sum(any(r.kind == k for r in p.rows) for p in pages)
+        for k in ("hidden_gems", "outside_your_bubble", "because_you_watched")
+    }
+    return [
+        ", ".join(f"{k} {v}/{len(pages)}" for k, v in shown.items()),
+        f"{100 * np.mean(mean.reindex(gems).to_numpy() >= median):.1f} % of {len(gems)} "
+        f"(median {median:.2f})"
+        if gems
+        else "n/a",
+        f"{100 * float(np.median(pct.reindex(gems))):.1f} %" if gems else "n/a",
+        f"{np.nanmean(bubble):.3f} / {np.nanmean(top):.3f} = "
+        f"{np.nanmean(bubble) / np.nanmean(top):.2f} ({len(bubble)} viewers)",
+        f"{100 * top_ok / max(anchored, 1):.1f} % of {anchored}",
+    ]
 
 
 if __name__ == "__main__":

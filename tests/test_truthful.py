@@ -357,7 +357,7 @@ def test_html_shows_the_row_reason_once_and_no_raw_scores(data):
 def test_recommend_reason_states_its_data_once(data):
     rec = _rec(data, fr.ConsentLedger(default="allow"))
     reasons = set(rec.recommend(data.user_ids[0], now=NOW).reason)
-    assert reasons == {"Most relevant to your watch history (your watch history)"}
+    assert reasons == {"Among the titles most relevant to you (your watch history)"}
 
 
 # --------------------------------------------------------------------------- rating column

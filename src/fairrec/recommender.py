@@ -856,9 +856,9 @@ class Recommender:
         it = items[ok]
         reason = np.where(
             pers[rows],
-            "Most relevant to your watch history (your watch history)"
+            "Among the titles most relevant to you (your watch history)"
             if reranker is None
-            else f"Relevant to your watch history, re-ranked by {type(reranker).__name__} "
+            else f"Among the titles most relevant to you, re-ranked by {type(reranker).__name__} "
             "(your watch history)",
             "Among the most watched titles (no personal data)"
             if reranker is None

@@ -402,7 +402,7 @@ class TopPicks(RowKind):
                 scores=scores,
                 titles=[self.title] * n,
                 reason_kind=self.kind,
-                reason_text=["Most relevant to your watch history (your watch history)"] * n,
+                reason_text=["The titles most relevant to you (your watch history)"] * n,
                 data_used=[(DATA_WATCH_HISTORY,)] * n,
                 applies=applies,
                 item_reason_text=_objects(texts, items.shape),
@@ -629,7 +629,9 @@ class HiddenGems(RowKind):
 
     Parameters
     ----------
-    quantile : float, default 0.5
+    quantile : float, default 0.35
+        On MovieLens 100K (``keep_below=True``) the gems' median popularity percentile is
+        then about 30 % (benchmarks/RESULTS.md, "Truthful pages").
     min_relevance : float, default 0.5
         Minimum relevance percentile among the viewer's candidates (personalized only).
     min_watchers : int, default 5
@@ -639,7 +641,7 @@ class HiddenGems(RowKind):
 
     def __init__(
         self,
-        quantile: float = 0.5,
+        quantile: float = 0.35,
         min_relevance: float = 0.5,
         reranker: Any = None,
         pool: int = 300,
@@ -801,8 +803,8 @@ class OutsideYourBubble(RowKind):
         Candidates considered.
     max_popularity : float, default 0.7
         Only titles below this popularity percentile are eligible (1.0: no cap).
-    min_neighbors : int, default 5
-    max_overlap : float, default 0.25
+    min_neighbors : int, default 4
+    max_overlap : float, default 0.33
     """
 
     kind = "outside_your_bubble"
@@ -814,8 +816,8 @@ class OutsideYourBubble(RowKind):
         title: str = "Outside your bubble",
         pool: int = 300,
         max_popularity: float = 0.7,
-        min_neighbors: int = 5,
-        max_overlap: float = 0.25,
+        min_neighbors: int = 4,
+        max_overlap: float = 0.33,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
         _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
@@ -899,7 +901,8 @@ class OutsideYourBubble(RowKind):
                 reason_kind=self.kind,
                 reason_text=[
                     f"Liked by at least {self.min_neighbors} of your {N_NEIGHBORS} closest "
-                    "viewers, in genres you rarely watch (your watch history)"
+                    f"viewers; at most {_share_text(self.max_overlap)} of the titles you "
+                    "watched share a genre with each (your watch history)"
                 ]
                 * n,
                 data_used=[(DATA_WATCH_HISTORY,)] * n,
