@@ -306,8 +306,9 @@ def _block(
         hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
         iv = vectors[np.maximum(it, 0)].astype(np.float64)
         block = np.matmul(iv, hv.transpose(0, 2, 1))
-    pad = (it < 0)[:, :, None] | (hi_ < 0)[:, None, :]
-    return np.where(pad, -np.inf, block)
+    block[np.broadcast_to((it < 0)[:, :, None], block.shape)] = -np.inf
+    block[np.broadcast_to((hi_ < 0)[:, None, :], block.shape)] = -np.inf
+    return block
 
 
 def _basis(model: Any) -> str:
@@ -328,10 +329,11 @@ def _als_inverse(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray
     d = y.shape[1]
     base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
     out = np.empty((hist.shape[0], d, d))
+    y32 = np.asarray(solver.item_factors, dtype=np.float32)
     for sl, width in _chunks(hist, d):
         h = hist[sl][:, :width]
         c = np.where(h >= 0, float(solver.alpha) * weight[sl][:, :width] - 1.0, 0.0)
-        yh = (y[np.maximum(h, 0)] * (h >= 0)[:, :, None]).astype(np.float32)  # (s, H, d)
+        yh = y32[np.maximum(h, 0)]  # (s, H, d); padding rows get weight 0 below
         a = base[None] + np.matmul((yh * c[:, :, None].astype(np.float32)).transpose(0, 2, 1), yh)
         out[sl] = np.linalg.inv(a)
     return out
@@ -348,7 +350,9 @@ def _als_block(
     yi = y[np.maximum(items, 0)]  # (u, m, d)
     # float32 products (the factors are float32): ~1e-6 relative to the score
     x = np.matmul(yi, ainv.astype(np.float32))  # (u, m, d): A^-1 is symmetric
-    return np.matmul(x, yh.transpose(0, 2, 1)).astype(np.float64) * conf[:, None, :]
+    out = np.matmul(x, np.ascontiguousarray(yh.transpose(0, 2, 1)))
+    out *= conf.astype(np.float32)[:, None, :]
+    return out
 
 
 def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -360,6 +364,27 @@ def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarr
     cols = np.broadcast_to(np.maximum(items, 0)[:, :, None], (u, m, width)).ravel()
     vals = np.asarray(s[rows, cols]).ravel().astype(np.float64).reshape(u, m, width)
     return vals * weight[:, None, :]
+
+
+_TRAIN_PARTS: dict[int, tuple] = {}
+
+
+def _train_parts(train: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+    """Binary ``train.T`` (n_items, n_train), row sizes and the binary positives, computed
+    once per training matrix (the fitted state is immutable; cached by identity)."""
+    hit = _TRAIN_PARTS.get(id(train))
+    if hit is not None and hit[0] is train:
+        return hit[1]
+    tb = train.copy()
+    tb.data = np.ones_like(tb.data)
+    pos = train.copy()
+    pos.data = (pos.data > 0).astype(np.float64)
+    pos.eliminate_zeros()
+    parts = (tb.T.tocsr(), np.diff(tb.indptr).astype(np.float64), pos)
+    if len(_TRAIN_PARTS) >= 4:
+        _TRAIN_PARTS.clear()
+    _TRAIN_PARTS[id(train)] = (train, parts)
+    return parts
 
 
 def closest_viewers(
@@ -382,10 +407,8 @@ def closest_viewers(
     n_train = train.shape[0]
     hb = histories.copy()
     hb.data = np.ones_like(hb.data)
-    tb = train.copy()
-    tb.data = np.ones_like(tb.data)
-    sizes = np.diff(tb.indptr).astype(np.float64)
-    overlap = (hb @ tb.T).toarray()  # (u, n_train)
+    tbt, sizes, pos = _train_parts(train)
+    overlap = (hb @ tbt).toarray()  # (u, n_train)
     key = overlap**2 / np.maximum(sizes, 1.0)[None, :]  # cosine^2 * |H_u|: same order
     key[overlap <= 0] = -1.0
     mine = self_rows >= 0
@@ -397,9 +420,6 @@ def closest_viewers(
         order = np.lexsort((np.broadcast_to(np.arange(n_train), key.shape), -key), axis=1)[:, :kk]
         chosen = np.take_along_axis(key, order, axis=1)
         neighbors[:, :kk] = np.where(chosen > 0, order, -1)
-    pos = train.copy()
-    pos.data = (pos.data > 0).astype(np.float64)
-    pos.eliminate_zeros()
     who, at = np.nonzero(neighbors >= 0)
     sel = sp.csr_matrix(
         (np.ones(len(who)), (who, neighbors[who, at])), shape=(u, n_train), dtype=np.float64

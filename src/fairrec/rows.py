@@ -621,9 +621,9 @@ class HiddenGems(RowKind):
     """Rarely watched titles that viewers liked, relevant to the viewer.
 
     A title is eligible when fewer than ``quantile`` of the catalog's titles have fewer
-    watchers than it (:func:`fairrec.evidence.popularity_share`), at least ``min_watchers``
-    training viewers watched it, and -- when the data measures liking (non-positive events,
-    e.g. ``load_movielens(..., keep_below=True)``) -- its liked share is at least the
+    watchers than it (:func:`fairrec.evidence.popularity_share`), and -- when the data
+    measures liking (non-positive events, e.g. ``load_movielens(..., keep_below=True)``) --
+    at least ``min_watchers`` training viewers watched it and its liked share is at least the
     catalog's median (and its mean rating at least the median, with explicit ratings).
     Without such data the row is titled "Off the beaten path" and claims only plays.
 
@@ -635,6 +635,7 @@ class HiddenGems(RowKind):
     min_relevance : float, default 0.5
         Minimum relevance percentile among the viewer's candidates (personalized only).
     min_watchers : int, default 5
+        Watchers a title needs before its liked share is compared (when liking is measured).
     """
 
     kind = "hidden_gems"
@@ -661,9 +662,10 @@ class HiddenGems(RowKind):
 
     def eligible(self, st: Any) -> np.ndarray:
         """(n_items,) titles whose facts make the row's claim true."""
-        ok = (st.pop_share < self.quantile) & (st.watchers >= self.min_watchers)
+        ok = st.pop_share < self.quantile
         if st.liking_measured and st.liked_median is not None:
-            ok &= st.liked_share >= st.liked_median
+            # enough raters for the liked share to mean something
+            ok &= (st.watchers >= self.min_watchers) & (st.liked_share >= st.liked_median)
             if st.mean_rating is not None and st.rating_median is not None:
                 ok &= np.nan_to_num(st.mean_rating, nan=-np.inf) >= st.rating_median
         return ok

@@ -471,7 +471,7 @@ class _Verifier:
                         p,
                         it.item_id,
                     )
-                if w < claim.get("min_watchers", 0):
+                if claim.get("liking_measured") and w < claim.get("min_watchers", 0):
                     self.fail("claim", "too few watchers to call it a gem", r, p, it.item_id)
                 med = claim.get("liked_median")
                 if claim.get("liking_measured") and med is not None:
