@@ -344,15 +344,23 @@ def _als_block(
 ) -> np.ndarray:
     """implicit's ``explain`` terms, vectorized: ``c_j * y_j . (A^-1 y_i)``."""
     solver = model._solver
-    y = np.asarray(solver.item_factors, dtype=np.float32)
+    y = _factors64(solver)
     conf = np.where(hist >= 0, float(solver.alpha) * weight, 0.0)
-    yh = y[np.maximum(hist, 0)] * (hist >= 0)[:, :, None]  # (u, H, d)
+    yh = y[np.maximum(hist, 0)]  # (u, H, d); padding columns are masked by the caller
     yi = y[np.maximum(items, 0)]  # (u, m, d)
-    # float32 products (the factors are float32): ~1e-6 relative to the score
-    x = np.matmul(yi, ainv.astype(np.float32))  # (u, m, d): A^-1 is symmetric
+    x = np.matmul(yi, ainv)  # (u, m, d): A^-1 is symmetric
     out = np.matmul(x, np.ascontiguousarray(yh.transpose(0, 2, 1)))
-    out *= conf.astype(np.float32)[:, None, :]
+    out *= conf[:, None, :]
     return out
+
+
+def _factors64(solver: Any) -> np.ndarray:
+    """The item factors as float64, converted once per solver."""
+    got = getattr(solver, "_fairrec_f64", None)
+    if got is None or got[0] is not solver.item_factors:
+        got = (solver.item_factors, np.asarray(solver.item_factors, dtype=np.float64))
+        solver._fairrec_f64 = got
+    return got[1]
 
 
 def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:
