@@ -294,12 +294,10 @@ def _block(
     if width == 0:
         return np.full((len(sl), it.shape[1], 0), -np.inf)
     if basis == BASIS_ALS:
-        ainv = cache.get("ainv") if cache is not None else None
-        if ainv is None:
-            ainv = _als_inverse(model, hist, weight)
-            if cache is not None:
-                cache["ainv"] = ainv
-        block = _als_block(model, hi_, wi, it, ainv[sl])
+        if cache is None:
+            cache = {"hist": (hist, weight)}
+        cache.setdefault("hist", (hist, weight))
+        block = _als_block(model, hist, items, sl, cache)
     elif basis == BASIS_KNN:
         block = _knn_block(model, hi_, wi, it)
     else:
@@ -321,37 +319,51 @@ def _basis(model: Any) -> str:
     return BASIS_SIMILARITY
 
 
-def _als_inverse(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """(u, d, d) ``A^-1`` of each viewer, ``A = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T``
-    with ``c_j = alpha * w_j`` (implicit's ``user_linear_equation``)."""
+def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``c_j * A_v^-1 y_j`` for every history entry ``(v, j)``, flat in row order:
+    ``(n_entries, d)``, where ``A_v = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T`` and
+    ``c_j = alpha * w_j`` (implicit's ``user_linear_equation``). A title ``i``'s score terms
+    are then ``y_i . term_j``."""
     solver = model._solver
-    y = np.asarray(solver.item_factors, dtype=np.float64)
+    y = _factors64(solver)
     d = y.shape[1]
     base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
-    out = np.empty((hist.shape[0], d, d))
-    y32 = np.asarray(solver.item_factors, dtype=np.float32)
+    lengths = (hist >= 0).sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    out = np.zeros((int(lengths.sum()), d))
     for sl, width in _chunks(hist, d):
+        if width == 0:
+            continue
         h = hist[sl][:, :width]
-        c = np.where(h >= 0, float(solver.alpha) * weight[sl][:, :width] - 1.0, 0.0)
-        yh = y32[np.maximum(h, 0)]  # (s, H, d); padding rows get weight 0 below
-        a = base[None] + np.matmul((yh * c[:, :, None].astype(np.float32)).transpose(0, 2, 1), yh)
-        out[sl] = np.linalg.inv(a)
+        ok = h >= 0
+        conf = np.where(ok, float(solver.alpha) * weight[sl][:, :width], 0.0)
+        yh = y[np.maximum(h, 0)]  # (s, H, d)
+        a = base[None] + np.matmul((yh * (conf - ok)[:, :, None]).transpose(0, 2, 1), yh)
+        terms = np.linalg.solve(a, yh.transpose(0, 2, 1)).transpose(0, 2, 1)  # (s, H, d)
+        terms *= conf[:, :, None]
+        rows = starts[sl][:, None] + np.arange(width)[None, :]
+        out[rows[ok]] = terms[ok]
     return out
 
 
 def _als_block(
-    model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray, ainv: np.ndarray
+    model: Any, hist: np.ndarray, items: np.ndarray, sl: np.ndarray, cache: dict | None
 ) -> np.ndarray:
-    """implicit's ``explain`` terms, vectorized: ``c_j * y_j . (A^-1 y_i)``."""
-    solver = model._solver
-    y = _factors64(solver)
-    conf = np.where(hist >= 0, float(solver.alpha) * weight, 0.0)
-    yh = y[np.maximum(hist, 0)]  # (u, H, d); padding columns are masked by the caller
-    yi = y[np.maximum(items, 0)]  # (u, m, d)
-    x = np.matmul(yi, ainv)  # (u, m, d): A^-1 is symmetric
-    out = np.matmul(x, np.ascontiguousarray(yh.transpose(0, 2, 1)))
-    out *= conf[:, None, :]
-    return out
+    """implicit's ``explain`` terms of the viewers ``sl``: ``y_i . (c_j A^-1 y_j)``."""
+    terms = cache.get("terms") if cache is not None else None
+    if terms is None:
+        terms = _als_terms(model, *(cache["hist"] if cache and "hist" in cache else (hist, None)))
+        if cache is not None:
+            cache["terms"] = terms
+    y = _factors64(model._solver)
+    lengths = (hist >= 0).sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    width = int(lengths[sl].max()) if len(sl) else 0
+    cols = np.arange(width)[None, :]
+    rows = np.where(cols < lengths[sl][:, None], starts[sl][:, None] + cols, 0)
+    th = terms[rows] if len(terms) else np.zeros((len(sl), width, y.shape[1]))
+    yi = y[np.maximum(items[sl], 0)]  # (s, m, d)
+    return np.matmul(yi, np.ascontiguousarray(th.transpose(0, 2, 1)))
 
 
 def _factors64(solver: Any) -> np.ndarray:
