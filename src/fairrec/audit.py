@@ -1,4 +1,6 @@
-"""An optional audit log of pages served: when, to whom (pseudonymously), for what, from what.
+"""An optional audit log of pages served: when, to whom (pseudonymously), for what, from what;
+and :func:`verify_page` (from :mod:`fairrec.verify`), which re-derives every claim on a page
+from the data and the ledger and lists the :class:`Violation` found.
 
 Each served page is one JSON line::
 

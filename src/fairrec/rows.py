@@ -384,7 +384,7 @@ class TopPicks(RowKind):
                             "anchor": names[a],
                             "basis": basis,
                             "contribution": round(float(v), 6),
-                            "score": round(float(tot), 6),
+                            "model_score": round(float(tot), 6),
                         }
                     )
                 else:
