@@ -102,9 +102,10 @@ def main() -> None:
     plain = rec.recommend_batch(users, k=n_max)
     plain = plain.merge(shape, left_on="user_id", right_index=True)
     plain = plain[plain["rank"] <= plain.n]
-    per_row = np.ceil(plain.n / plain.rows)
-    plain["row"] = ((plain["rank"] - 1) // per_row).astype(int)
-    plain["position"] = ((plain["rank"] - 1) % per_row).astype(int)
+    per_row = np.ceil(plain.n.to_numpy(np.float64) / plain.rows.to_numpy(np.float64))
+    rank0 = plain["rank"].to_numpy(np.int64) - 1
+    plain["row"] = (rank0 // per_row).astype(int)
+    plain["position"] = (rank0 % per_row).astype(int)
 
     def page_stats(frame: pd.DataFrame) -> dict:
         recs = frame.assign(rank=frame.groupby("user_id").cumcount() + 1)

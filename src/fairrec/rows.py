@@ -971,7 +971,7 @@ class StatedInterests(RowKind):
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
         items, out = _pick(ctx, cand, picks, rel)
         applies = b.interests & (b.liked_genres.any(1) | liked_items.any(1))
-        names, row_ev, texts, evidence = [], [], [], []
+        names, row_ev, texts, evidence, row_texts = [], [], [], [], []
         for v, its in enumerate(items.tolist()):
             g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
             t_names = [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])]
@@ -983,6 +983,8 @@ class StatedInterests(RowKind):
                 if b.personalized[v]
                 else "your stated interests"
             )
+            row_text = f"Matches your stated interest {names[-1]} ({data})"
+            row_texts.append(row_text)
             t_row, e_row = [], []
             for i in its:
                 if i < 0:
@@ -993,7 +995,11 @@ class StatedInterests(RowKind):
                 ]
                 if matched:
                     e_row.append({"genres": matched})
-                    t_row.append(f"In {', '.join(matched)}, which you told us you like ({data})")
+                    t_row.append(
+                        row_text  # the row's reason says it all: printed once
+                        if matched == label
+                        else f"In {', '.join(matched)}, which you told us you like ({data})"
+                    )
                 else:
                     j = int(near_idx[v, i])
                     e_row.append(
@@ -1019,12 +1025,7 @@ class StatedInterests(RowKind):
                 scores=out,
                 titles=[f"Because you like {n}" for n in names],
                 reason_kind=self.kind,
-                reason_text=[
-                    f"Matches your stated interest {n} ("
-                    + ("your stated interests and watch history" if p else "your stated interests")
-                    + ")"
-                    for n, p in zip(names, b.personalized)
-                ],
+                reason_text=row_texts,
                 data_used=data_used,
                 applies=applies,
                 item_reason_text=_objects(texts, items.shape),
