@@ -106,6 +106,12 @@ class CandidateModel(ABC):
     def is_fitted(self) -> bool:
         return hasattr(self, "n_items_")
 
+    def _record_training(self, matrix: sp.csr_matrix) -> None:
+        """Remember which (row, title) pairs ``fit`` saw (in memory only; see ``_pairs``)."""
+        from fairrec.models._pairs import TrainingPairs
+
+        self.training_pairs_ = TrainingPairs.of(matrix)
+
     def _require_fitted(self) -> None:
         if not self.is_fitted():
             raise NotFittedError(
