@@ -61,18 +61,24 @@ class TrainingPairs:
         keys = keys[_in_sample(keys, stride)]
         return cls(keys=keys, stride=stride, n_rows=n_rows, n_items=n_items)
 
-    def seen(self, rows: np.ndarray, items: np.ndarray) -> tuple[int, int]:
-        """``(checked, found)``: test pairs that fall in the sample, and those fitted on.
+    def seen(self, rows: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(checked, found)`` boolean masks over the given pairs.
 
-        ``rows`` are training-row positions (``-1``: a viewer the model has no row for),
-        ``items`` title indices (``-1``: unknown); such pairs are skipped.
+        ``checked``: the pair could be looked up (a known row and title, in the sample);
+        ``found``: it is one of the pairs the model was fitted on. ``rows`` are training-row
+        positions (``-1``: a viewer the model has no row for), ``items`` title indices
+        (``-1``: unknown).
         """
         rows = np.asarray(rows, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
-        ok = (rows >= 0) & (rows < self.n_rows) & (items >= 0) & (items < self.n_items)
-        keys = _keys(rows[ok], items[ok], self.n_items)
-        keys = keys[_in_sample(keys, self.stride)]
-        if keys.size == 0 or self.keys.size == 0:
-            return int(keys.size), 0
-        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
-        return int(keys.size), int(np.count_nonzero(self.keys[pos] == keys))
+        checked = (rows >= 0) & (rows < self.n_rows) & (items >= 0) & (items < self.n_items)
+        at = np.flatnonzero(checked)
+        keys = _keys(rows[at], items[at], self.n_items)
+        inside = _in_sample(keys, self.stride)
+        checked[at[~inside]] = False
+        at, keys = at[inside], keys[inside]
+        found = np.zeros(rows.shape, dtype=bool)
+        if keys.size and self.keys.size:
+            pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+            found[at] = self.keys[pos] == keys
+        return checked, found
