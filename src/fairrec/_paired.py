@@ -51,7 +51,7 @@ def paired(a: pd.Series, b: pd.Series, test: str = "ttest") -> dict[str, float]:
     sd = float(d.std(ddof=1))
     if not np.any(d):
         return {"diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "effect": 0.0, "p": 1.0}
-    if sd == 0.0:  # the same non-zero shift on every viewer
+    if np.ptp(d) == 0.0:  # the same non-zero shift on every viewer (sd is float noise)
         return {
             "diff": mean,
             "ci_low": mean,
