@@ -350,7 +350,8 @@ def comparison(
         pv = table[f"{col}_{pcol}"].to_numpy(dtype=np.float64)
         right = np.nanmax(np.where(np.isfinite(high), np.maximum(high, values), values))
         for yi, v, p in zip(y, values, pv):
-            text = f"{v:.4g}" + ("" if not np.isfinite(p) else f"  p={p:.1e}")
+            shown = "" if not np.isfinite(p) else ("  p<1e-16" if p < 1e-16 else f"  p={p:.1e}")
+            text = f"{v:.4g}{shown}"
             ax.text(right * 1.02, yi, text, va="center", fontsize=_FONT)
         ax.set_xlim(0, right * 1.45 if right > 0 else 1)
         ax.set_yticks(y, names)
