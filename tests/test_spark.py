@@ -370,3 +370,17 @@ def test_home_pages_when_nobody_may_be_personalized(spark, data):
     sdf = spark.createDataFrame(pd.DataFrame({"user_id": viewers}))
     got = home_pages(sdf, rec, now=NOW).toPandas()
     assert_same_pages(_as_plain(got), _as_plain(rec.home_batch(viewers, now=NOW)))
+
+
+@spark_test
+def test_evaluate_refuses_a_spark_model_trained_on_the_test_data(spark, data):
+    """fit_als's model remembers its training pairs: served over split.train, it is refused."""
+    from fairrec.errors import DataError
+    from fairrec.spark import fit_als
+
+    split = random_holdout(data, test_fraction=0.2, seed=0)
+    sdf = spark.createDataFrame(data.to_frame())
+    full = fit_als(sdf, data=data, factors=8, iterations=3, time_col="timestamp", num_blocks=2)
+    rec = fr.Recommender.from_fitted(full.model_, split.train, train_user_ids=full.train_user_ids_)
+    with pytest.raises(DataError, match="data the model was trained on"):
+        fr.evaluate(rec, split, k=10)

@@ -335,12 +335,16 @@ class _Setup:
 
         from fairrec.gate import PERSONALIZATION
 
-        batch = self.rec._gate(self.users, self.now, self.rec._fitted)
-        consented = np.array(
-            [PERSONALIZATION in s.purposes and not s.forgotten for s in batch.states], dtype=bool
-        )
-        no_consent = int(np.count_nonzero(~consented))
-        no_data = int(np.count_nonzero(consented & ~batch.personalized))
+        no_consent = no_data = 0
+        f, step = self.rec._fitted, self.rec.batch_size  # chunks bound the gate's memory
+        for start in range(0, len(self.users), step):
+            batch = self.rec._gate(self.users[start : start + step], self.now, f)
+            consented = np.array(
+                [PERSONALIZATION in s.purposes and not s.forgotten for s in batch.states],
+                dtype=bool,
+            )
+            no_consent += int(np.count_nonzero(~consented))
+            no_data += int(np.count_nonzero(consented & ~batch.personalized))
         parts = []
         if no_data:
             window = (

@@ -306,7 +306,7 @@ def fit_als(
         random_state=seed,
     )
     model.set_arrays({"item_factors": item_factors, "user_factors": user_factors})
-    return Recommender.from_fitted(
+    rec = Recommender.from_fitted(
         model,
         data,
         train_user_ids=data.user_ids[user_rows],
@@ -315,6 +315,10 @@ def fit_als(
         retention_days=retention,
         **params,
     )
+    # the model remembers what it was trained on, as a locally fitted one does: evaluate()
+    # then refuses this model served over another split's train side (see models._pairs)
+    model._record_training(rec.train_matrix_)
+    return rec
 
 
 def _stack(vectors: np.ndarray, factors: int) -> np.ndarray:
