@@ -131,3 +131,24 @@ def test_tune_bad_arguments(data):
         fr.tune("EASE", {"l2": [1.0]}, data, progress=False)
     with pytest.raises(ParameterError, match="'split' parameter"):
         fr.tune(fr.models.EASE(), {"l2": [1.0]}, data, split="folds", progress=False)
+
+
+def test_tune_fits_through_a_consent_ledger(data):
+    """With a ledger, viewers without 'training' consent never reach a candidate's fit."""
+    SpyEASE.fits.clear()
+    ledger = fr.ConsentLedger(default="allow")
+    out = data.user_ids[:40]
+    for u in out:
+        ledger.revoke(u, "training")
+    folds = rolling_folds(data, n_folds=2, test_fraction=0.1)
+    fr.tune(SpyEASE(), {"l2": [5.0]}, data, split=folds, progress=False, consent=ledger)
+    kept = ~np.isin(data.users, np.arange(40))
+    for fold, seen in zip(folds, SpyEASE.fits[:2]):
+        tr = fold.train
+        mask = ~np.isin(tr.users, np.arange(40))
+        expected = np.bincount(tr.items[mask], weights=tr.weights[mask], minlength=tr.n_items)
+        np.testing.assert_allclose(seen, expected)
+    np.testing.assert_allclose(
+        SpyEASE.fits[-1],
+        np.bincount(data.items[kept], weights=data.weights[kept], minlength=data.n_items),
+    )

@@ -44,15 +44,15 @@ class TuneResult(NamedTuple):
         ``rank`` (1 = best; ties by order tried). ``attrs`` holds ``metric``, ``k``,
         ``n_folds``, ``folds`` (train/validation sizes and time spans) and ``random_state``.
     best_model : CandidateModel
-        The best candidate, fitted on all of ``data`` (through a ``Recommender`` with
-        ``consent=None``: its ``training_pairs_`` record and row order are a Recommender's).
+        The best candidate, fitted on all of ``data`` through a ``Recommender`` (with the
+        ``consent`` given to :func:`tune`; its row order is that Recommender's).
     best_params : dict
         The best candidate's parameters (only those searched).
     best_score : float
         Its mean validation score.
     recommender : Recommender
-        The ``Recommender(consent=None)`` that fitted ``best_model`` on ``data`` (at the end
-        of ``data``), ready for :func:`fairrec.evaluate` on an outer split's test side.
+        The Recommender that fitted ``best_model`` on ``data`` (at the end of ``data``),
+        ready for :func:`fairrec.evaluate` on an outer split's test side.
     """
 
     trials: pd.DataFrame
@@ -191,6 +191,7 @@ def tune(
     *,
     k: int | None = None,
     progress: bool = True,
+    consent: Any = None,
 ) -> TuneResult:
     """Search hyperparameters of a candidate model with temporal cross-validation.
 
@@ -224,6 +225,9 @@ def tune(
         List length (default: the metric's ``@k``, else 10).
     progress : bool, default True
         Show a progress bar (tqdm) over the fits.
+    consent : ConsentLedger, optional
+        Fit every candidate through this ledger's training gate (default ``None``: every
+        viewer counts as having granted every purpose, as for offline benchmarks).
 
     Returns
     -------
@@ -273,7 +277,7 @@ def tune(
             for j, fold in enumerate(folds):
                 start = time.perf_counter()
                 rec = Recommender(
-                    model=type(model)(**{**base, **params}), consent=None, n_candidates=k
+                    model=type(model)(**{**base, **params}), consent=consent, n_candidates=k
                 )
                 rec.fit(fold.train, now=_end(fold.train))
                 seconds[i] += time.perf_counter() - start
@@ -317,7 +321,7 @@ def tune(
     )
     best = int(order[0])
     best_params = dict(grid[best])
-    rec = Recommender(model=type(model)(**{**base, **best_params}), consent=None)
+    rec = Recommender(model=type(model)(**{**base, **best_params}), consent=consent)
     rec.fit(data, now=_end(data))
     return TuneResult(
         trials=trials,

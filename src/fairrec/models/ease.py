@@ -9,7 +9,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from fairrec.errors import ModelMemoryError
+from fairrec.errors import DataError, ModelMemoryError
 from fairrec.models._base import CandidateModel, check_interactions
 
 __all__ = ["EASE"]
@@ -123,6 +123,12 @@ class EASE(CandidateModel):
                 f"EASE ran out of memory fitting {n} titles (about "
                 f"{_gib(self.memory_needed(n))} needed)."
             ) from exc
+        if not np.isfinite(p).all():  # float32 inversion of a badly conditioned Gram matrix
+            raise DataError(
+                f"EASE could not invert the item-item Gram matrix in float32 with l2={l2:g} "
+                f"(interaction weights up to {m.data.max() if m.nnz else 0:g}): raise 'l2' or "
+                "rescale the weights."
+            )
         self.weights_ = np.ascontiguousarray(p)
         self.n_items_ = n
         self._record_training(m)
