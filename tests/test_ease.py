@@ -119,3 +119,9 @@ def test_ease_non_square_weights_are_refused():
     model = fr.models.EASE()
     with pytest.raises(ValueError, match="square"):
         model.set_arrays({"weights": np.zeros((3, 4), np.float32)})
+
+
+def test_ease_weights_too_large_for_float32_raise_data_error():
+    m = sp.csr_matrix(np.array([[1e20, 1.0], [1.0, 0.0]], dtype=np.float32))
+    with pytest.raises(DataError, match="raise 'l2' or rescale"):
+        fr.models.EASE(l2=1.0).fit(m)

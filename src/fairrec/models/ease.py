@@ -112,11 +112,14 @@ class EASE(CandidateModel):
         try:
             gram = np.asarray((m.T.tocsr() @ m).toarray(), dtype=np.float32)
             gram[np.diag_indices(n)] += np.float32(l2)
+            if not np.isfinite(gram).all():
+                raise DataError(self._unstable(l2, m))
             # G is symmetric positive definite (l2 > 0), so the inverse exists
             p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
             del gram
             p = np.asarray(p, dtype=np.float32)
-            p /= -np.diag(p)[None, :]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p /= -np.diag(p)[None, :]
             p[np.diag_indices(n)] = 0.0
         except MemoryError as exc:
             raise ModelMemoryError(
@@ -124,15 +127,19 @@ class EASE(CandidateModel):
                 f"{_gib(self.memory_needed(n))} needed)."
             ) from exc
         if not np.isfinite(p).all():  # float32 inversion of a badly conditioned Gram matrix
-            raise DataError(
-                f"EASE could not invert the item-item Gram matrix in float32 with l2={l2:g} "
-                f"(interaction weights up to {m.data.max() if m.nnz else 0:g}): raise 'l2' or "
-                "rescale the weights."
-            )
+            raise DataError(self._unstable(l2, m))
         self.weights_ = np.ascontiguousarray(p)
         self.n_items_ = n
         self._record_training(m)
         return self
+
+    @staticmethod
+    def _unstable(l2: float, m: sp.csr_matrix) -> str:
+        return (
+            f"EASE could not invert the item-item Gram matrix in float32 with l2={l2:g} "
+            f"(interaction weights up to {m.data.max() if m.nnz else 0:g}): raise 'l2' or "
+            "rescale the weights."
+        )
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
