@@ -262,7 +262,7 @@ def _refuse_model_leak(rec: Any, truth: pd.DataFrame, items: np.ndarray) -> None
     A recommender built with ``from_fitted`` may serve a model fitted on more data than its
     own training matrix (e.g. the full data set, test side included): the pairs are compared
     with the model's own record of its training pairs (``training_pairs_``, kept by every
-    fairrec model's ``fit``; see :mod:`fairrec.models._pairs`), and with the recommender's
+    fairrec model's ``fit``; see :mod:`fairrec.models._pairs`), or with the recommender's
     training matrix where the model has no record (a loaded model file holds that matrix).
     """
     from fairrec.ids import canon_ids
@@ -270,35 +270,31 @@ def _refuse_model_leak(rec: Any, truth: pd.DataFrame, items: np.ndarray) -> None
 
     f = rec._fitted
     train_ids = np.asarray(f.train_user_ids_, dtype=object)
-    sources = []
     record = getattr(f.model_, "training_pairs_", None)
-    if isinstance(record, TrainingPairs):
-        if record.n_rows == len(train_ids) and record.n_items == f.data_.n_items:
-            sources.append(("model", record))
-        else:
-            raise DataError(
-                f"The recommender's model was fitted on {record.n_rows} viewer rows, but "
-                f"{len(train_ids)} training viewer ids were given (from_fitted's "
-                "train_user_ids must list the model's training viewers in the order of its "
-                "rows); cannot check that the model never saw the test pairs."
-            )
-    sources.append(("recommender", TrainingPairs.of(f.train_matrix_)))
+    if not isinstance(record, TrainingPairs):
+        record = TrainingPairs.of(f.train_matrix_)  # a loaded (or foreign) model: its matrix
+    elif record.n_rows != len(train_ids) or record.n_items != f.data_.n_items:
+        raise DataError(
+            f"The recommender's model was fitted on {record.n_rows} viewer rows, but "
+            f"{len(train_ids)} training viewer ids were given (from_fitted's "
+            "train_user_ids must list the model's training viewers in the order of its "
+            "rows); cannot check that the model never saw the test pairs."
+        )
     canon = pd.Index(canon_ids(train_ids))
     first = ~canon.duplicated(keep="first")
     rows = pd.Index(canon[first]).get_indexer(canon_ids(truth[C.USER].to_numpy(dtype=object)))
     rows = np.where(rows >= 0, np.flatnonzero(first)[np.maximum(rows, 0)], -1)
-    for _, record in sources:
-        checked, found = record.seen(rows, items)
-        if found.any():
-            example = tuple(truth.iloc[int(np.flatnonzero(found)[0])])
-            sampled = "" if record.stride == 1 else " sampled"
-            raise DataError(
-                f"{int(found.sum())} of {int(checked.sum())}{sampled} test (viewer, title) "
-                f"pairs are in the data the model was trained on (e.g. {example!r}): it was "
-                "fitted on test data, so its scores would be inflated. Fit the model on the "
-                "train side of a split (fairrec.evaluation.temporal_holdout / random_holdout "
-                "/ time_cut) and pass only that side to Recommender.from_fitted."
-            )
+    checked, found = record.seen(rows, items)
+    if found.any():
+        example = tuple(truth.iloc[int(np.flatnonzero(found)[0])])
+        sampled = "" if record.stride == 1 else " sampled"
+        raise DataError(
+            f"{int(found.sum())} of {int(checked.sum())}{sampled} test (viewer, title) "
+            f"pairs are in the data the model was trained on (e.g. {example!r}): it was "
+            "fitted on test data, so its scores would be inflated. Fit the model on the "
+            "train side of a split (fairrec.evaluation.temporal_holdout / random_holdout "
+            "/ time_cut) and pass only that side to Recommender.from_fitted."
+        )
 
 
 def _serving_time(rec: Any, train: Dataset | None, now: Any) -> pd.Timestamp:
