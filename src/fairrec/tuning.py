@@ -5,10 +5,10 @@ fitted on the train side of every rolling time fold (:func:`fairrec.splits.rolli
 and scored on that fold's validation window with :func:`fairrec.evaluate`; the best mean
 score wins and is refitted on all the data given.
 
-The sampler is written here with :class:`numpy.random.Generator` (about 30 lines) rather than
-taken from scikit-learn's ``ParameterGrid``/``ParameterSampler``: those are the only parts
-of scikit-learn it would use, and scikit-learn (with its joblib dependency, ~40 MB
-installed) would become a runtime dependency of every fairrec install for them. The
+The sampler (:func:`candidates`) is written here with :class:`numpy.random.Generator` rather
+than taken from scikit-learn's ``ParameterGrid``/``ParameterSampler``: those are the only
+parts of scikit-learn it would use, and scikit-learn (with joblib, tens of megabytes) would
+become a runtime dependency of every fairrec install for them. The
 semantics are the same: a grid is enumerated in order; with ``n_iter``, lists are drawn
 uniformly and distributions (anything with scipy's ``rvs(random_state=...)``) are sampled,
 without replacement when every parameter is a list.
