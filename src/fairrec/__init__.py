@@ -31,6 +31,7 @@ _SUBMODULES = {
     "rows",
     "metrics",
     "evaluation",
+    "tuning",
     "errors",
     "consent",
     "page",
