@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
+from fairrec.ids import canon_ids
 
 __all__ = [
     "PERSONALIZATION",
@@ -142,14 +143,15 @@ class CatalogIndex:
 
     @cached_property
     def _str_index(self) -> pd.Index:
-        # the consent ledger keeps ids in canonical string form
-        return pd.Index(pd.Series(self.item_ids).astype(str).to_numpy())
+        # the consent ledger keeps ids in canonical form (fairrec.ids)
+        return pd.Index(canon_ids(self.item_ids, "item_ids"))
 
     def item_positions(self, ids: Any) -> np.ndarray:
-        """Indices of the titles named (as str or int); unknown ids are ignored."""
+        """Indices of the titles named (any spelling of a str or int id); unknown ids are
+        ignored."""
         if not ids:
             return np.empty(0, dtype=np.int64)
-        pos = self._str_index.get_indexer(pd.Index([str(i) for i in ids]))
+        pos = self._str_index.get_indexer(pd.Index(canon_ids(list(ids), "item_ids")))
         return pos[pos >= 0]
 
     def above_maturity(self, cap: Any) -> np.ndarray:
@@ -280,8 +282,12 @@ def serving_batch(
     now: pd.Timestamp,
     retention_days: float | None,
     n_recent: int = 20,
+    user_idx: np.ndarray | None = None,
 ) -> ServingBatch:
-    """Apply the serving gate to a batch of viewers given their consent snapshots."""
+    """Apply the serving gate to a batch of viewers given their consent snapshots.
+
+    ``user_idx`` (optional) is each viewer's index in ``data`` (``-1``: none), when the caller
+    has already looked the ids up (by canonical form, :class:`fairrec.ids.IdMap`)."""
     u = len(user_ids)
     n_items = catalog.n_items
     n_genres = len(catalog.genre_names)
@@ -293,8 +299,10 @@ def serving_batch(
     )
     if data is None or u == 0:
         user_idx = np.full(u, -1, dtype=np.int64)
+    elif user_idx is not None:
+        user_idx = np.asarray(user_idx, dtype=np.int64)
     elif u == 1:  # what user_index(..., on_unknown="ignore") returns, without its overhead
-        user_idx = np.array([data._user_index.get(next(iter(user_ids)), -1)], dtype=np.int64)
+        user_idx = np.array([data.user_map.position(next(iter(user_ids)))], dtype=np.int64)
     else:
         user_idx = data.user_index(list(user_ids), on_unknown="ignore")
     cutoff = retention_cutoff(now, retention_days)
