@@ -37,6 +37,8 @@ __all__ = [
     "retention_cutoff",
     "training_events",
     "training_matrix",
+    "training_oldest",
+    "cell_oldest",
     "serving_batch",
 ]
 
@@ -88,6 +90,43 @@ def training_matrix(data: Dataset, mask: np.ndarray) -> tuple[sp.csr_matrix, np.
     )
     m.sum_duplicates()
     return m, rows_users
+
+
+def training_oldest(
+    data: Dataset, mask: np.ndarray, train: sp.csr_matrix, rows: np.ndarray
+) -> sp.csr_matrix | None:
+    """Time (int64 ns) of the oldest event summed into each cell of a training matrix.
+
+    ``train`` and ``rows`` are :func:`training_matrix`'s output for ``mask``. The result has
+    the sparsity of ``train``, so it can be row-sliced along with it; ``None`` when the data
+    has no timestamps. A model file keeps a cell only while its oldest event is inside the
+    retention window, so no play older than the window is ever written.
+    """
+    if data.timestamps is None:
+        return None
+    row_of = np.searchsorted(rows, data.users[mask])
+    return cell_oldest(row_of, data.items[mask], data.timestamps[mask].view(np.int64), train)
+
+
+def cell_oldest(
+    rows: np.ndarray, items: np.ndarray, times: np.ndarray, like: sp.csr_matrix
+) -> sp.csr_matrix:
+    """Per cell of ``like``, the smallest of ``times`` among the events ``(rows, items)``."""
+    n_items = like.shape[1]
+    key = rows.astype(np.int64) * n_items + items.astype(np.int64)
+    order = np.lexsort((times, key))
+    key_s = key[order]
+    first = np.ones(key_s.size, dtype=bool)
+    first[1:] = key_s[1:] != key_s[:-1]
+    ukeys, umin = key_s[first], np.asarray(times)[order][first]
+    cell_rows = np.repeat(np.arange(like.shape[0], dtype=np.int64), np.diff(like.indptr))
+    pos = np.searchsorted(ukeys, cell_rows * n_items + like.indices)
+    out = sp.csr_matrix(
+        (umin[np.minimum(pos, max(ukeys.size - 1, 0))].astype(np.int64) if ukeys.size else
+         np.zeros(like.nnz, dtype=np.int64), like.indices.copy(), like.indptr.copy()),
+        shape=like.shape,
+    )
+    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -37,6 +37,7 @@ class BPR(ImplicitFactorModel):
     """
 
     kind: ClassVar[str] = "bpr"
+    _extra_width: ClassVar[int] = 1  # implicit's item bias column
 
     def __init__(
         self,

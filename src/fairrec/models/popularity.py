@@ -46,6 +46,16 @@ class Popularity(CandidateModel):
         self._require_fitted()
         return np.tile(self.counts_, (histories.shape[0], 1))
 
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> Popularity:
+        """Counts recomputed without the erased rows (exact and cheap: always done)."""
+        return self._refit(user_items)
+
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()
         return {"counts": self.counts_}

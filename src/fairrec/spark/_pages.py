@@ -47,7 +47,7 @@ from fairrec.spark._frames import KEY, id_key, listing, require_frame
 __all__ = ["home_pages", "page_schema", "consent_table"]
 
 _STATE, _KNOWN, _GONE = "_fairrec_state", "_fairrec_known", "_fairrec_forgotten"
-_SPARK_TYPES = {"string": T.StringType(), "int64": T.LongType(), "float64": T.DoubleType()}
+_SPARK_TYPES = {"string": T.StringType(), "object": T.StringType(), "int64": T.LongType(), "float64": T.DoubleType()}
 #: viewers per home_batch call inside a partition (bounds the size of each output batch)
 _SLICE = 2048
 
@@ -288,11 +288,13 @@ class _BatchConsent:
 
     @staticmethod
     def _key(user_id: Any) -> str:
-        if isinstance(user_id, str):
-            return user_id
-        if isinstance(user_id, (int, np.integer)) and not isinstance(user_id, (bool, np.bool_)):
-            return str(int(user_id))
-        raise DataError(f"Viewer ids must be str or int; got {user_id!r}.")
+        from fairrec.errors import ParameterError
+        from fairrec.ids import canon_id
+
+        try:
+            return canon_id(user_id)
+        except ParameterError as exc:
+            raise DataError(str(exc)) from None
 
     def state(self, user_id: Any) -> ConsentState:
         key = self._key(user_id)
@@ -379,7 +381,11 @@ def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """
     return pd.DataFrame(
         {
-            c: frame[c].astype(object) if FRAME_DTYPES[c] == "string" else frame[c]
+            c: frame[c].astype(object)
+            if FRAME_DTYPES[c] == "string"
+            else frame[c].map(str).astype(object)  # ids: Spark's column holds their str form
+            if FRAME_DTYPES[c] == "object"
+            else frame[c]
             for c in FRAME_COLUMNS
         }
     )
