@@ -131,7 +131,11 @@ def canon_ids(values: object, what: str = "user_ids") -> np.ndarray:
     elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ParameterError(f"{what} must be an array-like of ids; got {values!r}.")
     else:
-        arr = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
+        arr = (
+            values
+            if isinstance(values, np.ndarray)
+            else pd.Series(list(values), dtype=object).to_numpy()  # lists stay elements
+        )
     if arr.ndim != 1:
         raise ParameterError(f"{what} must be one-dimensional; got shape {arr.shape}.")
     if arr.size == 0:
@@ -144,7 +148,13 @@ def canon_ids(values: object, what: str = "user_ids") -> np.ndarray:
             f"{what} must hold str or int ids; got an array of dtype {arr.dtype} "
             f"(e.g. {arr[0]!r}). Float, bool or missing ids cannot be matched to viewers."
         )
-    codes, uniques = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
+    except TypeError:  # an unhashable entry (a list, a dict): not an id
+        bad = next(v for v in arr if not isinstance(v, (str, int, np.integer)))
+        raise ParameterError(
+            f"{what} must hold str or int ids; got {bad!r} of type {type(bad).__name__}."
+        ) from None
     if (codes < 0).any():
         bad = arr[int(np.flatnonzero(codes < 0)[0])]
         raise ParameterError(f"{what} must not hold missing ids; got {bad!r}.")
@@ -231,7 +241,9 @@ class IdMap:
         an :class:`~fairrec.errors.UnknownUserError` / ``UnknownItemError`` naming them."""
         from fairrec.errors import UnknownItemError, UnknownUserError
 
-        scalar = np.ndim(values) == 0 and not isinstance(values, (list, tuple))
+        scalar = isinstance(values, (str, bytes, np.generic)) or not isinstance(values, Iterable)
+        if isinstance(values, np.ndarray) and values.ndim == 0:
+            scalar, values = True, values.item()
         vals = [values] if scalar else values
         arr = vals if isinstance(vals, (np.ndarray, pd.Series, pd.Index)) else list(vals)
         canon = canon_ids(arr, self.what) if len(arr) else np.empty(0, dtype=object)
