@@ -354,6 +354,8 @@ def test_bad_catalog_maturity(interactions: pd.DataFrame) -> None:
 
 # ---------------------------------------------------------------------- round trip (property)
 _int_ids = st.integers(min_value=-(2**62), max_value=2**62)
+
+
 def _valid_id(v: str) -> bool:
     try:
         canon_id(v)

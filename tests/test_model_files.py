@@ -93,8 +93,7 @@ def test_finding3_retention_applied_at_save_time(tmp_path, data):
     frame = data.to_frame()
     oldest = frame.groupby(["user_id", "item_id"])["timestamp"].min()
     saved = [
-        oldest[(ids[r], data.item_ids[i])]
-        for r, i in zip(train_rows, arrays["train/indices"])
+        oldest[(ids[r], data.item_ids[i])] for r, i in zip(train_rows, arrays["train/indices"])
     ]
     assert saved, "some training cells are inside the window"
     assert min(saved) >= cutoff  # no saved training cell holds a play older than the window
@@ -116,8 +115,10 @@ def test_finding3_catalog_popularity_only_from_consented_plays(tmp_path, data):
     rec.save(tmp_path / "m")
     pop = np.asarray(_json(tmp_path / "m", "catalog.json")["popularity"])
     consenting = data.filter(users=list(data.user_ids[1:]))
-    expected = np.bincount(np.unique(consenting.users * data.n_items + consenting.items)
-                           % data.n_items, minlength=data.n_items)
+    expected = np.bincount(
+        np.unique(consenting.users * data.n_items + consenting.items) % data.n_items,
+        minlength=data.n_items,
+    )
     np.testing.assert_array_equal(pop, expected)
     # erased later: their plays leave the statistics of the next file
     victim = data.user_ids[1]
@@ -151,7 +152,9 @@ def saved(tmp_path, data):
 def test_finding8_flipped_digit_in_meta_is_detected(saved):
     text = (saved / "meta.json").read_text()
     assert '"regularization": 0.05' in text
-    (saved / "meta.json").write_text(text.replace('"regularization": 0.05', '"regularization": 0.06'))
+    (saved / "meta.json").write_text(
+        text.replace('"regularization": 0.05', '"regularization": 0.06')
+    )
     with pytest.raises(ModelFileError, match="meta.json does not match its checksum"):
         fr.Recommender.load(saved)
 
@@ -187,7 +190,7 @@ def test_npy_header_declaring_more_than_it_holds_is_refused(saved):
     end = shape_txt.index(")", start)
     huge = shape_txt[: start + 1] + "4000000000, 4" + shape_txt[end:]
     huge = huge[: len(shape_txt)].ljust(len(shape_txt))  # keep the header length
-    members[name] = huge.encode("latin1") + raw[len(shape_txt):]
+    members[name] = huge.encode("latin1") + raw[len(shape_txt) :]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         for n, b in members.items():
             zf.writestr(n, b)

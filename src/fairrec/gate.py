@@ -122,8 +122,13 @@ def cell_oldest(
     cell_rows = np.repeat(np.arange(like.shape[0], dtype=np.int64), np.diff(like.indptr))
     pos = np.searchsorted(ukeys, cell_rows * n_items + like.indices)
     out = sp.csr_matrix(
-        (umin[np.minimum(pos, max(ukeys.size - 1, 0))].astype(np.int64) if ukeys.size else
-         np.zeros(like.nnz, dtype=np.int64), like.indices.copy(), like.indptr.copy()),
+        (
+            umin[np.minimum(pos, max(ukeys.size - 1, 0))].astype(np.int64)
+            if ukeys.size
+            else np.zeros(like.nnz, dtype=np.int64),
+            like.indices.copy(),
+            like.indptr.copy(),
+        ),
         shape=like.shape,
     )
     return out

@@ -129,7 +129,9 @@ def _saved_training(
 def _meta_digest(meta: dict[str, Any]) -> str:
     """SHA-256 of meta.json's content (every key but ``meta_sha256``), canonically dumped."""
     body = {k: v for k, v in meta.items() if k != "meta_sha256"}
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(
+        body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -941,7 +941,9 @@ class Recommender:
                 "history inside the retention window, so your page does not use it."
             )
         else:
-            lines.append(f"- {PERSONALIZATION}: not granted; your page does not use your watch history.")
+            lines.append(
+                f"- {PERSONALIZATION}: not granted; your page does not use your watch history."
+            )
         # training: what the shared model in service learned from
         if granted[TRAINING] and trained:
             lines.append(
@@ -1053,8 +1055,18 @@ class Recommender:
             f = self._fitted
             data = f.data_
             idx = data.user_map.position(canon)
-            if idx >= 0:
-                data = data.select(data.users != idx)
+            if idx >= 0:  # their events and their entry in the id map go
+                keep_ev = data.users != idx
+                users = data.users[keep_ev]
+                data = Dataset(
+                    user_ids=np.delete(data.user_ids, idx),
+                    item_ids=data.item_ids,
+                    users=(users - (users > idx)).astype(np.int32),
+                    items=data.items[keep_ev],
+                    weights=data.weights[keep_ev],
+                    timestamps=data.timestamps[keep_ev] if data.timestamps is not None else None,
+                    catalog=data.catalog,
+                )
             train, oldest, train_users = f.train_matrix_, f.train_oldest_, f.train_user_ids_
             row = f.train_index_.get(canon, -1)
             model = f.model_

@@ -47,7 +47,12 @@ from fairrec.spark._frames import KEY, id_key, listing, require_frame
 __all__ = ["home_pages", "page_schema", "consent_table"]
 
 _STATE, _KNOWN, _GONE = "_fairrec_state", "_fairrec_known", "_fairrec_forgotten"
-_SPARK_TYPES = {"string": T.StringType(), "object": T.StringType(), "int64": T.LongType(), "float64": T.DoubleType()}
+_SPARK_TYPES = {
+    "string": T.StringType(),
+    "object": T.StringType(),
+    "int64": T.LongType(),
+    "float64": T.DoubleType(),
+}
 #: viewers per home_batch call inside a partition (bounds the size of each output batch)
 _SLICE = 2048
 
