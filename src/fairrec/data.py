@@ -548,7 +548,7 @@ class Dataset:
                 f"select() needs a boolean mask of shape ({self.n_events},). "
                 f"Got dtype {mask.dtype} and shape {mask.shape} instead."
             )
-        return Dataset(
+        out = Dataset(
             user_ids=self.user_ids,
             item_ids=self.item_ids,
             users=self.users[mask],
@@ -557,6 +557,10 @@ class Dataset:
             timestamps=self.timestamps[mask] if self.timestamps is not None else None,
             catalog=self.catalog,
         )
+        for shared in ("user_map", "item_map"):  # same ids: the maps are shared too
+            if shared in self.__dict__:
+                out.__dict__[shared] = self.__dict__[shared]
+        return out
 
     def event_mask(
         self,

@@ -874,7 +874,7 @@ class Recommender:
         n_trained = (
             int(f.train_matrix_.indptr[row + 1] - f.train_matrix_.indptr[row]) if trained else 0
         )
-        trained_at = f.fitted_at_.isoformat()
+        trained_at = f.fitted_at_.isoformat(timespec="seconds")
         page_used = set(page.data_used)
         personalized = bool(page.personalized)
         n_events = int(batch.histories.nnz) if personalized else 0
