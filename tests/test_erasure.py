@@ -209,3 +209,18 @@ def test_report_matches_the_page_served(data, purposes):
     )
     if not page.personalized:
         assert report["history_events_used"] == 0
+
+
+@pytest.mark.parametrize("kind", ["als", "popularity"])
+def test_report_for_an_erased_viewer_never_claims_nothing_is_used(data, kind):
+    rec = fr.Recommender(model=MODELS[kind](), on_unknown="ignore").fit(data)
+    user = data.user_ids[10]
+    rec.forget(user)
+    report = rec.explain_data_use(user)
+    training = [ln for ln in report.text.splitlines() if ln.startswith("- training")][0]
+    assert "erased" in training and "none of your data is used" not in report.text
+    if kind == "als":  # learned item vectors keep their share until the next training
+        assert "until the next training" in training
+    else:
+        assert "removed from every count" in training
+    assert not report["trained_on_your_data"] and report["history_events_used"] == 0

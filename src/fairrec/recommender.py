@@ -945,7 +945,21 @@ class Recommender:
                 f"- {PERSONALIZATION}: not granted; your page does not use your watch history."
             )
         # training: what the shared model in service learned from
-        if granted[TRAINING] and trained:
+        if state.forgotten:
+            learned = f.model_.item_vectors is not None and not f.model_.exact_erasure
+            lines.append(
+                f"- {TRAINING}: erased; your plays, training row and factors are deleted"
+                + (
+                    ". If the shared model in service (trained "
+                    f"{trained_at}) was trained on them, its item vectors keep what they "
+                    "learned from them until the next training, unless the erasure re-solved "
+                    "them (forget with update_items=True)."
+                    if learned
+                    else f", and removed from every count and similarity of the shared model "
+                    f"in service (trained {trained_at})."
+                )
+            )
+        elif granted[TRAINING] and trained:
             lines.append(
                 f"- {TRAINING}: granted{_since_txt(TRAINING)}; the shared model (trained "
                 f"{trained_at}) learned from {n_trained} title(s) you played; plays since "

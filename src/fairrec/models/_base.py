@@ -66,6 +66,9 @@ class CandidateModel(ABC):
 
     #: name written in model files
     kind: ClassVar[str] = "base"
+    #: :meth:`erase_rows` always removes an erased viewer's whole contribution (counts or
+    #: similarities recomputed), whatever ``update_items`` says
+    exact_erasure: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:

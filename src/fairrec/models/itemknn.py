@@ -29,6 +29,7 @@ class ItemKNN(CandidateModel):
     """
 
     kind: ClassVar[str] = "itemknn"
+    exact_erasure: ClassVar[bool] = True
 
     def __init__(self, neighbors: int = 50, num_threads: int = 0) -> None:
         self.neighbors = neighbors

@@ -22,6 +22,7 @@ class Popularity(CandidateModel):
     """
 
     kind: ClassVar[str] = "popularity"
+    exact_erasure: ClassVar[bool] = True
 
     def __init__(self, by: str = "users") -> None:
         self.by = by
