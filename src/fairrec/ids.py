@@ -193,9 +193,16 @@ class IdMap:
     def __init__(self, external: object, what: str = "user_id") -> None:
         from fairrec.errors import DataError
 
-        ext = external if isinstance(external, np.ndarray) else np.asarray(list(external))
-        if ext.ndim != 1:
-            ext = np.asarray(list(external), dtype=object)
+        if isinstance(external, np.ndarray):
+            ext = external
+        else:  # keep each id's type: numpy would turn [1, "a"] into the strings "1", "a"
+            values = list(external)
+            ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+            ext = (
+                np.asarray(values, dtype=np.int64)
+                if ints and values
+                else pd.Series(values, dtype=object).to_numpy()
+            )
         try:
             canon = canon_ids(ext, what) if ext.size else np.empty(0, dtype=object)
         except ParameterError as exc:
@@ -262,6 +269,18 @@ class IdMap:
 
             warnings.warn(msg, stacklevel=3)
         return pos
+
+    def names(self, values: list, positions: np.ndarray) -> list:
+        """:meth:`resolve` of many ids whose :meth:`positions` are already known."""
+        ext = self.external
+        out = []
+        for v, p in zip(values, positions.tolist()):
+            if p >= 0:
+                e = ext[p]
+                out.append(e.item() if isinstance(e, np.generic) else e)
+            else:
+                out.append(self.resolve(v))
+        return out
 
     def resolve(self, value: object) -> object:
         """The id fairrec writes for ``value``: its external spelling when known; else its

@@ -435,9 +435,11 @@ class Recommender:
         umap = f.data_.user_map
         if len(users) == 1:
             u0 = next(iter(users))
-            return np.array([umap.position(u0)], dtype=np.int64), [umap.resolve(u0)]
-        idx = umap.positions(list(users)) if len(users) else np.empty(0, dtype=np.int64)
-        return idx, [umap.resolve(u) for u in users]
+            idx = np.array([umap.position(u0)], dtype=np.int64)
+            return idx, umap.names([u0], idx)
+        users = list(users)
+        idx = umap.positions(users) if users else np.empty(0, dtype=np.int64)
+        return idx, umap.names(users, idx)
 
     def _states(self, users: Sequence[Any], f: _Fitted, data_idx: Any = None) -> list[Any]:
         """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
