@@ -325,10 +325,20 @@ class Dataset:
         )
         ts = _timestamps(interactions[time_col], time_col) if time_col is not None else None
 
-        user_codes, user_ids = _factorize_ids(u_raw, user_col, "interactions")
-        cat = cls._build_catalog(catalog, item_col, i_raw, strict)
+        # ids are canonicalised once per distinct value, not once per event
+        user_codes, user_ids, user_canon = _factorize_ids(u_raw, user_col, "interactions")
+        i_codes, i_uniques = _factorize_raw(i_raw)
+        i_canon = _canonical(i_uniques, item_col, "interactions")
+        cat = cls._build_catalog(
+            catalog,
+            item_col,
+            i_uniques,
+            strict,
+            item_canon=i_canon,
+            item_counts=np.bincount(i_codes, minlength=len(i_uniques)),
+        )
         item_map = IdMap(cat[C.ITEM].to_numpy(), "item_id")
-        items = item_map.positions(_canonical(i_raw, item_col, "interactions"))
+        items = item_map.positions(i_canon)[i_codes]
         if (items < 0).any():  # guarded in _build_catalog
             bad = pd.unique(i_raw[items < 0])
             raise DataError(f"Interactions name titles not in the catalog: {_listing(bad)}.")
@@ -337,7 +347,7 @@ class Dataset:
         if "popularity" not in cat.columns or cat["popularity"].isna().all():
             pop = np.bincount(items, minlength=len(cat)).astype(np.float64)
             cat["popularity"] = pop
-        return cls(
+        out = cls(
             user_ids=np.asarray(user_ids),
             item_ids=item_index.to_numpy(),
             users=user_codes.astype(np.int32),
@@ -346,13 +356,29 @@ class Dataset:
             timestamps=ts,
             catalog=cat,
         )
+        out.__dict__["user_map"] = IdMap._from_canonical(out.user_ids, user_canon, "user_id")
+        out.__dict__["item_map"] = item_map
+        return out
 
     @staticmethod
     def _build_catalog(
-        catalog: pd.DataFrame | None, item_col: str, item_ids: np.ndarray, strict: bool
+        catalog: pd.DataFrame | None,
+        item_col: str,
+        item_ids: np.ndarray,
+        strict: bool,
+        *,
+        item_canon: np.ndarray | None = None,
+        item_counts: np.ndarray | None = None,
     ) -> pd.DataFrame:
+        """The catalog frame for the interaction titles ``item_ids`` (one per event, or the
+        distinct ones in order of first appearance with their canonical forms
+        ``item_canon`` and numbers of events ``item_counts``)."""
+        if item_canon is None or item_counts is None:
+            codes, item_ids = _factorize_raw(item_ids)
+            item_canon = _canonical(item_ids, item_col, "interactions")
+            item_counts = np.bincount(codes, minlength=len(item_ids))
         if catalog is None:
-            _, ids = _factorize_ids(item_ids, item_col, "interactions")
+            _, ids, _ = _factorize_ids(item_ids, item_col, "interactions")
             cat = pd.DataFrame({C.ITEM: ids})
         else:
             catalog = _require_frame(catalog, "catalog")
@@ -378,10 +404,11 @@ class Dataset:
             cat = catalog.rename(columns={item_col: C.ITEM}).reset_index(drop=True).copy()
             cat[C.ITEM] = ids
             known = pd.Index(canon)
-            item_canon = _canonical(item_ids, item_col, "interactions")
             unknown_mask = known.get_indexer(pd.Index(item_canon)) < 0
             if unknown_mask.any():
-                _, unknown = _factorize_ids(item_ids[unknown_mask], item_col, "interactions")
+                u_codes, unknown, _ = _factorize_ids(
+                    item_ids[unknown_mask], item_col, "interactions"
+                )
                 if strict:
                     raise DataError(
                         f"{len(unknown)} interaction title(s) are not in the catalog "
@@ -390,10 +417,9 @@ class Dataset:
                     )
                 extra = pd.DataFrame({C.ITEM: unknown})
                 if C.POPULARITY in cat.columns:  # added titles: their number of events
-                    counts = pd.Series(item_canon[unknown_mask]).value_counts()
-                    extra[C.POPULARITY] = counts.reindex(
-                        _canonical(unknown, item_col, "interactions")
-                    ).to_numpy(dtype=np.float64)
+                    extra[C.POPULARITY] = np.bincount(
+                        u_codes, weights=item_counts[unknown_mask], minlength=len(unknown)
+                    ).astype(np.float64)
                 if C.MATURITY in cat.columns:  # unrated: treated as the most mature title
                     mat = pd.to_numeric(cat[C.MATURITY], errors="coerce")
                     extra[C.MATURITY] = float(mat.max()) if mat.notna().any() else np.nan
@@ -638,28 +664,36 @@ def _canonical(values: np.ndarray, col: str, what: str) -> np.ndarray:
         raise DataError(str(exc)) from None
 
 
-def _factorize_ids(raw: np.ndarray, col: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Codes by canonical id (order of first appearance) and the external id of each code.
+def _factorize_raw(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` keeping each id's type (ints stay ints in an object array)."""
+    raw = np.asarray(raw)
+    codes, uniques = pd.factorize(raw, sort=False)
+    uniques = np.asarray(uniques)
+    if raw.dtype.kind == "O" and uniques.dtype.kind != "O":
+        uniques = uniques.astype(object)
+    return codes, uniques
+
+
+def _factorize_ids(
+    raw: np.ndarray, col: str, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes by canonical id (order of first appearance), the external id of each code and
+    its canonical form.
 
     Two different external spellings of one canonical id (``1`` and ``"01"``) are a
     :class:`DataError`: fairrec would otherwise have to pick which one is the viewer.
     """
-    canon = _canonical(raw, col, what)
-    codes, uniques = pd.factorize(canon, sort=False)
-    _, first = np.unique(codes, return_index=True)
-    raw = np.asarray(raw)
-    external = raw[first]
-    if raw.dtype.kind == "O":  # an int array has one spelling per id
-        raw_codes, raw_uniques = pd.factorize(raw, sort=False)
-        if len(raw_uniques) != len(uniques):
-            spelled = pd.DataFrame({"c": codes, "r": raw_codes}).drop_duplicates()
-            many = spelled[spelled["c"].duplicated(keep=False)]
-            pairs = [
-                " / ".join(repr(raw_uniques[r]) for r in grp["r"])
-                for _, grp in many.groupby("c", sort=False)
-            ]
-            raise DataError(
-                f"Column {col!r} of {what} spells one id in several ways: {_listing(pairs)}. "
-                "fairrec treats them as one id (1 == '1' == '01' == ' 1'); keep one spelling."
-            )
-    return codes, external
+    raw_codes, raw_uniques = _factorize_raw(raw)
+    canon_u = _canonical(raw_uniques, col, what)
+    ucodes, canon = pd.factorize(canon_u, sort=False)
+    if len(canon) != len(raw_uniques):
+        pairs = [
+            " / ".join(repr(v) for v in raw_uniques[ucodes == c].tolist())
+            for c in np.flatnonzero(np.bincount(ucodes) > 1)
+        ]
+        raise DataError(
+            f"Column {col!r} of {what} spells one id in several ways: {_listing(pairs)}. "
+            "fairrec treats them as one id (1 == '1' == '01' == ' 1'); keep one spelling."
+        )
+    # ucodes is a permutation of 0..k-1 in order of first appearance: the identity
+    return raw_codes, raw_uniques, np.asarray(canon_u, dtype=object)

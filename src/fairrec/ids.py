@@ -224,6 +224,19 @@ class IdMap:
             ext.size > 0 and all(isinstance(v, (int, np.integer)) for v in ext.tolist())
         )
 
+    @classmethod
+    def _from_canonical(cls, external: np.ndarray, canon: np.ndarray, what: str) -> IdMap:
+        """A map whose canonical forms are already computed and distinct (no checks)."""
+        m = cls.__new__(cls)
+        m.external = external
+        m.canon = canon
+        m.what = what
+        m._index = {c: i for i, c in enumerate(canon.tolist())}
+        m._int_kind = external.dtype.kind in "iu" or (
+            external.size > 0 and all(isinstance(v, (int, np.integer)) for v in external.tolist())
+        )
+        return m
+
     def __len__(self) -> int:
         return len(self.external)
 
