@@ -23,11 +23,8 @@ def assert_same_pages(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         a, b = got[col], expected[col]
         if pd.api.types.is_float_dtype(b.dtype):
             np.testing.assert_allclose(
-                a.to_numpy(np.float64),
-                b.to_numpy(np.float64),
-                rtol=SCORE_RTOL,
-                atol=SCORE_ATOL,
-                err_msg=f"column {col!r}",
+                a.to_numpy(np.float64), b.to_numpy(np.float64),
+                rtol=SCORE_RTOL, atol=SCORE_ATOL, err_msg=f"column {col!r}",
             )
         else:
             left, right = a.astype(object).to_numpy(), b.astype(object).to_numpy()
