@@ -224,3 +224,18 @@ def test_finding8_fifo_in_place_of_a_model_file_is_refused(saved):
         pytest.fail("load() blocked on a FIFO")
     assert isinstance(result["error"], ModelFileError)
     assert "not a regular file" in str(result["error"])
+
+
+def test_two_spellings_of_one_viewer_in_ids_json_are_refused(saved):
+    import hashlib
+
+    ids = _json(saved, "ids.json")
+    assert len(ids["train_user_ids"]) >= 2
+    first = ids["train_user_ids"][0]
+    ids["train_user_ids"][1] = f" {first}"  # one viewer, two rows
+    (saved / "ids.json").write_text(json.dumps(ids))
+    meta = _json(saved, "meta.json")
+    meta["sha256"]["ids.json"] = hashlib.sha256((saved / "ids.json").read_bytes()).hexdigest()
+    _forge(saved, meta)
+    with pytest.raises(ModelFileError, match="two spellings"):
+        fr.Recommender.load(saved)

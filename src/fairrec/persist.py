@@ -58,6 +58,7 @@ from fairrec import _columns as C
 from fairrec.data import Dataset
 from fairrec.errors import FairrecError, ModelFileError
 from fairrec.gate import PERSONALIZATION, TRAINING, retention_cutoff
+from fairrec.ids import canon_ids
 
 __all__ = ["save_recommender", "load_recommender", "FORMAT", "FORMAT_VERSION"]
 
@@ -568,7 +569,10 @@ def _rebuild(
     _expect(isinstance(hist_ids, list) and isinstance(train_ids, list), "ids.json is malformed.")
     for name, values in (("history_user_ids", hist_ids), ("train_user_ids", train_ids)):
         _check_entries(values, _is_id, f"ids.json: {name!r}", "a str or int id")
-        _expect(len(set(values)) == len(values), f"ids.json: {name!r} holds duplicated viewer ids.")
+        _expect(
+            len(set(_canon(values, f"ids.json: {name!r}"))) == len(values),
+            f"ids.json: {name!r} holds duplicated viewer ids (or two spellings of one id).",
+        )
     need = [
         "history/users",
         "history/items",
@@ -612,7 +616,10 @@ def _rebuild(
         _expect(not bool(np.isnat(ts).any()), "History timestamps hold missing times (NaT).")
         _expect(len(ts) == len(hu), "History timestamps differ in length.")
     item_ids = _id_array(catalog["item_ids"])
-    _expect(len(set(catalog["item_ids"])) == n_items, "catalog.json: duplicated title ids.")
+    _expect(
+        len(set(_canon(catalog["item_ids"], "catalog.json: 'item_ids'"))) == n_items,
+        "catalog.json: duplicated title ids (or two spellings of one id).",
+    )
     data = Dataset(
         user_ids=_id_array(hist_ids),
         item_ids=item_ids,
@@ -679,6 +686,14 @@ def _check_entries(values: list, ok: Any, where: str, expected: str) -> None:
             shown = repr(v)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise ModelFileError(f"{where}: entry {pos} is {shown}, not {expected}.")
+
+
+def _canon(values: list, where: str) -> list:
+    """Canonical forms of saved ids (:mod:`fairrec.ids`), or ModelFileError."""
+    try:
+        return canon_ids(values, where).tolist() if values else []
+    except FairrecError as exc:
+        raise ModelFileError(f"{where}: {_short(exc)}") from None
 
 
 def _id_array(values: list) -> np.ndarray:
