@@ -1114,8 +1114,11 @@ class Recommender:
         """Write the fitted recommender to a directory (npz + JSON; no pickle).
 
         The directory is written next to its destination and renamed into place, so an
-        interrupted save leaves any previous model loadable. Histories are written only for
-        viewers with ``personalization`` consent at save time, inside the retention window.
+        interrupted save leaves any previous model loadable. What is written is decided by
+        the ledger and the clock at save time: histories only of viewers with
+        ``personalization``, training rows and user factors only of viewers with
+        ``training``, only plays inside the retention window, and catalog popularity counted
+        from those training rows (see :mod:`fairrec.persist`).
         """
         from fairrec.persist import save_recommender
 
