@@ -217,16 +217,10 @@ def to_frame(
         {
             k: pd.array(v, dtype=FRAME_DTYPES[k])
             if FRAME_DTYPES[k] == "string"
-            else pd.Series(_objects(v), dtype=object)
+            else pd.Series(v, dtype=object, copy=False)  # ids: plain int / str values
             if FRAME_DTYPES[k] == "object"
             else np.asarray(v, dtype=FRAME_DTYPES[k])
             for k, v in out.items()
         }
     )
 
-
-def _objects(values: np.ndarray) -> np.ndarray:
-    """An object column of plain Python values (numpy scalars unwrapped), as pages hold."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
-    return out
