@@ -25,6 +25,7 @@ def data() -> fr.Dataset:
 MODELS = {
     "als": lambda: fr.models.ALS(factors=6, iterations=3, random_state=0),
     "bpr": lambda: fr.models.BPR(factors=6, iterations=5, random_state=0),
+    "ease": lambda: fr.models.EASE(l2=50.0),
     "itemknn": lambda: fr.models.ItemKNN(neighbors=10),
     "popularity": lambda: fr.models.Popularity(),
 }
@@ -211,7 +212,7 @@ def test_report_matches_the_page_served(data, purposes):
         assert report["history_events_used"] == 0
 
 
-@pytest.mark.parametrize("kind", ["als", "popularity"])
+@pytest.mark.parametrize("kind", ["als", "ease", "popularity"])
 def test_report_for_an_erased_viewer_never_claims_nothing_is_used(data, kind):
     rec = fr.Recommender(model=MODELS[kind](), on_unknown="ignore").fit(data)
     user = data.user_ids[10]
@@ -219,7 +220,7 @@ def test_report_for_an_erased_viewer_never_claims_nothing_is_used(data, kind):
     report = rec.explain_data_use(user)
     training = [ln for ln in report.text.splitlines() if ln.startswith("- training")][0]
     assert "erased" in training and "none of your data is used" not in report.text
-    if kind == "als":  # learned item vectors keep their share until the next training
+    if kind in ("als", "ease"):  # learned vectors / weights keep their share until then
         assert "until the next training" in training
     else:
         assert "removed from every count" in training

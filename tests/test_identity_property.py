@@ -95,6 +95,7 @@ def _file_ids(path: Path) -> tuple[list, list]:
 MODELS = {
     "als": lambda: fr.models.ALS(factors=3, iterations=2, random_state=0),
     "bpr": lambda: fr.models.BPR(factors=3, iterations=3, random_state=0),
+    "ease": lambda: fr.models.EASE(l2=50.0),
     "itemknn": lambda: fr.models.ItemKNN(neighbors=5),
     "popularity": lambda: fr.models.Popularity(),
 }

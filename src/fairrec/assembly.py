@@ -223,4 +223,3 @@ def to_frame(
             for k, v in out.items()
         }
     )
-

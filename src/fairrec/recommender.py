@@ -948,14 +948,14 @@ class Recommender:
             )
         # training: what the shared model in service learned from
         if state.forgotten:
-            learned = f.model_.item_vectors is not None and not f.model_.exact_erasure
+            learned = not f.model_.exact_erasure
             lines.append(
                 f"- {TRAINING}: erased; your plays, training row and factors are deleted"
                 + (
                     ". If the shared model in service (trained "
-                    f"{trained_at}) was trained on them, its item vectors keep what they "
-                    "learned from them until the next training, unless the erasure re-solved "
-                    "them (forget with update_items=True)."
+                    f"{trained_at}) was trained on them, what it learned from them (item "
+                    "vectors or weights) stays until the next training, unless the erasure "
+                    "re-solved it (forget with update_items=True)."
                     if learned
                     else f", and removed from every count and similarity of the shared model "
                     f"in service (trained {trained_at})."
