@@ -32,6 +32,7 @@ from pyspark.sql import types as T
 from fairrec import _columns as C
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
+from fairrec.ids import canon_ids
 from fairrec.models import ALS
 from fairrec.spark._frames import (
     KEY,
@@ -96,7 +97,7 @@ def _collect_dataset(
 
 def _id_frame(df: DataFrame, ids: np.ndarray, col: str) -> DataFrame:
     """Spark frame ``(KEY: canonical str id, col: dense index)`` in ``ids`` order."""
-    keys = pd.Series(ids).astype(str).to_numpy(dtype=object)
+    keys = canon_ids(ids, "ids")
     schema = T.StructType(
         [T.StructField(KEY, T.StringType(), False), T.StructField(col, T.IntegerType(), False)]
     )
