@@ -19,6 +19,7 @@ from fairrec.errors import (
     UnknownItemError,
     UnknownUserError,
 )
+from fairrec.ids import canon_id
 
 
 @pytest.fixture
@@ -278,10 +279,13 @@ def test_unknown_titles_are_listed_up_to_five(catalog: pd.DataFrame) -> None:
     assert "'x6'" not in msg and "strict=False" in msg
 
 
-def test_unknown_titles_of_another_type_are_unknown(catalog: pd.DataFrame) -> None:
-    df = pd.DataFrame({"user_id": [1], "item_id": [1]})  # int 1 is not the str "1"
-    with raises_data("not in the catalog.*: 1"):
-        Dataset.from_pandas(df, catalog.assign(item_id=["1", "2", "3", "4"]))
+def test_titles_of_another_spelling_are_the_catalog_title(catalog: pd.DataFrame) -> None:
+    # one identity (issue 13): int 1 and the catalog's "01" are one title, kept as spelled
+    # by the catalog
+    df = pd.DataFrame({"user_id": [1, 1], "item_id": [1, " 2"]})
+    d = Dataset.from_pandas(df, catalog.assign(item_id=["01", "2", "3", "4"]))
+    assert d.item_ids.tolist() == ["01", "2", "3", "4"]
+    assert d.items.tolist() == [0, 1]
 
 
 def test_strict_false_adds_unknown_titles(catalog: pd.DataFrame) -> None:
@@ -350,7 +354,19 @@ def test_bad_catalog_maturity(interactions: pd.DataFrame) -> None:
 
 # ---------------------------------------------------------------------- round trip (property)
 _int_ids = st.integers(min_value=-(2**62), max_value=2**62)
-_str_ids = st.text(min_size=0, max_size=6)
+
+
+def _valid_id(v: str) -> bool:
+    try:
+        canon_id(v)
+    except ParameterError:
+        return False
+    return True
+
+
+# any text that is a valid id (issue 13: one canonical form, fairrec.ids); pools are unique by
+# canonical form, as a Dataset refuses two spellings of one id
+_str_ids = st.text(min_size=1, max_size=6).filter(_valid_id)
 _id_kinds = st.sampled_from(["int", "str", "mixed"])
 
 
@@ -358,11 +374,9 @@ def _pool(draw: st.DrawFn, kind: str, n: int) -> list:
     if kind == "int":
         ids = st.lists(_int_ids, min_size=n, max_size=n, unique=True)
     elif kind == "str":
-        ids = st.lists(_str_ids, min_size=n, max_size=n, unique=True)
+        ids = st.lists(_str_ids, min_size=n, max_size=n, unique_by=canon_id)
     else:
-        ids = st.lists(
-            st.one_of(_int_ids, _str_ids), min_size=n, max_size=n, unique_by=lambda v: (type(v), v)
-        )
+        ids = st.lists(st.one_of(_int_ids, _str_ids), min_size=n, max_size=n, unique_by=canon_id)
     return draw(ids)
 
 
@@ -455,8 +469,10 @@ def test_unknown_ids_ignore_and_warn(data: Dataset) -> None:
 def test_int_ids_look_up_with_numpy_and_python_ints() -> None:
     d = Dataset.from_pandas(pd.DataFrame({"user_id": [10, 20], "item_id": [1, 2]}))
     assert d.user_index([20, np.int64(10)]).tolist() == [1, 0]
+    # one identity (issue 13): every spelling of 10 is viewer 10
+    assert d.user_index(["10", " 010", "\uff11\uff10"]).tolist() == [0, 0, 0]
     with pytest.raises(UnknownUserError):
-        d.user_index("10")
+        d.user_index("11")
 
 
 # ---------------------------------------------------------------------- selection

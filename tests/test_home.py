@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
+from _pages import assert_same_pages
 from conftest import small_model
 from fairrec.cli import main
 from fairrec.page import pages_to_frame
@@ -104,9 +105,8 @@ def test_single_and_batch_pages_identical(mixed, small_data):
         rec.batch_size = 256
     # same titles, rows, reasons; scores equal to float32 precision (BLAS may block a
     # matrix product differently for different batch sizes)
-    pd.testing.assert_frame_equal(single, batch, check_exact=False, rtol=1e-5, atol=1e-6)
-    pd.testing.assert_frame_equal(single, threaded, check_exact=False, rtol=1e-5, atol=1e-6)
-    assert (single.item_id == batch.item_id).all()
+    assert_same_pages(batch, single)
+    assert_same_pages(threaded, single)
 
 
 def test_renderers(mixed, small_data):

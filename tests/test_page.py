@@ -221,7 +221,7 @@ def test_to_frame_values_and_schema():
     assert isinstance(frame.index, pd.RangeIndex) and len(frame) == 6
     assert frame["row"].tolist() == [0, 0, 1, 2, 2, 2]
     assert frame["position"].tolist() == [0, 1, 0, 0, 1, 2]
-    assert frame["item_id"].tolist() == ["i1", "i2", "7", "i3", "i4", "i5"]
+    assert frame["item_id"].tolist() == ["i1", "i2", 7, "i3", "i4", "i5"]
     assert frame["user_id"].unique().tolist() == ["u42"]
     assert frame["row_title"].iloc[2] == "Hidden gems: Documentary"
     assert frame["row_kind"].iloc[3] == "diverse_popular"
@@ -264,7 +264,7 @@ def test_pages_to_frame_equals_concatenated_frames():
     expected = pd.concat([p.to_frame() for p in pages], ignore_index=True)
     got = pages_to_frame(pages)
     pd.testing.assert_frame_equal(got, expected)
-    assert got["user_id"].unique().tolist() == ["u1", "3"]
+    assert got["user_id"].unique().tolist() == ["u1", 3]
     pd.testing.assert_frame_equal(pages_to_frame(iter(pages)), expected)
     empty = pages_to_frame([])
     assert tuple(empty.columns) == FRAME_COLUMNS and len(empty) == 0
@@ -386,7 +386,7 @@ def test_property_round_trips_and_renderings(page):
     assert HomePage.from_json(page.to_json()) == page
     frame = page.to_frame()
     assert len(frame) == len(page.items)
-    assert frame["item_id"].tolist() == [str(i) for i in page.items]
+    assert frame["item_id"].tolist() == list(page.items)  # ids keep their type
     assert {c: str(t) for c, t in frame.dtypes.items()} == dict(FRAME_DTYPES)
     fragment = page._repr_html_()
     assert "<script" not in fragment.lower()

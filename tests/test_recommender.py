@@ -94,9 +94,10 @@ def test_retention_needs_timestamps():
         fr.Recommender(retention_days=30).fit(data)
 
 
-@pytest.mark.parametrize("kind", ["als", "bpr", "popularity", "itemknn"])
+@pytest.mark.parametrize("kind", ["als", "bpr", "popularity", "itemknn", "ease"])
 def test_save_load_round_trip_identical(tmp_path, small_data, kind):
     model = {
+        "ease": fr.models.EASE(l2=20.0),
         "als": small_model(),
         "bpr": fr.models.BPR(factors=8, iterations=5),
         "popularity": fr.models.Popularity(),

@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 
 import fairrec as fr
+from _pages import assert_same_pages
 from fairrec.errors import DataError, OptionalDependencyError, ParameterError, UnknownUserError
 from fairrec.gate import training_events
+from fairrec.ids import canon_id as canon
 from fairrec.metrics import ndcg_at_k
 from fairrec.page import FRAME_COLUMNS, FRAME_DTYPES
 from fairrec.splits import random_holdout
@@ -247,10 +249,46 @@ def test_home_pages_equal_local_home_batch(spark, data, ids):
     col = pd.Series(viewers, dtype=object if ids == "str" else np.int64)
     sdf = spark.createDataFrame(pd.DataFrame({"user_id": col, "other": 1.0}))
     pages = home_pages(sdf, rec, now=NOW, partitions=3)
-    assert pages.schema == page_schema()
+    from pyspark.sql import types as T
+
+    user_type = T.StringType() if ids == "str" else T.LongType()
+    assert pages.schema == page_schema(user_type, T.StringType())
     got = pages.toPandas()
     assert list(got.columns) == list(FRAME_COLUMNS)
-    pd.testing.assert_frame_equal(_as_plain(got), _as_plain(expected), check_exact=True)
+    assert_same_pages(_as_plain(got), _as_plain(expected))
+
+
+@spark_test
+def test_home_pages_match_other_spellings_of_a_viewer(spark, data):
+    """A Spark string column matches the ledger by the canonical id, as the pandas side does."""
+    from fairrec.spark import home_pages
+
+    served = _int_ids(data)
+    ledger = fr.ConsentLedger(default="deny")
+    for u in served.user_ids:
+        ledger.grant(u, ["training", "personalization"], at="2025-01-01")
+    opted_out = int(served.user_ids[1])
+    ledger.revoke(opted_out, "personalization", at="2025-02-01")
+    rec = fr.Recommender(
+        model=fr.models.ALS(factors=8, iterations=3, random_state=0), consent=ledger, row_size=6
+    ).fit(served, now=NOW)
+    who = int(served.user_ids[0])
+    spellings = [str(who), f" 0{who}", f"{who}\u200b", f"+{who}", str(opted_out).zfill(8)]
+    sdf = spark.createDataFrame(pd.DataFrame({"user_id": spellings}))
+    got = home_pages(sdf, rec, now=NOW).toPandas()
+    assert sorted(got.user_id.unique()) == sorted({str(who), str(opted_out)})
+    for uid, n_pages in ((who, 4), (opted_out, 1)):
+        expected = rec.home(uid, now=NOW).to_frame()
+        page = got[got.user_id == str(uid)]
+        assert len(expected) > 0 and len(page) == n_pages * len(expected)
+        counts = page.groupby(["row", "position"])["item_id"].agg(lambda s: set(s))
+        assert all(len(v) == 1 for v in counts), "every spelling got the same page"
+        assert [next(iter(v)) for v in counts] == expected["item_id"].tolist()
+    personalized = got.groupby("user_id")["data_used"].apply(
+        lambda s: s.str.contains("watch_history").any()
+    )
+    assert personalized[str(who)] and not personalized[str(opted_out)]
+    assert canon(spellings[1]) == str(who)
 
 
 @spark_test
@@ -368,4 +406,18 @@ def test_home_pages_when_nobody_may_be_personalized(spark, data):
     viewers = data.user_ids[:10].tolist()
     sdf = spark.createDataFrame(pd.DataFrame({"user_id": viewers}))
     got = home_pages(sdf, rec, now=NOW).toPandas()
-    pd.testing.assert_frame_equal(_as_plain(got), _as_plain(rec.home_batch(viewers, now=NOW)))
+    assert_same_pages(_as_plain(got), _as_plain(rec.home_batch(viewers, now=NOW)))
+
+
+@spark_test
+def test_evaluate_refuses_a_spark_model_trained_on_the_test_data(spark, data):
+    """fit_als's model remembers its training pairs: served over split.train, it is refused."""
+    from fairrec.errors import DataError
+    from fairrec.spark import fit_als
+
+    split = random_holdout(data, test_fraction=0.2, seed=0)
+    sdf = spark.createDataFrame(data.to_frame())
+    full = fit_als(sdf, data=data, factors=8, iterations=3, time_col="timestamp", num_blocks=2)
+    rec = fr.Recommender.from_fitted(full.model_, split.train, train_user_ids=full.train_user_ids_)
+    with pytest.raises(DataError, match="data the model was trained on"):
+        fr.evaluate(rec, split, k=10)

@@ -21,6 +21,8 @@ _LAZY = {
     "Reason": ("fairrec.page", "Reason"),
     "evaluate": ("fairrec.evaluation", "evaluate"),
     "compare": ("fairrec.evaluation", "compare"),
+    "compare_models": ("fairrec.evaluation", "compare_models"),
+    "tune": ("fairrec.tuning", "tune"),
 }
 _SUBMODULES = {
     "datasets",
@@ -29,6 +31,7 @@ _SUBMODULES = {
     "rows",
     "metrics",
     "evaluation",
+    "tuning",
     "errors",
     "consent",
     "page",

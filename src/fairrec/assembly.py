@@ -185,7 +185,8 @@ def to_frame(
 
     u = len(user_ids)
     parts = []
-    users = np.array([str(x) for x in user_ids], dtype=object)
+    users = np.empty(u, dtype=object)
+    users[:] = [x.item() if isinstance(x, np.generic) else x for x in user_ids]
     for r, row in enumerate(pages.rows):
         hit = pages.order == r  # (u, R)
         shown = hit.any(axis=1)
@@ -219,7 +220,7 @@ def to_frame(
                 "row_title": np.asarray(row.titles, dtype=object)[v],
                 "row_kind": np.full(len(v), row.kind, dtype=object),
                 "position": pos,
-                "item_id": item_ids[it],
+                "item_id": np.asarray(item_ids, dtype=object)[it],
                 "title": titles[it],
                 "score": row.scores[v, pos].astype(np.float64),
                 "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
@@ -250,6 +251,8 @@ def to_frame(
         {
             k: pd.array(v, dtype=FRAME_DTYPES[k])
             if FRAME_DTYPES[k] == "string"
+            else pd.Series(v, dtype=object, copy=False)  # ids: plain int / str values
+            if FRAME_DTYPES[k] == "object"
             else np.asarray(v, dtype=FRAME_DTYPES[k])
             for k, v in out.items()
         }

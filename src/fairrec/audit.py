@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,8 @@ class AuditLog:
         n_items: int | None = None,
         *,
         at: object = None,
-    ) -> dict[str, Any]:
+        unless: Callable[[], bool] | None = None,
+    ) -> dict[str, Any] | None:
         """Append one line for a page served to ``user_id``; returns the record written.
 
         Parameters
@@ -169,6 +170,11 @@ class AuditLog:
             Number of titles on the page.
         at : datetime-like, optional
             Time of serving (default: now).
+        unless : callable, optional
+            Checked under the log's lock right before the line is appended: if it returns
+            True nothing is written and ``None`` is returned. The Recommender passes "the
+            viewer is erased", so that a page still being built when :meth:`erase` runs
+            never writes a line after the erasure.
         """
         owner = "AuditLog.record"
         canon = _canon_id(user_id)
@@ -203,6 +209,8 @@ class AuditLog:
         }
         line = _dumps(rec)
         with self._lock:
+            if unless is not None and unless():
+                return None
             if self._fsync:
                 _append_bytes(self._path, line)
             else:

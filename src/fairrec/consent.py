@@ -158,6 +158,7 @@ import pandas as pd
 
 from fairrec._columns import ITEM, TIME, USER
 from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError, param_error
+from fairrec.ids import canon_id, canon_ids
 
 __all__ = ["PURPOSES", "ConsentLedger", "ConsentState", "ConsentFileWarning"]
 
@@ -250,47 +251,13 @@ def _utf8_text(value: str, what: str) -> str:
 
 
 def _canon_id(value: object, what: str = "user_id") -> str:
-    """Canonical string form of a viewer or title id (str or int; not bool, not float)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(f"{what} must be a str or int; got the bool {value!r}.")
-    if isinstance(value, str):
-        if not value.strip():
-            raise ParameterError(f"{what} must be a non-empty string; got {value!r}.")
-        return _utf8_text(str(value), what)
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    raise ParameterError(
-        f"{what} must be a str or int; got {value!r} of type {type(value).__name__}."
-    )
+    """Canonical string form of a viewer or title id: :func:`fairrec.ids.canon_id`."""
+    return canon_id(value, what)
 
 
 def _canon_ids_array(values: object, what: str = "user_ids") -> np.ndarray:
-    """Vectorized :func:`_canon_id` over an array-like: an object array of str."""
-    if isinstance(values, (pd.Series, pd.Index)):
-        arr = values.to_numpy()
-    elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ParameterError(f"{what} must be an array-like of ids; got {values!r}.")
-    else:
-        arr = np.asarray(values if isinstance(values, np.ndarray) else list(values))
-    if arr.ndim != 1:
-        raise ParameterError(f"{what} must be one-dimensional; got shape {arr.shape}.")
-    kind = arr.dtype.kind
-    if arr.size == 0:
-        return np.empty(0, dtype=object)
-    if kind in "iu":
-        return arr.astype(str).astype(object)
-    if kind in "UT":
-        return arr.astype(object)
-    if kind == "O":
-        inferred = pd.api.types.infer_dtype(arr, skipna=False)
-        if inferred == "string":
-            return arr
-        if inferred in ("integer", "mixed-integer"):
-            return np.array([_canon_id(v, what) for v in arr], dtype=object)
-    raise ParameterError(
-        f"{what} must hold str or int ids; got an array of dtype {arr.dtype} "
-        f"(e.g. {arr[0]!r}). Float, bool or missing ids cannot be matched to viewers."
-    )
+    """Vectorized :func:`_canon_id` over an array-like: :func:`fairrec.ids.canon_ids`."""
+    return canon_ids(values, what)
 
 
 def _to_ns(value: object, name: str, owner: str) -> int:

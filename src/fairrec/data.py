@@ -18,7 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
-from fairrec.errors import DataError, UnknownItemError, UnknownUserError
+from fairrec.errors import DataError, ParameterError
+from fairrec.ids import IdMap, canon_ids
 
 __all__ = ["Dataset", "parse_genres"]
 
@@ -358,18 +359,29 @@ class Dataset:
         ts = _timestamps(interactions[time_col], time_col) if time_col is not None else None
         ratings = _ratings(interactions[rating_col], rating_col) if rating_col is not None else None
 
-        user_codes, user_ids = pd.factorize(u_raw, sort=False)
-        cat = cls._build_catalog(catalog, item_col, i_raw, strict)
-        item_index = pd.Index(cat[C.ITEM].to_numpy())
-        items = item_index.get_indexer(pd.Index(i_raw))
-        if (items < 0).any():  # only possible when ids compare unequal by type, guarded above
+        # ids are canonicalised once per distinct value, not once per event
+        user_codes, user_ids, user_canon = _factorize_ids(u_raw, user_col, "interactions")
+        i_codes, i_uniques = _factorize_raw(i_raw)
+        i_canon = _canonical(i_uniques, item_col, "interactions")
+        cat = cls._build_catalog(
+            catalog,
+            item_col,
+            i_uniques,
+            strict,
+            item_canon=i_canon,
+            item_counts=np.bincount(i_codes, minlength=len(i_uniques)),
+        )
+        item_map = IdMap(cat[C.ITEM].to_numpy(), "item_id")
+        items = item_map.positions(i_canon)[i_codes]
+        if (items < 0).any():  # guarded in _build_catalog
             bad = pd.unique(i_raw[items < 0])
             raise DataError(f"Interactions name titles not in the catalog: {_listing(bad)}.")
+        item_index = pd.Index(item_map.external)
 
         if "popularity" not in cat.columns or cat["popularity"].isna().all():
             pop = np.bincount(items, minlength=len(cat)).astype(np.float64)
             cat["popularity"] = pop
-        return cls(
+        out = cls(
             user_ids=np.asarray(user_ids),
             item_ids=item_index.to_numpy(),
             users=user_codes.astype(np.int32),
@@ -379,29 +391,59 @@ class Dataset:
             catalog=cat,
             ratings=ratings,
         )
+        out.__dict__["user_map"] = IdMap._from_canonical(out.user_ids, user_canon, "user_id")
+        out.__dict__["item_map"] = item_map
+        return out
 
     @staticmethod
     def _build_catalog(
-        catalog: pd.DataFrame | None, item_col: str, item_ids: np.ndarray, strict: bool
+        catalog: pd.DataFrame | None,
+        item_col: str,
+        item_ids: np.ndarray,
+        strict: bool,
+        *,
+        item_canon: np.ndarray | None = None,
+        item_counts: np.ndarray | None = None,
     ) -> pd.DataFrame:
+        """The catalog frame for the interaction titles ``item_ids`` (one per event, or the
+        distinct ones in order of first appearance with their canonical forms
+        ``item_canon`` and numbers of events ``item_counts``)."""
+        if item_canon is None or item_counts is None:
+            codes, item_ids = _factorize_raw(item_ids)
+            item_canon = _canonical(item_ids, item_col, "interactions")
+            item_counts = np.bincount(codes, minlength=len(item_ids))
         if catalog is None:
-            ids = pd.unique(pd.Series(item_ids))
+            _, ids, _ = _factorize_ids(item_ids, item_col, "interactions")
             cat = pd.DataFrame({C.ITEM: ids})
         else:
             catalog = _require_frame(catalog, "catalog")
             _require_columns(catalog, [item_col], "catalog")
             ids = _ids(catalog[item_col], item_col, "catalog")
-            dup = pd.Series(ids).duplicated().to_numpy()
+            canon = _canonical(ids, item_col, "catalog")
+            dup = pd.Series(canon).duplicated().to_numpy()
             if dup.any():
+                first = pd.Series(ids).groupby(canon).first()
+                shown = [
+                    v if first[c] == v else f"{first[c]!r} / {v!r}"
+                    for c, v in zip(canon[dup], ids[dup])
+                ]
                 raise DataError(
-                    f"Column {item_col!r} of catalog holds duplicated ids: {_listing(pd.unique(ids[dup]))}."
+                    f"Column {item_col!r} of catalog holds duplicated ids: "
+                    f"{_listing(pd.unique(pd.Series(shown, dtype=object)))}."
+                    + (
+                        " Ids that differ only in spelling (1, '01', ' 1') are one id."
+                        if any(first[c] != v for c, v in zip(canon[dup], ids[dup]))
+                        else ""
+                    )
                 )
             cat = catalog.rename(columns={item_col: C.ITEM}).reset_index(drop=True).copy()
             cat[C.ITEM] = ids
-            known = pd.Index(ids)
-            unknown_mask = known.get_indexer(pd.Index(item_ids)) < 0
+            known = pd.Index(canon)
+            unknown_mask = known.get_indexer(pd.Index(item_canon)) < 0
             if unknown_mask.any():
-                unknown = pd.unique(pd.Series(item_ids[unknown_mask]))
+                u_codes, unknown, _ = _factorize_ids(
+                    item_ids[unknown_mask], item_col, "interactions"
+                )
                 if strict:
                     raise DataError(
                         f"{len(unknown)} interaction title(s) are not in the catalog "
@@ -410,8 +452,9 @@ class Dataset:
                     )
                 extra = pd.DataFrame({C.ITEM: unknown})
                 if C.POPULARITY in cat.columns:  # added titles: their number of events
-                    counts = pd.Series(item_ids[unknown_mask]).value_counts()
-                    extra[C.POPULARITY] = counts.reindex(unknown).to_numpy(dtype=np.float64)
+                    extra[C.POPULARITY] = np.bincount(
+                        u_codes, weights=item_counts[unknown_mask], minlength=len(unknown)
+                    ).astype(np.float64)
                 if C.MATURITY in cat.columns:  # unrated: treated as the most mature title
                     mat = pd.to_numeric(cat[C.MATURITY], errors="coerce")
                     extra[C.MATURITY] = float(mat.max()) if mat.notna().any() else np.nan
@@ -484,13 +527,14 @@ class Dataset:
         )
 
     @cached_property
-    def _user_index(self) -> dict[Any, int]:
-        # a dict: O(1) per id for the single-viewer requests of serving
-        return {v: i for i, v in enumerate(self.user_ids.tolist())}
+    def user_map(self) -> IdMap:
+        """The viewers' :class:`~fairrec.ids.IdMap` (ids matched by canonical form)."""
+        return IdMap(self.user_ids, "user_id")
 
     @cached_property
-    def _item_index(self) -> dict[Any, int]:
-        return {v: i for i, v in enumerate(self.item_ids.tolist())}
+    def item_map(self) -> IdMap:
+        """The titles' :class:`~fairrec.ids.IdMap` (ids matched by canonical form)."""
+        return IdMap(self.item_ids, "item_id")
 
     def user_index(self, ids: Any, on_unknown: str = "raise") -> np.ndarray:
         """Map external viewer ids to indices.
@@ -498,15 +542,16 @@ class Dataset:
         Parameters
         ----------
         ids : scalar or array-like
-        on_unknown : {"raise", "ignore"}
+            Any spelling of the ids (matched by canonical form, :mod:`fairrec.ids`).
+        on_unknown : {"raise", "warn", "ignore"}
             ``"raise"``: an :class:`~fairrec.errors.UnknownUserError` naming the ids;
             ``"ignore"``: unknown ids map to ``-1``.
         """
-        return _lookup(self._user_index, ids, on_unknown, UnknownUserError, "viewer")
+        return _lookup(self.user_map, ids, on_unknown)
 
     def item_index(self, ids: Any, on_unknown: str = "raise") -> np.ndarray:
         """Map external title ids to indices (see :meth:`user_index`)."""
-        return _lookup(self._item_index, ids, on_unknown, UnknownItemError, "title")
+        return _lookup(self.item_map, ids, on_unknown)
 
     @cached_property
     def genre_names(self) -> list[str]:
@@ -566,7 +611,7 @@ class Dataset:
                 f"select() needs a boolean mask of shape ({self.n_events},). "
                 f"Got dtype {mask.dtype} and shape {mask.shape} instead."
             )
-        return Dataset(
+        out = Dataset(
             user_ids=self.user_ids,
             item_ids=self.item_ids,
             users=self.users[mask],
@@ -576,6 +621,10 @@ class Dataset:
             catalog=self.catalog,
             ratings=self.ratings[mask] if self.ratings is not None else None,
         )
+        for shared in ("user_map", "item_map"):  # same ids: the maps are shared too
+            if shared in self.__dict__:
+                out.__dict__[shared] = self.__dict__[shared]
+        return out
 
     def event_mask(
         self,
@@ -637,21 +686,52 @@ def _to_naive_utc(t: Any) -> np.datetime64:
     return ts.to_datetime64()
 
 
-def _lookup(index: dict[Any, int], ids: Any, on_unknown: str, error: type, what: str) -> np.ndarray:
+def _lookup(idmap: IdMap, ids: Any, on_unknown: str) -> np.ndarray:
     if on_unknown not in ("raise", "ignore", "warn"):
         from fairrec.errors import param_error
 
         raise param_error("on_unknown", "Dataset", "one of 'raise', 'warn', 'ignore'", on_unknown)
-    scalar = np.ndim(ids) == 0
-    values = [ids] if scalar else list(ids)
-    get = index.get
-    pos = np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
-    if on_unknown != "ignore" and (pos < 0).any():
-        bad = [v for v, p in zip(values, pos) if p < 0]
-        msg = f"Unknown {what} id(s): {_listing(bad)}."
-        if on_unknown == "raise":
-            raise error(msg)
-        import warnings
+    return idmap.positions(ids, on_unknown=on_unknown)
 
-        warnings.warn(msg, stacklevel=3)
-    return pos.astype(np.int64)
+
+def _canonical(values: np.ndarray, col: str, what: str) -> np.ndarray:
+    """Canonical forms of an id column (:func:`fairrec.ids.canon_ids`); DataError if invalid."""
+    try:
+        return canon_ids(values, f"column {col!r} of {what}")
+    except ParameterError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _factorize_raw(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` keeping each id's type (ints stay ints in an object array)."""
+    raw = np.asarray(raw)
+    codes, uniques = pd.factorize(raw, sort=False)
+    uniques = np.asarray(uniques)
+    if raw.dtype.kind == "O" and uniques.dtype.kind != "O":
+        uniques = uniques.astype(object)
+    return codes, uniques
+
+
+def _factorize_ids(
+    raw: np.ndarray, col: str, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes by canonical id (order of first appearance), the external id of each code and
+    its canonical form.
+
+    Two different external spellings of one canonical id (``1`` and ``"01"``) are a
+    :class:`DataError`: fairrec would otherwise have to pick which one is the viewer.
+    """
+    raw_codes, raw_uniques = _factorize_raw(raw)
+    canon_u = _canonical(raw_uniques, col, what)
+    ucodes, canon = pd.factorize(canon_u, sort=False)
+    if len(canon) != len(raw_uniques):
+        pairs = [
+            " / ".join(repr(v) for v in raw_uniques[ucodes == c].tolist())
+            for c in np.flatnonzero(np.bincount(ucodes) > 1)
+        ]
+        raise DataError(
+            f"Column {col!r} of {what} spells one id in several ways: {_listing(pairs)}. "
+            "fairrec treats them as one id (1 == '1' == '01' == ' 1'); keep one spelling."
+        )
+    # ucodes is a permutation of 0..k-1 in order of first appearance: the identity
+    return raw_codes, raw_uniques, np.asarray(canon_u, dtype=object)

@@ -17,6 +17,7 @@ __all__ = [
     "UnknownPurposeError",
     "ModelFileError",
     "OptionalDependencyError",
+    "ModelMemoryError",
     "VocabularyError",
     "UnknownGenreError",
     "UnknownTitleError",
@@ -73,6 +74,10 @@ class ModelFileError(FairrecError, OSError):
 
 class OptionalDependencyError(FairrecError, ImportError):
     """An optional extra is needed, e.g. ``pip install "fairrec[spark]"``."""
+
+
+class ModelMemoryError(FairrecError, MemoryError):
+    """A model would need more memory than is available (the message states the figure)."""
 
 
 def param_error(name: str, owner: str, expected: str, got: object) -> ParameterError:

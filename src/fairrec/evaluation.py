@@ -38,17 +38,19 @@ from fairrec import _columns as C
 from fairrec import metrics as M
 from fairrec.data import Dataset
 from fairrec.errors import DataError, NotFittedError, ParameterError, param_error
-from fairrec.splits import Split, random_holdout, temporal_holdout, time_cut
+from fairrec.splits import Split, random_holdout, rolling_folds, temporal_holdout, time_cut
 
 __all__ = [
     "evaluate",
     "compare",
+    "compare_models",
     "metric_columns",
     "higher_is_better",
     "Split",
     "random_holdout",
     "temporal_holdout",
     "time_cut",
+    "rolling_folds",
 ]
 
 #: registry name -> column name template (``{k}`` is the cut-off)
@@ -246,6 +248,7 @@ def _viewers(truth: pd.DataFrame, train: pd.DataFrame, rec: Any, owner: str) -> 
             "recommended, so they could never count as hits. Fit it on the train side of a split "
             "(fairrec.evaluation.temporal_holdout / random_holdout / time_cut)."
         )
+    _refuse_model_leak(rec, truth, known)
     keep = truth[C.USER].isin(pd.unique(train[C.USER]))
     truth = truth[keep].reset_index(drop=True)
     if truth.empty:
@@ -253,23 +256,122 @@ def _viewers(truth: pd.DataFrame, train: pd.DataFrame, rec: Any, owner: str) -> 
     return truth
 
 
+def _refuse_model_leak(rec: Any, truth: pd.DataFrame, items: np.ndarray) -> None:
+    """Refuse test pairs that are in the data the *model* was trained on.
+
+    A recommender built with ``from_fitted`` may serve a model fitted on more data than its
+    own training matrix (e.g. the full data set, test side included): the pairs are compared
+    with the model's own record of its training pairs (``training_pairs_``, kept by every
+    fairrec model's ``fit``; see :mod:`fairrec.models._pairs`), or with the recommender's
+    training matrix where the model has no record (a loaded model file holds that matrix).
+    """
+    from fairrec.ids import canon_ids
+    from fairrec.models._pairs import TrainingPairs
+
+    f = rec._fitted
+    train_ids = np.asarray(f.train_user_ids_, dtype=object)
+    record = getattr(f.model_, "training_pairs_", None)
+    if not isinstance(record, TrainingPairs):
+        record = TrainingPairs.of(f.train_matrix_)  # a loaded (or foreign) model: its matrix
+    elif record.n_rows != len(train_ids) or record.n_items != f.data_.n_items:
+        raise DataError(
+            f"The recommender's model was fitted on {record.n_rows} viewer rows, but "
+            f"{len(train_ids)} training viewer ids were given (from_fitted's "
+            "train_user_ids must list the model's training viewers in the order of its "
+            "rows); cannot check that the model never saw the test pairs."
+        )
+    canon = pd.Index(canon_ids(train_ids))
+    first = ~canon.duplicated(keep="first")
+    rows = pd.Index(canon[first]).get_indexer(canon_ids(truth[C.USER].to_numpy(dtype=object)))
+    rows = np.where(rows >= 0, np.flatnonzero(first)[np.maximum(rows, 0)], -1)
+    checked, found = record.seen(rows, items)
+    if found.any():
+        example = tuple(truth.iloc[int(np.flatnonzero(found)[0])])
+        sampled = "" if record.stride == 1 else " sampled"
+        raise DataError(
+            f"{int(found.sum())} of {int(checked.sum())}{sampled} test (viewer, title) "
+            f"pairs are in the data the model was trained on (e.g. {example!r}): it was "
+            "fitted on test data, so its scores would be inflated. Fit the model on the "
+            "train side of a split (fairrec.evaluation.temporal_holdout / random_holdout "
+            "/ time_cut) and pass only that side to Recommender.from_fitted."
+        )
+
+
+def _serving_time(rec: Any, train: Dataset | None, now: Any) -> pd.Timestamp:
+    """When lists are served: ``now``, else the end of the training data, else the clock."""
+    if now is not None:
+        try:
+            return rec._now(now)
+        except (TypeError, ValueError) as exc:
+            raise param_error("now", "evaluate", "a datetime-like value or None", now) from exc
+    for ds in (train, rec.data_):
+        if ds is not None and ds.timestamps is not None and ds.n_events:
+            return pd.Timestamp(ds.timestamps.max())
+    return rec._now()
+
+
 class _Setup:
     """Everything shared by the methods of one evaluation: truth, train, features, viewers."""
 
-    def __init__(self, rec: Any, test: Any, item_features: Any, owner: str) -> None:
+    def __init__(
+        self, rec: Any, test: Any, item_features: Any, owner: str, now: Any = None
+    ) -> None:
         truth, train_ds = _truth_frame(test, owner)
         self.train = (train_ds if train_ds is not None else rec.data_).to_frame()[[C.USER, C.ITEM]]
         self.truth = _viewers(truth, self.train, rec, owner)
         self.users = pd.unique(self.truth[C.USER]).tolist()
         self.features, self.genres = _features(rec, item_features, owner)
         self.rec = rec
+        self.now = _serving_time(rec, train_ds, now)
+        self.n_fallback = self._say_fallback(owner)
+
+    def _say_fallback(self, owner: str) -> int:
+        """Warn about evaluated viewers the serving gate leaves no history at ``self.now``."""
+        import warnings
+
+        from fairrec.gate import PERSONALIZATION
+
+        no_consent = no_data = 0
+        f, step = self.rec._fitted, self.rec.batch_size  # chunks bound the gate's memory
+        for start in range(0, len(self.users), step):
+            batch = self.rec._gate(self.users[start : start + step], self.now, f)
+            consented = np.array(
+                [PERSONALIZATION in s.purposes and not s.forgotten for s in batch.states],
+                dtype=bool,
+            )
+            no_consent += int(np.count_nonzero(~consented))
+            no_data += int(np.count_nonzero(consented & ~batch.personalized))
+        parts = []
+        if no_data:
+            window = (
+                f"inside the retention window ({self.rec.retention_days} days before {self.now})"
+                if self.rec.retention_days is not None
+                else f"before {self.now}"
+            )
+            parts.append(f"{no_data} have no event {window}")
+        if no_consent:
+            parts.append(f"{no_consent} have not granted 'personalization'")
+        if parts:
+            warnings.warn(
+                f"{owner}: of {len(self.users)} evaluated viewers, {' and '.join(parts)}: "
+                "their lists are the non-personalized fallback, scored as they are"
+                + (
+                    ". Pass now= (when the test period starts) or a longer retention_days "
+                    "if that is not what you meant."
+                    if no_data
+                    else "."
+                ),
+                UserWarning,
+                stacklevel=3,
+            )
+        return no_consent + no_data
 
     def recommend(
         self, reranker: Any, k: int, n_candidates: int | None
     ) -> tuple[pd.DataFrame, float]:
         start = time.perf_counter()
         recs = self.rec.recommend_batch(
-            self.users, k=k, reranker=reranker, n_candidates=n_candidates
+            self.users, k=k, reranker=reranker, n_candidates=n_candidates, now=self.now
         )
         seconds = time.perf_counter() - start
         dup = recs.duplicated([C.USER, C.ITEM])
@@ -331,8 +433,16 @@ def evaluate(
     metrics: Sequence[str] | None = None,
     item_features: Any = None,
     name: str | None = None,
+    now: Any = None,
 ) -> pd.DataFrame:
     """Score a fitted recommender's top-``k`` lists on a test set, all metrics in one row.
+
+    The lists are served *at the split's time*: by default the end of the training data
+    (the last event of ``test.train`` for a Split, else of the recommender's data), not the
+    wall clock, so a retention window is applied as it would have been when the test period
+    began. Evaluated viewers whom the serving gate leaves no history (e.g. every event is
+    older than ``retention_days`` at that time) get the non-personalized fallback, and a
+    ``UserWarning`` says how many.
 
     Parameters
     ----------
@@ -359,18 +469,25 @@ def evaluate(
         features indexed by ``item_id``. Miscalibration always uses genres.
     name : str, optional
         Index label of the row (default: the re-ranker's repr, or ``"top-k"``).
+    now : datetime-like, optional
+        Serve the lists at this time (default: the end of the training data; the
+        recommender's clock only when the data has no timestamps).
 
     Returns
     -------
     pandas.DataFrame
         One row: the metric columns (see the module docstring), ``n_users`` (viewers
-        evaluated) and ``seconds`` (wall time to produce the lists).
+        evaluated) and ``seconds`` (wall time to produce the lists). ``attrs`` holds
+        ``now`` (the serving time) and ``n_fallback`` (evaluated viewers served the
+        non-personalized fallback).
 
     Raises
     ------
     fairrec.errors.DataError
-        Test pairs that are also training interactions (the recommender was fitted on the
-        test data), test titles outside the catalog, or no test viewer with training data.
+        Test pairs that are also training interactions -- of the recommender's data or of
+        the data its *model* was trained on (a model fitted on the full data and served with
+        ``Recommender.from_fitted(model, split.train, ...)`` is refused) --, test titles
+        outside the catalog, or no test viewer with training data.
     fairrec.errors.NotFittedError
         ``rec`` is not fitted.
 
@@ -389,14 +506,16 @@ def evaluate(
     _check_reranker(reranker, "reranker", _OWNER_E)
     n_candidates = _check_n_candidates(n_candidates, k, _OWNER_E)
     names = _metric_names(metrics, _OWNER_E)
-    setup = _Setup(rec, test, item_features, _OWNER_E)
+    setup = _Setup(rec, test, item_features, _OWNER_E, now=now)
     recs, seconds = setup.recommend(reranker, k, n_candidates)
     row = _row(setup.score(recs, k, names, per_user=False), k)
     row["n_users"] = len(setup.users)
     row["seconds"] = seconds
     label = name if name is not None else ("top-k" if reranker is None else repr(reranker))
     out = pd.DataFrame([row], index=pd.Index([label], name="method"))
-    return out.astype({"n_users": np.int64})
+    out = out.astype({"n_users": np.int64})
+    out.attrs.update(now=setup.now, n_fallback=setup.n_fallback)
+    return out
 
 
 # ---------------------------------------------------------------------------- compare
@@ -468,28 +587,56 @@ def _resolve(label: str, spec: Any) -> Any:
     return _check_reranker(spec, label, _OWNER_C)
 
 
-def _p_value(a: pd.Series, b: pd.Series, test: str) -> float:
-    """Paired two-sided test of ``b`` against ``a`` over their common viewers."""
-    from scipy import stats
-
-    both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
-    if len(both) < 2:
-        return float("nan")
-    x, y = both["a"].to_numpy(np.float64), both["b"].to_numpy(np.float64)
-    d = y - x
-    if not np.any(np.abs(d) > 1e-12 * np.maximum(np.abs(x), 1.0)):
-        return 1.0  # identical on every viewer: no evidence of a difference
-    if test == "ttest":
-        if np.ptp(d) <= 1e-12 * max(float(np.abs(d).max()), 1.0):
-            return 0.0  # a constant, non-zero shift on every viewer
-        return float(stats.ttest_rel(y, x).pvalue)
-    return float(stats.wilcoxon(y, x).pvalue)
-
-
 def _default_split(data: Dataset) -> Split:
     if data.timestamps is not None:
         return temporal_holdout(data, fraction=0.2)
     return random_holdout(data, test_fraction=0.2, seed=0)
+
+
+_CORRECTIONS = ("holm",)
+#: statistics columns added per metric against the baseline (see fairrec._paired)
+_STATS = ("diff", "ci_low", "ci_high", "effect")
+
+
+def _method(label: str, spec: Any) -> tuple[Any, Any]:
+    """A method spec -> ``(model or fitted Recommender or None, re-ranker or None)``.
+
+    ``None`` as the first element means the default model of :func:`compare`.
+    """
+    from fairrec.models import CandidateModel
+    from fairrec.recommender import Recommender
+
+    if isinstance(spec, (CandidateModel, Recommender)):
+        return spec, None
+    if isinstance(spec, Mapping) and "model" in spec:
+        params = dict(spec)
+        model = params.pop("model")
+        if not isinstance(model, (CandidateModel, Recommender)):
+            raise ParameterError(
+                f"The method {label!r} of compare: 'model' must be a fairrec.models model or "
+                f"a fitted Recommender. Got {model!r} instead."
+            )
+        if not params:
+            return model, None
+        if "reranker" not in params:
+            raise ParameterError(
+                f"The method {label!r} of compare has parameters {sorted(params)} but no "
+                "'reranker' key; write e.g. {'model': EASE(), 'reranker': 'mmr', "
+                "'lambda_': 0.5}."
+            )
+        return model, _resolve(label, params)
+    return None, _resolve(label, spec)
+
+
+def _train_end(split: Split, now: Any) -> pd.Timestamp | None:
+    if now is not None:
+        try:
+            t = pd.Timestamp(now)
+        except (TypeError, ValueError) as exc:
+            raise param_error("now", _OWNER_C, "a datetime-like value or None", now) from exc
+        return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+    ts = split.train.timestamps
+    return pd.Timestamp(ts.max()) if ts is not None and len(ts) else None
 
 
 def compare(
@@ -504,26 +651,47 @@ def compare(
     test: str | None = "ttest",
     metrics: Sequence[str] | None = None,
     item_features: Any = None,
+    baseline: str | None = None,
+    correction: str | None = None,
+    now: Any = None,
 ) -> pd.DataFrame:
-    """Compare re-rankers on the same split, viewers and candidates: one row per method.
+    """Compare candidate models and re-rankers on the same split and viewers: one row each.
 
-    One recommender is fitted once on ``split.train`` (``consent=None``: offline, every
-    purpose allowed); for each method the top ``n_candidates`` titles of every test viewer
-    -- the same for all methods -- are re-ranked into a top-``k`` list and scored with
-    :func:`evaluate`'s metrics. Every metric with per-viewer values gets a paired,
-    two-sided significance test against the **first** method over the viewers both have a
-    value for; its p-value is in the column ``<metric>_p`` (``nan`` on the first row,
-    ``1.0`` for a method identical to the first on every viewer). Global metrics
-    (``coverage``, ``distributional_coverage``, ``gini``) get no p-value. P-values are not
-    corrected for multiple comparisons.
+    Every method is served to the same test viewers of the same split at the same time (the
+    end of the training data unless ``now`` is given, as in :func:`evaluate`) and scored with
+    :func:`evaluate`'s metrics. A method is a re-ranker applied to the candidates of the
+    default model (all such methods share its candidates), another candidate model (fitted
+    once on ``split.train``, ``consent=None``), or a model together with a re-ranker.
+
+    Every metric with per-viewer values is compared with the **baseline** method (default:
+    the first) over the viewers both have a value for, by the paired difference
+    ``d = round(method - baseline, 10)`` per viewer (rounded so that float noise of 1e-16
+    neither counts as a difference nor breaks a tie of the Wilcoxon ranks):
+
+    * ``<metric>_p`` -- two-sided p-value of the paired test (``nan`` on the baseline row,
+      ``1.0`` for a method identical to the baseline on every viewer);
+    * ``<metric>_p_holm`` -- with ``correction="holm"`` only: the p-value adjusted by Holm's
+      step-down method over the family of methods compared with the baseline, per metric;
+    * ``<metric>_diff`` -- the mean paired difference, method minus baseline;
+    * ``<metric>_ci_low``, ``<metric>_ci_high`` -- its 95 % confidence interval (Student's t
+      with n - 1 degrees of freedom);
+    * ``<metric>_effect`` -- the effect size, Cohen's d_z = mean(d) / sd(d).
+
+    Global metrics (``coverage``, ``distributional_coverage``, ``gini``) have one value per
+    list set and get no statistics.
 
     Parameters
     ----------
     methods : dict
-        Name -> method, in table order; the first is the reference. A method is ``None``
-        (plain top-``k`` of the model), a :mod:`fairrec.rerank` re-ranker, a re-ranker name
-        (``"mmr"``, ``"dpp"``, ``"calibrated"``, ``"longtail"``, ``"serendipity"``,
-        ``"topk"``) or a config dict such as ``{"reranker": "mmr", "lambda_": 0.5}``.
+        Name -> method, in table order. A method is
+
+        * ``None`` (plain top-``k`` of the default model), a :mod:`fairrec.rerank`
+          re-ranker, a re-ranker name (``"mmr"``, ``"dpp"``, ``"calibrated"``,
+          ``"longtail"``, ``"serendipity"``, ``"topk"``) or a config dict such as
+          ``{"reranker": "mmr", "lambda_": 0.5}`` -- applied to the default model;
+        * a candidate model (``fr.models.EASE()``) -- its plain top-``k``;
+        * a fitted :class:`~fairrec.Recommender` (fitted on ``split.train``);
+        * ``{"model": model, "reranker": ..., **params}`` -- a model and a re-ranker.
     data : Dataset, optional
         The interactions; split with ``split`` or, by default, a per-viewer temporal
         holdout of the last 20% of each viewer's titles (:func:`temporal_holdout` with
@@ -534,25 +702,35 @@ def compare(
     k : int, default 10
         List length.
     model : CandidateModel, optional
-        Candidate model to fit (default ``ALS(factors=64, iterations=15,
-        random_state=0)``).
+        The default model (default ``ALS(factors=64, iterations=15, random_state=0)``).
     recommender : Recommender, optional
-        An already fitted recommender to use instead of fitting one (it must have been
-        fitted on ``split.train``; ``model`` is then ignored).
+        An already fitted recommender to use as the default model instead of fitting one
+        (it must have been fitted on ``split.train``; ``model`` is then ignored).
     n_candidates : int, default 200
         Candidates re-ranked per viewer (at least ``k``).
     test : {"ttest", "wilcoxon"} or None, default "ttest"
-        Paired test: :func:`scipy.stats.ttest_rel` or :func:`scipy.stats.wilcoxon`;
-        ``None`` for no p-value columns.
+        Paired test of the rounded differences: one-sample t-test
+        (:func:`scipy.stats.ttest_1samp`, equivalent to ``ttest_rel``) or Wilcoxon's
+        signed-rank test (:func:`scipy.stats.wilcoxon`, zero differences dropped); ``None``
+        for no statistics columns.
     metrics, item_features
         As in :func:`evaluate`.
+    baseline : str, optional
+        Name of the method the others are tested against (default: the first).
+    correction : {"holm"} or None, default None
+        Add Holm-adjusted p-values (``<metric>_p_holm``); ``_p`` stays uncorrected.
+    now : datetime-like, optional
+        Time the models are fitted and the lists served (default: the end of
+        ``split.train``).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by method name: the metric columns, their ``_p`` columns, ``n_users`` and
-        ``seconds`` (wall time to produce the method's lists, candidates included).
-        ``table.attrs`` holds ``k``, ``n_candidates``, ``test``, ``fit_seconds``, ``split``
+        Indexed by method name: the metric columns each followed by its statistics columns,
+        then ``n_users`` and ``seconds`` (wall time to produce the method's lists,
+        candidates included). ``table.attrs`` holds ``k``, ``n_candidates``, ``test``,
+        ``baseline``, ``correction`` (``"none"`` or a sentence saying what was adjusted),
+        ``decimals`` (of the rounding), ``now``, ``fit_seconds`` (all fits), ``split``
         (sizes) and ``higher_is_better`` (metric column -> direction).
 
     Examples
@@ -560,12 +738,14 @@ def compare(
     >>> import fairrec as fr
     >>> data = fr.datasets.synthetic(n_users=200, n_items=150, seed=0, mean_plays=15)
     >>> table = fr.compare(
-    ...     {"als": None, "mmr": fr.rerank.MMR(lambda_=0.5)}, data,
-    ...     model=fr.models.ALS(factors=8, iterations=3, random_state=0), n_candidates=50,
+    ...     {"als": None, "mmr": fr.rerank.MMR(lambda_=0.5), "pop": fr.models.Popularity()},
+    ...     data, model=fr.models.ALS(factors=8, iterations=3, random_state=0), n_candidates=50,
     ... )
     >>> list(table.index), bool(table.loc["mmr", "ild"] >= table.loc["als", "ild"])
-    (['als', 'mmr'], True)
+    (['als', 'mmr', 'pop'], True)
     """
+    from fairrec._paired import DECIMALS, holm, paired
+
     if not isinstance(methods, Mapping) or not methods:
         raise param_error("methods", _OWNER_C, "a non-empty dict name -> method", methods)
     k = _check_k(k, _OWNER_C)
@@ -574,10 +754,15 @@ def compare(
         raise param_error("n_candidates", _OWNER_C, f"an int >= k ({k})", n_candidates)
     if test is not None and test not in _TESTS:
         raise param_error("test", _OWNER_C, "'ttest', 'wilcoxon' or None", test)
+    if correction is not None and correction not in _CORRECTIONS:
+        raise param_error("correction", _OWNER_C, "'holm' or None", correction)
     names = _metric_names(metrics, _OWNER_C)
-    rerankers = {str(label): _resolve(str(label), spec) for label, spec in methods.items()}
-    if len(rerankers) != len(methods):
+    specs = {str(label): _method(str(label), spec) for label, spec in methods.items()}
+    if len(specs) != len(methods):
         raise ParameterError("compare: two methods have the same name once made strings.")
+    base = next(iter(specs)) if baseline is None else str(baseline)
+    if base not in specs:
+        raise param_error("baseline", _OWNER_C, f"one of the method names {list(specs)}", baseline)
 
     if split is None:
         if not isinstance(data, Dataset):
@@ -587,51 +772,98 @@ def compare(
         split = _default_split(data)
     elif not isinstance(split, Split):
         raise param_error("split", _OWNER_C, "a fairrec.evaluation.Split or None", split)
+    when = _train_end(split, now)
+
+    from fairrec.models import ALS
+    from fairrec.recommender import Recommender
 
     fit_seconds = 0.0
-    if recommender is None:
-        from fairrec.models import ALS
-        from fairrec.recommender import Recommender
+    fitted: dict[int, Any] = {}  # id(model or recommender) -> fitted Recommender
 
-        chosen = model if model is not None else ALS(factors=64, iterations=15, random_state=0)
-        start = time.perf_counter()
-        recommender = Recommender(model=chosen, consent=None, n_candidates=n_cand).fit(split.train)
-        fit_seconds = time.perf_counter() - start
-    _check_fitted(recommender, _OWNER_C)
-    setup = _Setup(recommender, split, item_features, _OWNER_C)
+    def served_by(m: Any) -> Any:
+        nonlocal fit_seconds
+        if id(m) not in fitted:
+            if isinstance(m, Recommender):
+                _check_fitted(m, _OWNER_C)
+                fitted[id(m)] = m
+            else:
+                start = time.perf_counter()
+                rec = Recommender(model=m, consent=None, n_candidates=n_cand)
+                fitted[id(m)] = rec.fit(split.train, now=when)
+                fit_seconds += time.perf_counter() - start
+        return fitted[id(m)]
 
+    default = recommender
+    if default is None and any(m is None for m, _ in specs.values()):
+        default = model if model is not None else ALS(factors=64, iterations=15, random_state=0)
+    setups: dict[int, _Setup] = {}
     rows: list[dict[str, float]] = []
-    per_user: list[dict[str, Any]] = []
-    for reranker in rerankers.values():
+    per_user: dict[str, dict[str, Any]] = {}
+    users: list[Any] | None = None
+    for label, (m, reranker) in specs.items():
+        rec = served_by(default if m is None else m)
+        if id(rec) not in setups:
+            setups[id(rec)] = _Setup(rec, split, item_features, _OWNER_C, now=when)
+        setup = setups[id(rec)]
+        users = setup.users if users is None else users
         recs, seconds = setup.recommend(reranker, k, n_cand)
         values = setup.score(recs, k, names, per_user=False)
         row = _row(values, k)
         if test is not None:
-            per = setup.score(recs, k, [n for n in values if M.REGISTRY[n].per_user], True)
-            per_user.append(per)
-            for n, series in per.items():
-                p = np.nan if not rows else _p_value(per_user[0][n], series, test)
-                row[_column(n, k) + "_p"] = p
+            per_user[label] = setup.score(
+                recs, k, [n for n in values if M.REGISTRY[n].per_user], True
+            )
         row["n_users"] = len(setup.users)
         row["seconds"] = seconds
         rows.append(row)
+    table = pd.DataFrame(rows, index=pd.Index(list(specs), name="method"))
 
-    table = pd.DataFrame(rows, index=pd.Index(list(rerankers), name="method"))
+    stat_cols: dict[str, list[str]] = {}
+    if test is not None:
+        for n in per_user[base]:
+            col = _column(n, k)
+            res = {
+                label: (
+                    dict.fromkeys(("p", *_STATS), np.nan)
+                    if label == base
+                    else paired(per_user[base][n], per_user[label][n], test)
+                )
+                for label in specs
+            }
+            table[col + "_p"] = [res[label]["p"] for label in specs]
+            extra = [col + "_p"]
+            if correction == "holm":
+                table[col + "_p_holm"] = holm(table[col + "_p"].to_numpy())
+                extra.append(col + "_p_holm")
+            for stat in _STATS:
+                table[f"{col}_{stat}"] = [res[label][stat] for label in specs]
+                extra.append(f"{col}_{stat}")
+            stat_cols[col] = extra
     order = []
     for n in M.REGISTRY:
         col = _column(n, k)
         if col in table.columns:
-            order += [col] + ([col + "_p"] if col + "_p" in table.columns else [])
+            order += [col, *stat_cols.get(col, [])]
     table = table[[*order, "n_users", "seconds"]].astype({"n_users": np.int64})
+    n_tested = len(specs) - 1
     table.attrs.update(
         k=k,
         n_candidates=n_cand,
         test=test,
+        baseline=base,
+        correction=(
+            f"holm: '<metric>_p_holm' is Holm's step-down adjustment over the {n_tested} "
+            f"methods compared with {base!r}, per metric; '<metric>_p' is uncorrected"
+            if correction == "holm"
+            else "none: p-values are not corrected for multiple comparisons"
+        ),
+        decimals=DECIMALS,
+        now=next(iter(setups.values())).now,
         fit_seconds=fit_seconds,
         split={
             "train_events": int(split.train.n_events),
             "test_events": int(split.test.n_events),
-            "test_viewers": len(setup.users),
+            "test_viewers": len(users or []),
         },
         higher_is_better={
             _column(n, k): M.REGISTRY[n].higher_is_better
@@ -640,3 +872,43 @@ def compare(
         },
     )
     return table
+
+
+def compare_models(
+    models: Mapping[str, Any],
+    data: Dataset | None = None,
+    split: Split | None = None,
+    k: int = 10,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Compare candidate models: :func:`compare` with one model (or model + re-ranker) each.
+
+    ``models`` maps a name to a :mod:`fairrec.models` model, a fitted Recommender or a
+    ``{"model": ..., "reranker": ...}`` dict; every other argument is :func:`compare`'s.
+
+    Examples
+    --------
+    >>> import fairrec as fr
+    >>> data = fr.datasets.synthetic(n_users=200, n_items=150, seed=0, mean_plays=15)
+    >>> table = fr.compare_models(
+    ...     {"pop": fr.models.Popularity(), "ease": fr.models.EASE(l2=50.0)}, data,
+    ...     correction="holm", metrics=["ndcg", "recall"],
+    ... )
+    >>> "ndcg@10_p_holm" in table.columns, table.attrs["baseline"]
+    (True, 'pop')
+    """
+    from fairrec.models import CandidateModel
+    from fairrec.recommender import Recommender
+
+    if not isinstance(models, Mapping) or not models:
+        raise param_error("models", "compare_models", "a non-empty dict name -> model", models)
+    for label, spec in models.items():
+        ok = isinstance(spec, (CandidateModel, Recommender)) or (
+            isinstance(spec, Mapping) and "model" in spec
+        )
+        if not ok:
+            raise ParameterError(
+                f"The model {label!r} of compare_models must be a fairrec.models model, a "
+                f"fitted Recommender or a dict with a 'model' key. Got {spec!r} instead."
+            )
+    return compare(models, data, split, k, **kwargs)

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
+from fairrec.ids import canon_ids
 
 __all__ = [
     "PERSONALIZATION",
@@ -36,6 +37,8 @@ __all__ = [
     "retention_cutoff",
     "training_events",
     "training_matrix",
+    "training_oldest",
+    "cell_oldest",
     "serving_batch",
 ]
 
@@ -87,6 +90,48 @@ def training_matrix(data: Dataset, mask: np.ndarray) -> tuple[sp.csr_matrix, np.
     )
     m.sum_duplicates()
     return m, rows_users
+
+
+def training_oldest(
+    data: Dataset, mask: np.ndarray, train: sp.csr_matrix, rows: np.ndarray
+) -> sp.csr_matrix | None:
+    """Time (int64 ns) of the oldest event summed into each cell of a training matrix.
+
+    ``train`` and ``rows`` are :func:`training_matrix`'s output for ``mask``. The result has
+    the sparsity of ``train``, so it can be row-sliced along with it; ``None`` when the data
+    has no timestamps. A model file keeps a cell only while its oldest event is inside the
+    retention window, so no play older than the window is ever written.
+    """
+    if data.timestamps is None:
+        return None
+    row_of = np.searchsorted(rows, data.users[mask])
+    return cell_oldest(row_of, data.items[mask], data.timestamps[mask].view(np.int64), train)
+
+
+def cell_oldest(
+    rows: np.ndarray, items: np.ndarray, times: np.ndarray, like: sp.csr_matrix
+) -> sp.csr_matrix:
+    """Per cell of ``like``, the smallest of ``times`` among the events ``(rows, items)``."""
+    n_items = like.shape[1]
+    key = rows.astype(np.int64) * n_items + items.astype(np.int64)
+    order = np.lexsort((times, key))
+    key_s = key[order]
+    first = np.ones(key_s.size, dtype=bool)
+    first[1:] = key_s[1:] != key_s[:-1]
+    ukeys, umin = key_s[first], np.asarray(times)[order][first]
+    cell_rows = np.repeat(np.arange(like.shape[0], dtype=np.int64), np.diff(like.indptr))
+    pos = np.searchsorted(ukeys, cell_rows * n_items + like.indices)
+    out = sp.csr_matrix(
+        (
+            umin[np.minimum(pos, max(ukeys.size - 1, 0))].astype(np.int64)
+            if ukeys.size
+            else np.zeros(like.nnz, dtype=np.int64),
+            like.indices.copy(),
+            like.indptr.copy(),
+        ),
+        shape=like.shape,
+    )
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,14 +187,15 @@ class CatalogIndex:
 
     @cached_property
     def _str_index(self) -> pd.Index:
-        # the consent ledger keeps ids in canonical string form
-        return pd.Index(pd.Series(self.item_ids).astype(str).to_numpy())
+        # the consent ledger keeps ids in canonical form (fairrec.ids)
+        return pd.Index(canon_ids(self.item_ids, "item_ids"))
 
     def item_positions(self, ids: Any) -> np.ndarray:
-        """Indices of the titles named (as str or int); unknown ids are ignored."""
+        """Indices of the titles named (any spelling of a str or int id); unknown ids are
+        ignored."""
         if not ids:
             return np.empty(0, dtype=np.int64)
-        pos = self._str_index.get_indexer(pd.Index([str(i) for i in ids]))
+        pos = self._str_index.get_indexer(pd.Index(canon_ids(list(ids), "item_ids")))
         return pos[pos >= 0]
 
     def above_maturity(self, cap: Any) -> np.ndarray:
@@ -280,8 +326,12 @@ def serving_batch(
     now: pd.Timestamp,
     retention_days: float | None,
     n_recent: int = 20,
+    user_idx: np.ndarray | None = None,
 ) -> ServingBatch:
-    """Apply the serving gate to a batch of viewers given their consent snapshots."""
+    """Apply the serving gate to a batch of viewers given their consent snapshots.
+
+    ``user_idx`` (optional) is each viewer's index in ``data`` (``-1``: none), when the caller
+    has already looked the ids up (by canonical form, :class:`fairrec.ids.IdMap`)."""
     u = len(user_ids)
     n_items = catalog.n_items
     n_genres = len(catalog.genre_names)
@@ -293,8 +343,10 @@ def serving_batch(
     )
     if data is None or u == 0:
         user_idx = np.full(u, -1, dtype=np.int64)
+    elif user_idx is not None:
+        user_idx = np.asarray(user_idx, dtype=np.int64)
     elif u == 1:  # what user_index(..., on_unknown="ignore") returns, without its overhead
-        user_idx = np.array([data._user_index.get(next(iter(user_ids)), -1)], dtype=np.int64)
+        user_idx = np.array([data.user_map.position(next(iter(user_ids)))], dtype=np.int64)
     else:
         user_idx = data.user_index(list(user_ids), on_unknown="ignore")
     cutoff = retention_cutoff(now, retention_days)

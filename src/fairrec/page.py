@@ -101,12 +101,12 @@ FRAME_COLUMNS: tuple[str, ...] = (
 """Columns of :meth:`HomePage.to_frame` and :func:`pages_to_frame`, in order."""
 
 FRAME_DTYPES: Mapping[str, str] = {
-    USER: "string",
+    USER: "object",
     ROW: "int64",
     "row_title": "string",
     "row_kind": "string",
     POSITION: "int64",
-    ITEM: "string",
+    ITEM: "object",
     TITLE: "string",
     SCORE: "float64",
     "reason_kind": "string",
@@ -116,9 +116,11 @@ FRAME_DTYPES: Mapping[str, str] = {
 }
 """dtype of every frame column; identical for an empty page.
 
-Ids are written as strings (``str(item_id)``) so the schema never depends on the
-catalog; ``data_used`` is the item reason's categories joined with ``"|"``; ``evidence`` is
-the item reason's evidence as compact JSON with sorted keys (``""`` without evidence).
+Ids keep their type (``int`` or ``str``, as the :class:`~fairrec.data.Dataset` spells
+them) in an ``object`` column, so a page frame joins with the data's own frames (and
+:mod:`fairrec.metrics` works on it) without casts; ``data_used`` is the item reason's
+categories joined with ``"|"``; ``evidence`` is the item reason's evidence as compact JSON
+with sorted keys (``""`` without evidence).
 
 ``score`` has one meaning on every row of a page built by the Recommender: the title's
 **relevance percentile among the viewer's candidates** -- ``1.0`` for the most relevant of
@@ -649,7 +651,7 @@ class HomePage:
         Columns: ``user_id``, ``row`` (0-based row index), ``row_title``, ``row_kind``,
         ``position`` (0-based within the row), ``item_id``, ``title``, ``score``,
         ``reason_kind``, ``reason`` (text), ``data_used`` (the item reason's categories
-        joined with ``"|"``). Ids are strings. An empty page gives an empty frame with the
+        joined with ``"|"``). Ids keep their type (int or str). An empty page gives an empty frame with the
         same columns and dtypes.
         """
         return pages_to_frame((self,))
@@ -817,7 +819,7 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
     for page_no, page in enumerate(pages):
         if not isinstance(page, HomePage):
             raise DataError(f"pages[{page_no}] must be a HomePage; got {_describe(page)}.")
-        user = str(page.user_id)
+        user = page.user_id
         for index, row in enumerate(page.rows):
             n = len(row.items)
             if n == 0:
@@ -829,7 +831,7 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
             positions.extend(range(n))
             for item in row.items:
                 reason = item.reason
-                item_ids.append(str(item.item_id))
+                item_ids.append(item.item_id)
                 titles.append(item.title)
                 scores.append(item.score)
                 reason_kinds.append(reason.kind)
@@ -862,6 +864,10 @@ def pages_to_frame(pages: Iterable[HomePage]) -> pd.DataFrame:
 def _column(values: list[Any], dtype: str) -> Any:
     if dtype == "string":
         return pd.array(values, dtype="string")
+    if dtype == "object":
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return pd.Series(out, dtype=object)  # pandas >= 3 would infer "str" from an array
     return np.asarray(values, dtype=dtype)
 
 

@@ -3,14 +3,33 @@
 A model directory holds
 
 * ``meta.json`` — format name and version, model kind and parameters, serving parameters,
-  and the SHA-256 of every other file (a tampered or truncated file is detected);
-* ``arrays.npz`` — the model's arrays, the training matrix (viewers who granted
-  ``training``; kept so that erasure can re-solve item vectors), and the serving histories;
+  the SHA-256 of every other file (a tampered or truncated file is detected) and
+  ``meta_sha256``, the SHA-256 of meta.json's own content (a flipped digit in a parameter is
+  detected; a duplicated key is refused);
+* ``arrays.npz`` — the model's arrays, the training rows (see below) and the serving
+  histories;
 * ``catalog.json`` — title ids, titles, genres, popularity, maturity;
 * ``ids.json`` — external ids of the training rows and of the history viewers.
 
-Histories are written only for viewers with ``personalization`` consent at save time and
-only inside the retention window: nothing a viewer withheld reaches a model file.
+What a file holds is decided by consent and retention **at save time**:
+
+* histories only of viewers with ``personalization`` now, only events inside the window;
+* training rows (and user factors) only of viewers with ``training`` now, only cells whose
+  oldest play is inside the window; user factors are re-solved from exactly those cells.
+  Serving never reads them: they are kept only so that :meth:`Recommender.forget` with
+  ``update_items=True`` can re-solve item vectors after :meth:`Recommender.load`;
+* ``popularity`` counts, per title, the saved training viewers who played it (not the raw
+  plays of the data, which include viewers who consented to nothing);
+* no id of a viewer who is in neither of those two groups, and nothing of an erased one.
+
+Aggregates learned at training time (item factors, ItemKNN similarities, Popularity counts)
+are kept as trained: they change at the next training, or at ``forget``.
+
+Loading checks every declared size against the bytes actually present before allocating
+(an ``.npy`` header that declares more than its member holds, a ``factors`` parameter that
+disagrees with the arrays), refuses non-regular files (a FIFO named ``ids.json`` would block
+a reader) and compressed archive members, and reports every problem as a
+:class:`~fairrec.errors.ModelFileError`.
 
 Saving writes a temporary directory beside the destination and renames it into place, so an
 interrupted save leaves the previous model loadable.
@@ -19,6 +38,7 @@ interrupted save leaves the previous model loadable.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -37,7 +57,8 @@ import scipy.sparse as sp
 from fairrec import _columns as C
 from fairrec.data import Dataset
 from fairrec.errors import FairrecError, ModelFileError
-from fairrec.gate import PERSONALIZATION, retention_cutoff
+from fairrec.gate import PERSONALIZATION, TRAINING, retention_cutoff
+from fairrec.ids import canon_ids
 
 __all__ = ["save_recommender", "load_recommender", "FORMAT", "FORMAT_VERSION"]
 
@@ -74,6 +95,71 @@ def _write_json(path: Path, obj: Any) -> None:
         os.fsync(f.fileno())
 
 
+def _saved_training(
+    rec: Any, fitted: Any, cutoff: np.datetime64 | None
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None]:
+    """The training rows a file may hold now: ``(matrix, row numbers, oldest-times)``.
+
+    Rows of viewers with ``training`` consent at save time (never an erased one), cells whose
+    oldest play is inside the retention window at save time; rows left empty are dropped.
+    """
+    train = fitted.train_matrix_
+    oldest = fitted.train_oldest_
+    ids = np.asarray(fitted.train_user_ids_)
+    keep = (
+        np.asarray(rec.consent_.allowed_mask(ids, TRAINING), dtype=bool)
+        if len(ids)
+        else np.zeros(0, dtype=bool)
+    )
+    rows = np.flatnonzero(keep)
+    sub = train[rows]
+    old = oldest[rows] if oldest is not None else None
+    if cutoff is not None and old is not None:
+        ok = old.data >= np.datetime64(cutoff, "ns").view(np.int64)
+        indptr = np.zeros(sub.shape[0] + 1, dtype=np.int64)
+        row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        np.cumsum(np.bincount(row_of[ok], minlength=sub.shape[0]), out=indptr[1:])
+        sub = sp.csr_matrix((sub.data[ok], sub.indices[ok], indptr), shape=sub.shape)
+        old = sp.csr_matrix((old.data[ok], old.indices[ok], indptr.copy()), shape=old.shape)
+    nonempty = np.diff(sub.indptr) > 0
+    sub = sub[nonempty]
+    old = old[nonempty] if old is not None else None
+    return sub, rows[nonempty], (old.data.astype(np.int64) if old is not None else None)
+
+
+def _saved_ratings(
+    data: Dataset, fitted: Any, train: sp.csr_matrix, rows: np.ndarray, cutoff: Any
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-title sums and counts of the explicit ratings of the training cells the file
+    holds (the same viewers and window as ``train``), or None without ratings."""
+    if fitted.item_ratings_ is None or data.ratings is None:
+        return None
+    ids = np.asarray(fitted.train_user_ids_)[rows]
+    idx = data.user_index(list(ids), on_unknown="ignore")
+    row_of = np.full(data.n_users, -1, dtype=np.int64)
+    row_of[idx[idx >= 0]] = np.flatnonzero(idx >= 0)
+    r = row_of[data.users]
+    ev = r >= 0
+    if cutoff is not None and data.timestamps is not None:
+        ev &= data.timestamps >= cutoff
+    cells = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr)) * data.n_items
+    saved = np.sort(cells + train.indices)
+    keys = r[ev] * data.n_items + data.items[ev]
+    ev[np.flatnonzero(ev)[~np.isin(keys, saved)]] = False
+    items = data.items[ev]
+    total = np.bincount(items, weights=data.ratings[ev], minlength=data.n_items)
+    return total.astype(np.float64), np.bincount(items, minlength=data.n_items).astype(np.int64)
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    """SHA-256 of meta.json's content (every key but ``meta_sha256``), canonically dumped."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    text = json.dumps(
+        body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def save_recommender(rec: Any, path: Any) -> None:
     """Write ``rec`` to directory ``path`` atomically (see module docstring)."""
     target = Path(path)
@@ -81,19 +167,21 @@ def save_recommender(rec: Any, path: Any) -> None:
     fitted = rec._fitted  # one consistent snapshot, even if a forget() runs meanwhile
     data: Dataset = fitted.data_
     now = rec._now()
+    cutoff = retention_cutoff(now, rec.retention_days)
 
     # serving histories: only viewers with personalization consent now, in window
     allowed = np.asarray(rec.consent_.allowed_mask(data.user_ids, PERSONALIZATION), dtype=bool)
     keep = allowed[data.users]
-    cutoff = retention_cutoff(now, rec.retention_days)
     if cutoff is not None:
         keep &= data.timestamps >= cutoff
     hist_users, hist_rows = np.unique(data.users[keep], return_inverse=True)
 
+    # training rows: only viewers with training consent now, cells in window
+    train, train_rows, train_oldest = _saved_training(rec, fitted, cutoff)
     arrays: dict[str, np.ndarray] = {
-        f"model/{k}": np.asarray(v) for k, v in fitted.model_.get_arrays().items()
+        f"model/{k}": np.asarray(v)
+        for k, v in fitted.model_.saved_arrays(train_rows, train).items()
     }
-    train = fitted.train_matrix_
     arrays.update(
         {
             "train/data": train.data.astype(np.float32),
@@ -104,24 +192,28 @@ def save_recommender(rec: Any, path: Any) -> None:
             "history/weights": data.weights[keep].astype(np.float32),
         }
     )
+    if train_oldest is not None:
+        arrays["train/oldest"] = train_oldest
     if data.timestamps is not None:
         arrays["history/timestamps"] = data.timestamps[keep].astype("datetime64[ns]").view(np.int64)
-    if fitted.item_ratings_ is not None:  # per-title rating sums of the training events
-        arrays["stats/rating_sum"] = np.asarray(fitted.item_ratings_[0], dtype=np.float64)
-        arrays["stats/rating_count"] = np.asarray(fitted.item_ratings_[1], dtype=np.int64)
+    ratings = _saved_ratings(data, fitted, train, train_rows, cutoff)
+    if ratings is not None:  # per-title rating sums of the saved training cells only
+        arrays["stats/rating_sum"], arrays["stats/rating_count"] = ratings
 
     cat = data.catalog
+    # catalog statistics from the saved (consented, in-window) training rows only
+    popularity = np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
     catalog = {
         "item_ids": _plain(data.item_ids),
         "titles": cat[C.TITLE].astype(str).tolist(),
         "genres": [list(g) for g in cat[C.GENRES].tolist()],
-        "popularity": [float(x) for x in cat[C.POPULARITY].to_numpy(np.float64)],
+        "popularity": [float(x) for x in popularity],
     }
     if C.MATURITY in cat:
         catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
     catalog["like_label"] = fitted.stats_.like_label
     ids = {
-        "train_user_ids": _plain(np.asarray(fitted.train_user_ids_)),
+        "train_user_ids": _plain(np.asarray(fitted.train_user_ids_)[train_rows]),
         "history_user_ids": _plain(data.user_ids[hist_users]),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -143,6 +235,7 @@ def save_recommender(rec: Any, path: Any) -> None:
             "has_timestamps": data.timestamps is not None,
             "sha256": {name: _sha256(tmp / name) for name in _FILES},
         }
+        meta["meta_sha256"] = _meta_digest(meta)
         _write_json(tmp / "meta.json", meta)
         with _swap_lock(target):  # two threads saving to one path take turns for the swap
             _swap_into_place(tmp, target)
@@ -234,18 +327,25 @@ def _open_files(root: Path) -> dict[str, Any] | None:
     try:
         for name in _ALL_FILES:
             try:
+                # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+                flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
                 fd = (
-                    os.open(name, os.O_RDONLY, dir_fd=dfd)
+                    os.open(name, flags, dir_fd=dfd)
                     if dfd is not None
-                    else os.open(root / name, os.O_RDONLY)
+                    else os.open(root / name, flags)
                 )
             except FileNotFoundError:
                 handles[name] = None
                 continue
-            fh = os.fdopen(fd, "rb")
-            handles[name] = fh
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ModelFileError(f"Model file {name!r} in {str(root)!r} is not a file.")
+                os.close(fd)
+                raise ModelFileError(
+                    f"Model file {name!r} in {str(root)!r} is not a regular file (a FIFO, "
+                    "device or socket is refused)."
+                )
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fd, True)
+            handles[name] = os.fdopen(fd, "rb")
     except ModelFileError:
         _close(handles)
         raise
@@ -295,11 +395,29 @@ def _read_json(handles: dict[str, Any], name: str, root: Path) -> Any:
         raise ModelFileError(f"Model file {name!r} is missing in {str(root)!r}.")
     try:
         fh.seek(0)
-        return json.loads(fh.read().decode("utf-8"))
+        return json.loads(
+            fh.read().decode("utf-8"),
+            object_pairs_hook=lambda pairs: _unique_keys(pairs, name),
+            parse_constant=lambda c: _no_constant(c, name),
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"Model file {name!r} is not valid JSON: {_short(exc)}.") from exc
     except (OSError, RecursionError) as exc:
         raise ModelFileError(f"Model file {name!r} cannot be read: {_short(exc)}.") from exc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], name: str) -> dict[str, Any]:
+    """A JSON object; a key given twice is refused (which one would win is a parser detail)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ModelFileError(f"Model file {name!r} holds the key {k!r} twice.")
+        out[k] = v
+    return out
+
+
+def _no_constant(value: str, name: str) -> Any:
+    raise ModelFileError(f"Model file {name!r} holds {value}, which is not valid JSON.")
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -338,6 +456,16 @@ def _load_from(
         f"Unsupported model format version {version!r}; this fairrec reads version "
         f"{FORMAT_VERSION}.",
     )
+    own = meta.get("meta_sha256")
+    _expect(
+        isinstance(own, str) and own.isascii(),
+        "meta.json has no checksum of its own (written by an older fairrec?); save the "
+        "model again.",
+    )
+    _expect(
+        hmac.compare_digest(own, _meta_digest(meta)),
+        "meta.json does not match its checksum: it was truncated or modified.",
+    )
     sums = meta.get("sha256")
     _expect(isinstance(sums, dict), "meta.json has no checksums.")
     for name in _FILES:
@@ -359,19 +487,7 @@ def _load_from(
     except (TypeError, FairrecError) as exc:
         raise ModelFileError(f"Invalid parameters for model {kind!r}: {_short(exc)}") from exc
 
-    try:
-        handles["arrays.npz"].seek(0)
-        loaded = np.load(handles["arrays.npz"], allow_pickle=False)
-        _expect(
-            isinstance(loaded, np.lib.npyio.NpzFile),
-            "arrays.npz is not an .npz archive (a single .npy array?).",
-        )
-        with loaded as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"arrays.npz cannot be read: {_short(exc)}") from exc
+    arrays = _read_npz(handles["arrays.npz"])
     catalog = _read_json(handles, "catalog.json", root)
     ids = _read_json(handles, "ids.json", root)
     n_items = meta.get("n_items")
@@ -397,21 +513,22 @@ def _load_from(
         if a.dtype.kind == "f":
             _expect(bool(np.all(np.isfinite(a))), f"Model array {name!r} holds NaN or inf.")
     try:
+        if hasattr(model, "check_arrays"):  # parameters that size things agree with arrays
+            model.check_arrays(model_arrays)
         model.set_arrays(model_arrays)
-    except (ValueError, IndexError, FairrecError) as exc:
+    except (ValueError, IndexError, FairrecError, MemoryError, OverflowError) as exc:
         raise ModelFileError(f"Model arrays are inconsistent: {_short(exc)}") from exc
     _expect(model.n_items_ == n_items, "Model arrays do not match the catalog size.")
     _check_model_serves(model, n_items)
 
-    data, train, train_ids = _rebuild(arrays, catalog, ids, n_items, meta)
+    data, train, train_ids, train_oldest = _rebuild(arrays, catalog, ids, n_items, meta)
     if hasattr(model, "user_factors_"):
         _expect(
             model.user_factors_.shape[0] == train.shape[0],
             "User factors do not match the training matrix.",
         )
-        vectors = model.item_vectors
         _expect(
-            vectors is None or model.user_factors_.shape[1:] == vectors.shape[1:],
+            model.user_factors_.shape[1:] == model_arrays["item_factors"].shape[1:],
             "User factors and item factors differ in width.",
         )
     serving_meta = meta.get("serving") or {}
@@ -438,6 +555,7 @@ def _load_from(
         train=train,
         train_user_ids=train_ids,
         fitted_at=fitted_at,
+        train_oldest=train_oldest,
         item_ratings=_item_ratings(arrays, n_items),
         like_label=_like_label(catalog),
     )
@@ -471,7 +589,7 @@ def _like_label(catalog: Any) -> str | None:
 
 def _rebuild(
     arrays: dict[str, np.ndarray], catalog: Any, ids: Any, n_items: int, meta: dict
-) -> tuple[Dataset, sp.csr_matrix, np.ndarray]:
+) -> tuple[Dataset, sp.csr_matrix, np.ndarray, sp.csr_matrix | None]:
     _expect(isinstance(catalog, dict) and isinstance(ids, dict), "Malformed catalog/ids JSON.")
     for key in ("item_ids", "titles", "genres", "popularity", "maturity"):
         if key == "maturity" and key not in catalog:
@@ -506,7 +624,10 @@ def _rebuild(
     _expect(isinstance(hist_ids, list) and isinstance(train_ids, list), "ids.json is malformed.")
     for name, values in (("history_user_ids", hist_ids), ("train_user_ids", train_ids)):
         _check_entries(values, _is_id, f"ids.json: {name!r}", "a str or int id")
-        _expect(len(set(values)) == len(values), f"ids.json: {name!r} holds duplicated viewer ids.")
+        _expect(
+            len(set(_canon(values, f"ids.json: {name!r}"))) == len(values),
+            f"ids.json: {name!r} holds duplicated viewer ids (or two spellings of one id).",
+        )
     need = [
         "history/users",
         "history/items",
@@ -550,7 +671,10 @@ def _rebuild(
         _expect(not bool(np.isnat(ts).any()), "History timestamps hold missing times (NaT).")
         _expect(len(ts) == len(hu), "History timestamps differ in length.")
     item_ids = _id_array(catalog["item_ids"])
-    _expect(len(set(catalog["item_ids"])) == n_items, "catalog.json: duplicated title ids.")
+    _expect(
+        len(set(_canon(catalog["item_ids"], "catalog.json: 'item_ids'"))) == n_items,
+        "catalog.json: duplicated title ids (or two spellings of one id).",
+    )
     data = Dataset(
         user_ids=_id_array(hist_ids),
         item_ids=item_ids,
@@ -570,7 +694,20 @@ def _rebuild(
         train.check_format(full_check=True)
     except ValueError as exc:
         raise ModelFileError(f"Training matrix is malformed: {_short(exc)}") from exc
-    return data, train, _id_array(train_ids)
+    oldest = None
+    if meta.get("has_timestamps"):
+        raw_old = arrays.get("train/oldest")
+        _expect(
+            raw_old is not None
+            and raw_old.ndim == 1
+            and raw_old.dtype.kind in "iu"
+            and len(raw_old) == train.nnz,
+            "arrays.npz lacks the training cells' times ('train/oldest', one per cell).",
+        )
+        oldest = sp.csr_matrix(
+            (raw_old.astype(np.int64), train.indices, train.indptr), shape=train.shape
+        )
+    return data, train, _id_array(train_ids), oldest
 
 
 _INT64 = np.iinfo(np.int64)
@@ -606,6 +743,14 @@ def _check_entries(values: list, ok: Any, where: str, expected: str) -> None:
             raise ModelFileError(f"{where}: entry {pos} is {shown}, not {expected}.")
 
 
+def _canon(values: list, where: str) -> list:
+    """Canonical forms of saved ids (:mod:`fairrec.ids`), or ModelFileError."""
+    try:
+        return canon_ids(values, where).tolist() if values else []
+    except FairrecError as exc:
+        raise ModelFileError(f"{where}: {_short(exc)}") from None
+
+
 def _id_array(values: list) -> np.ndarray:
     """External ids as saved: int64 when all are int64-sized ints, else objects (types kept)."""
     if values and all(isinstance(v, int) and _INT64.min <= v <= _INT64.max for v in values):
@@ -613,6 +758,56 @@ def _id_array(values: list) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def _read_npz(fh: Any) -> dict[str, np.ndarray]:
+    """Every array of the archive, each size checked before anything is allocated.
+
+    Members must be stored (not compressed: a compressed member's declared size is not
+    bounded by the file) ``.npy`` arrays of numbers whose header declares exactly the bytes
+    the member holds; pickled objects are refused.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    fmt = np.lib.format
+    try:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                _expect(name.endswith(".npy"), f"arrays.npz holds {name!r}, not an array.")
+                _expect(
+                    info.compress_type == zipfile.ZIP_STORED,
+                    f"arrays.npz: {name!r} is compressed; fairrec writes stored arrays only.",
+                )
+                with zf.open(info) as member:
+                    version = fmt.read_magic(member)
+                    _expect(version in ((1, 0), (2, 0)), f"arrays.npz: {name!r} format {version}.")
+                    read_header = (
+                        fmt.read_array_header_1_0
+                        if version == (1, 0)
+                        else fmt.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(member)
+                    header = member.tell()
+                _expect(
+                    not dtype.hasobject and dtype.kind in "biuf" and len(shape) <= 2,
+                    f"arrays.npz: {name!r} holds {dtype} data; only numbers are read.",
+                )
+                declared = dtype.itemsize
+                for dim in shape:
+                    declared *= int(dim)
+                _expect(
+                    declared == info.file_size - header,
+                    f"arrays.npz: {name!r} declares {declared} bytes of data (shape {shape}) "
+                    f"but holds {info.file_size - header}.",
+                )
+                with zf.open(info) as member:
+                    arrays[name[:-4]] = fmt.read_array(member, allow_pickle=False)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, MemoryError) as exc:
+        raise ModelFileError(f"arrays.npz cannot be read: {_short(exc)}") from exc
+    return arrays
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp:

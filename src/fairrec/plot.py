@@ -2,6 +2,9 @@
 
 * :func:`tradeoff` -- one point per method of a :func:`fairrec.compare` table on two
   metrics (accuracy against diversity, novelty, ...), with the Pareto frontier drawn.
+* :func:`comparison` -- one bar per method of a :func:`fairrec.compare` /
+  :func:`fairrec.compare_models` table per metric, with the 95 % confidence interval of the
+  paired difference against the baseline as an error bar and the p-value written beside it.
 * :func:`pareto_front` -- which rows of a table are not dominated on two metrics (no
   matplotlib needed to call it, but it lives here with the plot that uses it).
 
@@ -29,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised only without matplotlib
         'fairrec.plot needs matplotlib; install it with: pip install "fairrec[plot]"'
     ) from None
 
-__all__ = ["tradeoff", "pareto_front"]
+__all__ = ["tradeoff", "pareto_front", "comparison"]
 
 _FAMILY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
@@ -258,4 +261,103 @@ def tradeoff(
     ax.set_title(title if title is not None else f"{y} vs {x}")
     ax.grid(True, linewidth=0.4, alpha=0.5)
     ax.legend(fontsize=7, loc="best", frameon=False)
+    return fig
+
+
+def comparison(
+    table: pd.DataFrame,
+    metrics: Sequence[str] = ("ndcg@10",),
+    *,
+    p_column: str | None = None,
+    title: str | None = None,
+) -> Any:
+    """Bars of each method's metric values, with the paired 95 % CI against the baseline.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`fairrec.compare` or :func:`fairrec.compare_models` (with a ``test``, so
+        that it has the ``<metric>_ci_low`` / ``_ci_high`` / ``_p`` columns).
+    metrics : sequence of str, default ("ndcg@10",)
+        One panel per metric column.
+    p_column : {"p", "p_holm"}, optional
+        Which p-value to print beside each bar (default ``"p_holm"`` where the table has it,
+        else ``"p"``).
+    title : str, optional
+        Figure title (default: the baseline's name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The error bar of a method spans ``baseline value + [ci_low, ci_high]`` of its mean
+        paired difference: where it does not reach the baseline's value (the dotted line),
+        the difference is significant at 5 % (uncorrected).
+
+    Raises
+    ------
+    fairrec.errors.DataError
+        A metric or its statistics columns are missing.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(
+            f"comparison needs a DataFrame from fairrec.compare. Got {type(table).__name__}."
+        )
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    metrics = list(metrics)
+    if not metrics:
+        raise param_error("metrics", "comparison", "a non-empty list of metric columns", metrics)
+    for col in metrics:
+        need = [col, f"{col}_ci_low", f"{col}_ci_high", f"{col}_p"]
+        missing = [c for c in need if c not in table.columns]
+        if missing:
+            raise DataError(
+                f"comparison: the table lacks {missing}; compare with test='ttest' or "
+                "'wilcoxon' and a metric with per-viewer values (not coverage or gini)."
+            )
+    if p_column not in (None, "p", "p_holm"):
+        raise param_error("p_column", "comparison", "'p', 'p_holm' or None", p_column)
+    base = table.attrs.get("baseline", table.index[0])
+    names = [str(n) for n in table.index]
+    fig = _TradeoffFigure(
+        figsize=(4.2 * len(metrics), 0.45 * len(names) + 1.6), layout="constrained"
+    )
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    y = np.arange(len(names))[::-1]
+    for ax, col in zip(axes, metrics):
+        pcol = p_column or ("p_holm" if f"{col}_p_holm" in table.columns else "p")
+        if f"{col}_{pcol}" not in table.columns:
+            raise DataError(f"comparison: the table lacks {col}_{pcol!s}.")
+        values = table[col].to_numpy(dtype=np.float64)
+        base_value = float(table.loc[base, col]) if base in table.index else np.nan
+        low = base_value + table[f"{col}_ci_low"].to_numpy(dtype=np.float64)
+        high = base_value + table[f"{col}_ci_high"].to_numpy(dtype=np.float64)
+        colors = ["0.55" if str(n) == str(base) else "C0" for n in table.index]
+        ax.barh(y, values, color=colors, height=0.6)
+        has_ci = np.isfinite(low) & np.isfinite(high)
+        centre = (low + high) / 2
+        ax.errorbar(
+            centre[has_ci],
+            y[has_ci],
+            xerr=((high - low) / 2)[has_ci],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+            linewidth=1,
+        )
+        if np.isfinite(base_value):
+            ax.axvline(base_value, linestyle=":", color="0.3", linewidth=1)
+        pv = table[f"{col}_{pcol}"].to_numpy(dtype=np.float64)
+        right = np.nanmax(np.where(np.isfinite(high), np.maximum(high, values), values))
+        for yi, v, p in zip(y, values, pv):
+            shown = "" if not np.isfinite(p) else ("  p<1e-16" if p < 1e-16 else f"  p={p:.1e}")
+            text = f"{v:.4g}{shown}"
+            ax.text(right * 1.02, yi, text, va="center", fontsize=_FONT)
+        ax.set_xlim(0, right * 1.45 if right > 0 else 1)
+        ax.set_yticks(y, names)
+        ax.set_xlabel(col + (" (p Holm-adjusted)" if pcol == "p_holm" else ""))
+        ax.grid(True, axis="x", linewidth=0.4, alpha=0.5)
+    fig.suptitle(
+        title if title is not None else f"vs baseline {base!r} (95 % CI of the difference)"
+    )
     return fig

@@ -28,11 +28,14 @@ from fairrec.gate import (
     TRAINING,
     CatalogIndex,
     ServingBatch,
+    cell_oldest,
     retention_cutoff,
     serving_batch,
     training_events,
     training_matrix,
+    training_oldest,
 )
+from fairrec.ids import canon_id, canon_ids
 from fairrec.models import ALS, CandidateModel, top_n
 from fairrec.page import (
     DATA_CATALOG_POPULARITY,
@@ -62,6 +65,22 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    return out
+
+
+def _id_column(ids: Sequence[Any], like: np.ndarray) -> np.ndarray:
+    """Viewer ids as a column of the data's id dtype (int64 when the data's ids and these
+    are all ints), so fairrec's frames join with the data's own frames without casts."""
+    if like.dtype.kind in "iu" and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in ids
+    ):
+        return np.asarray(ids, dtype=np.int64)
+    return _object_array(list(ids))
+
+
 @dataclass(frozen=True)
 class _Fitted:
     """Everything ``fit`` (or ``load``/``forget``) produces, swapped in as one reference.
@@ -73,7 +92,9 @@ class _Fitted:
     data_: Dataset
     catalog_: CatalogIndex
     train_matrix_: sp.csr_matrix
+    train_oldest_: sp.csr_matrix | None
     train_user_ids_: np.ndarray
+    train_index_: dict
     vectors_: np.ndarray
     genres_: np.ndarray
     popularity_: np.ndarray
@@ -83,14 +104,13 @@ class _Fitted:
     titles_: np.ndarray
     titles_py_: list
     item_ids_py_: list
-    item_ids_str_: np.ndarray
+    item_ids_obj_: np.ndarray
     genre_tuples_: list
     fitted_at_: pd.Timestamp
     row_kinds_: list
     model_: CandidateModel
     vocab_: Any
     stats_: Any
-    train_index_: dict
     item_ratings_: Any
 
 
@@ -323,6 +343,7 @@ class Recommender:
         when = self._now(now)
         mask = training_events(data, consent, when, self.retention_days)
         train, rows = training_matrix(data, mask)
+        oldest = training_oldest(data, mask, train, rows)
         if train.shape[0] == 0:
             raise DataError(
                 "No interaction may be used for training: no viewer with 'training' consent "
@@ -339,6 +360,7 @@ class Recommender:
             train=train,
             train_user_ids=data.user_ids[rows],
             fitted_at=when,
+            train_oldest=oldest,
             item_ratings=_item_ratings(data, mask),
         )
         return self
@@ -379,8 +401,11 @@ class Recommender:
         from fairrec.consent import ConsentLedger
 
         when = rec._now(fitted_at)
-        ids = np.asarray(list(train_user_ids), dtype=object)
+        ids = np.empty(len(train_user_ids), dtype=object)
+        ids[:] = list(train_user_ids)
         rows = data.user_index(ids, on_unknown="ignore")
+        # the model's rows are named by the data's own spelling of each id
+        ids[rows >= 0] = data.user_ids[rows[rows >= 0]]
         mask = np.zeros(data.n_users, dtype=bool)
         mask[rows[rows >= 0]] = True
         order = np.full(data.n_users, -1, dtype=np.int64)
@@ -395,6 +420,11 @@ class Recommender:
             dtype=np.float32,
         )
         train.sum_duplicates()
+        oldest = None
+        if data.timestamps is not None:
+            oldest = cell_oldest(
+                order[data.users[ev]], data.items[ev], data.timestamps[ev].view(np.int64), train
+            )
         rec._install(
             model=model,
             data=data,
@@ -402,6 +432,7 @@ class Recommender:
             train=train,
             train_user_ids=ids,
             fitted_at=when,
+            train_oldest=oldest,
             item_ratings=_item_ratings(data, ev),
         )
         return rec
@@ -415,6 +446,7 @@ class Recommender:
         train: sp.csr_matrix,
         train_user_ids: np.ndarray,
         fitted_at: pd.Timestamp,
+        train_oldest: sp.csr_matrix | None = None,
         item_ratings: tuple[np.ndarray, np.ndarray] | None = None,
         like_label: str | None = None,
     ) -> None:
@@ -444,7 +476,13 @@ class Recommender:
             data_=data,
             catalog_=catalog,
             train_matrix_=train,
+            train_oldest_=train_oldest,
             train_user_ids_=train_user_ids,
+            train_index_={
+                c: i for i, c in enumerate(canon_ids(train_user_ids, "train_user_ids").tolist())
+            }
+            if len(train_user_ids)
+            else {},
             vectors_=_unit_rows(vectors),
             genres_=genres,
             popularity_=popularity,
@@ -454,14 +492,13 @@ class Recommender:
             titles_=titles,
             titles_py_=[str(t) for t in titles],
             item_ids_py_=item_ids_py,
-            item_ids_str_=np.array([str(i) for i in item_ids_py], dtype=object),
+            item_ids_obj_=_object_array(item_ids_py),
             genre_tuples_=[tuple(g) for g in data.catalog[C.GENRES]],
             fitted_at_=fitted_at,
             row_kinds_=list(self.rows) if self.rows is not None else default_rows(),
             model_=model,
             vocab_=Vocabulary.from_dataset(data),
             stats_=stats,
-            train_index_={v: i for i, v in enumerate(np.asarray(train_user_ids).tolist())},
             item_ratings_=item_ratings,
         )
         with self._lock:
@@ -469,12 +506,28 @@ class Recommender:
             self._fitted = fitted  # one reference swap: readers see all old or all new
 
     # ------------------------------------------------------------------ viewers
-    def _states(self, users: Sequence[Any], f: _Fitted) -> list[Any]:
+    @staticmethod
+    def _viewers(users: Sequence[Any], f: _Fitted) -> tuple[np.ndarray, list[Any]]:
+        """Each viewer's index in the data (``-1``: none) and the id fairrec writes for them.
+
+        Ids are matched by canonical form (:class:`fairrec.ids.IdMap`): ``1``, ``"1"`` and
+        ``"01"`` are one viewer, written as the data spells it."""
+        umap = f.data_.user_map
+        if len(users) == 1:
+            u0 = next(iter(users))
+            idx = np.array([umap.position(u0)], dtype=np.int64)
+            return idx, umap.names([u0], idx)
+        users = list(users)
+        idx = umap.positions(users) if users else np.empty(0, dtype=np.int64)
+        return idx, umap.names(users, idx)
+
+    def _states(self, users: Sequence[Any], f: _Fitted, data_idx: Any = None) -> list[Any]:
         """One immutable consent snapshot per viewer; unknown viewers per ``on_unknown``."""
         vocab = f.vocab_
         # every genre / title / maturity limit matched to the catalog (VocabularyError if not)
         states = [vocab.resolve_state(self._consent.state(u)) for u in users]
-        data_idx = f.data_.user_index(list(users), on_unknown="ignore") if users else []
+        if data_idx is None:
+            data_idx = self._viewers(users, f)[0] if users else []
         unknown = [
             u
             for u, s, i in zip(users, states, data_idx)
@@ -498,16 +551,19 @@ class Recommender:
     def _gate(self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted) -> ServingBatch:
         """One consent snapshot per viewer, reduced by the serving gate.
 
+        The batch names each viewer by the id fairrec writes for them (:meth:`_viewers`).
         A title the viewer excluded (by id, genre or maturity) is also dropped from the
         history the page is built from: it is never an anchor, a reason or evidence of taste.
         """
+        idx, resolved = self._viewers(users, f)
         batch = serving_batch(
-            users,
-            self._states(users, f),
+            resolved,
+            self._states(users, f, idx),
             data=f.data_,
             catalog=f.catalog_,
             now=now,
             retention_days=self.retention_days,
+            user_idx=idx,
         )
         return _without_banned(batch)
 
@@ -579,7 +635,7 @@ class Recommender:
                 positives=_positives(batch.histories),
                 train=f.train_matrix_,
                 train_rows=np.array(
-                    [f.train_index_.get(u, -1) for u in batch.user_ids], dtype=np.int64
+                    [f.train_index_.get(canon_id(u), -1) for u in batch.user_ids], dtype=np.int64
                 ),
                 stats=f.stats_,
             ),
@@ -673,15 +729,26 @@ class Recommender:
         )
 
     def _audit(self, batch: ServingBatch, pages: Iterable[HomePage]) -> None:
+        """One audit line per page, unless the viewer is erased by the time it is written.
+
+        The erasure check runs under the audit log's lock, just before the line is appended,
+        and :meth:`forget` tombstones the viewer in the ledger before it erases their lines
+        (under the same lock): a request in flight during ``forget()`` either writes before
+        the erasure (and its line is erased) or finds the tombstone and writes nothing."""
         if self.audit_log is None:
             return
+        ledger = self._consent
         for state, page in zip(batch.states, pages):
+            if state.forgotten:
+                continue  # an erased viewer (on_unknown="ignore"): no line, no pseudonym
+            uid = page.user_id
             self.audit_log.record(
-                page.user_id,
+                uid,
                 sorted(state.purposes),
                 list(page.data_used),
                 page_kind="personalized" if page.personalized else "non_personalized",
                 n_items=len(page.items),
+                unless=lambda uid=uid: ledger.is_forgotten(uid),
             )
 
     # ------------------------------------------------------------------ public serving
@@ -750,7 +817,7 @@ class Recommender:
                 self._audit(batch, pages)
                 if as_pages:
                     return pages
-            return to_frame(assembled, chunk, f.item_ids_str_, f.titles_)
+            return to_frame(assembled, batch.user_ids, f.item_ids_obj_, f.titles_)
 
         show = progress if progress is not None else len(chunks) > 10
         from tqdm import tqdm
@@ -865,11 +932,9 @@ class Recommender:
             else "Among the most watched titles, re-ranked by "
             f"{type(reranker).__name__} (no personal data)",
         )
-        user_arr = np.empty(u, dtype=object)
-        user_arr[:] = users
         return pd.DataFrame(
             {
-                C.USER: user_arr[rows],
+                C.USER: _id_column(batch.user_ids, f.data_.user_ids)[rows],
                 C.ITEM: f.data_.item_ids[it],
                 C.TITLE: f.titles_[it],
                 C.SCORE: sc[ok].astype(np.float64),
@@ -880,53 +945,79 @@ class Recommender:
 
     # ------------------------------------------------------------------ transparency
     def explain_data_use(self, user: Any, now: Any = None) -> DataUseReport:
-        """What data is used for this viewer, for which purpose, since when.
+        """What data is used for this viewer, for which purpose, since when and until when.
+
+        The report is built from the same consent snapshot and the same page as
+        :meth:`home` would serve now (any spelling of the id: ``1``, ``"01"``, ...), so what
+        it says the page uses is what the page uses. For ``training`` it says whether the
+        shared model in service was trained on the viewer's plays: after a withdrawal (and
+        before the next :meth:`fit`) it says the model still uses what it learned from them
+        until the next training, never that none of their data is used.
 
         Returns
         -------
         DataUseReport
-            A dict (``purposes``, ``data_categories``, ``retention_days``,
-            ``history_events_used``, ``trained_on_your_data``, ``stated_interests``,
-            ``exclusions``, ``text``) whose ``str()`` is a readable summary.
+            A dict (``user_id``, ``purposes``, ``data_categories``, ``page_data_used``,
+            ``retention_days``, ``history_events_used``, ``trained_on_your_data``,
+            ``trained_titles``, ``model_trained_at``, ``training_data_until``,
+            ``stated_interests``, ``exclusions``, ``generated_at``, ``text``) whose ``str()``
+            is a readable summary.
         """
         self._require_fitted()
         when = self._now(now)
         f = self._fitted
-        batch = self._gate([user], when, f)
+        batch, assembled = self._serve([user], when, f)
+        page = self._page(f, 0, batch, assembled, when)
         state = batch.states[0]
+        uid = batch.user_ids[0]
         since = dict(getattr(state, "since", {}) or {})
 
         def _since(p: str) -> str | None:
             t = since.get(p)
             return None if t is None else pd.Timestamp(t).isoformat()
 
+        def _since_txt(p: str) -> str:
+            t = _since(p)
+            return f" since {t}" if t else ""
+
+        row = -1 if state.forgotten else f.train_index_.get(canon_id(user), -1)
+        trained = row >= 0
+        n_trained = (
+            int(f.train_matrix_.indptr[row + 1] - f.train_matrix_.indptr[row]) if trained else 0
+        )
+        trained_at = f.fitted_at_.isoformat(timespec="seconds")
+        page_used = set(page.data_used)
+        personalized = bool(page.personalized)
+        n_events = int(batch.histories.nnz) if personalized else 0
+        has_interests = bool(
+            state.liked_genres or state.liked_items or state.disliked_genres or state.disliked_items
+        )
+        granted = {p: p in state.purposes for p in (PERSONALIZATION, TRAINING, STATED_INTERESTS)}
+        interests_used = DATA_STATED_INTERESTS in page_used
         purposes = {
             PERSONALIZATION: {
-                "granted": PERSONALIZATION in state.purposes,
+                "granted": granted[PERSONALIZATION],
                 "since": _since(PERSONALIZATION),
-                "data": [DATA_WATCH_HISTORY] if PERSONALIZATION in state.purposes else [],
+                "data": [DATA_WATCH_HISTORY] if personalized else [],
                 "you_get": "rows picked from what you watched",
             },
             TRAINING: {
-                "granted": TRAINING in state.purposes,
+                "granted": granted[TRAINING],
                 "since": _since(TRAINING),
-                "data": [DATA_WATCH_HISTORY] if TRAINING in state.purposes else [],
+                "data": [DATA_WATCH_HISTORY] if trained else [],
                 "you_get": "your plays help shape recommendations for everyone",
+                "until": "the next training" if trained and not granted[TRAINING] else None,
             },
             STATED_INTERESTS: {
-                "granted": STATED_INTERESTS in state.purposes,
+                "granted": granted[STATED_INTERESTS],
                 "since": _since(STATED_INTERESTS),
-                "data": [DATA_STATED_INTERESTS] if STATED_INTERESTS in state.purposes else [],
+                "data": [DATA_STATED_INTERESTS] if interests_used else [],
                 "you_get": "a row built from the genres and titles you told us you like",
             },
         }
-        used = sorted({d for p in purposes.values() for d in p["data"]}) or [
+        used = sorted(page_used | ({DATA_WATCH_HISTORY} if trained else set())) or [
             DATA_CATALOG_POPULARITY
         ]
-        trained = bool(
-            np.isin(np.asarray([user], dtype=object), f.train_user_ids_.astype(object)).any()
-        )
-        n_events = int(batch.histories.nnz)
         title_of = f.vocab_.title_of  # the state names catalog ids / genre spellings only
         interests = (
             {
@@ -939,7 +1030,7 @@ class Recommender:
                     title_of(i) for i in sorted(map(str, state.disliked_items))
                 ],
             }
-            if STATED_INTERESTS in state.purposes
+            if granted[STATED_INTERESTS] and has_interests
             else {}
         )
         exclusions = {
@@ -953,31 +1044,86 @@ class Recommender:
             if self.retention_days is not None
             else "no retention limit is set"
         )
-        lines = [f"Data use for viewer {user!r}:"]
-        for name, p in purposes.items():
-            if p["granted"]:
-                when_txt = f" since {p['since']}" if p["since"] else ""
-                lines.append(
-                    f"- {name}: granted{when_txt}; uses {describe_data_used(p['data'])}; you get {p['you_get']}."
-                )
-            else:
-                lines.append(f"- {name}: not granted; none of your data is used for it.")
-        lines.append(f"- Retention: {window}.")
-        has_interests = bool(interests.get("liked_genres") or interests.get("liked_items"))
-        if purposes[PERSONALIZATION]["granted"]:
-            lines.append(f"- Your page uses {n_events} title(s) of your watch history.")
-        elif has_interests:
+        lines = [f"Data use for viewer {uid!r}:"]
+        # personalization: what this page does with the watch history
+        if personalized:
             lines.append(
-                "- Your page does not use your watch history; it uses only what you told us "
-                "(your stated interests)."
+                f"- {PERSONALIZATION}: granted{_since_txt(PERSONALIZATION)}; your page uses "
+                f"{n_events} title(s) of your watch history; you get "
+                f"{purposes[PERSONALIZATION]['you_get']}."
+            )
+        elif granted[PERSONALIZATION]:
+            lines.append(
+                f"- {PERSONALIZATION}: granted{_since_txt(PERSONALIZATION)}; you have no watch "
+                "history inside the retention window, so your page does not use it."
             )
         else:
+            lines.append(
+                f"- {PERSONALIZATION}: not granted; your page does not use your watch history."
+            )
+        # training: what the shared model in service learned from
+        if state.forgotten:
+            learned = not f.model_.exact_erasure
+            lines.append(
+                f"- {TRAINING}: erased; your plays, training row and factors are deleted"
+                + (
+                    ". If the shared model in service (trained "
+                    f"{trained_at}) was trained on them, what it learned from them (item "
+                    "vectors or weights) stays until the next training, unless the erasure "
+                    "re-solved it (forget with update_items=True)."
+                    if learned
+                    else f", and removed from every count and similarity of the shared model "
+                    f"in service (trained {trained_at})."
+                )
+            )
+        elif granted[TRAINING] and trained:
+            lines.append(
+                f"- {TRAINING}: granted{_since_txt(TRAINING)}; the shared model (trained "
+                f"{trained_at}) learned from {n_trained} title(s) you played; plays since "
+                "then are used from the next training."
+            )
+        elif granted[TRAINING]:
+            lines.append(
+                f"- {TRAINING}: granted{_since_txt(TRAINING)}; the shared model (trained "
+                f"{trained_at}) was not trained on your plays; they are used from the next "
+                "training."
+            )
+        elif trained:
+            lines.append(
+                f"- {TRAINING}: not granted (withdrawn); the shared model (trained "
+                f"{trained_at}) still uses what it learned from {n_trained} title(s) you "
+                "played, until the next training, which will not use your plays."
+            )
+        else:
+            lines.append(
+                f"- {TRAINING}: not granted; none of your data is used for it (the shared "
+                f"model, trained {trained_at}, was not trained on your plays)."
+            )
+        # stated interests: only what exists and what the page uses
+        if not granted[STATED_INTERESTS]:
+            lines.append(f"- {STATED_INTERESTS}: not granted; your page does not use them.")
+        elif not has_interests:
+            lines.append(
+                f"- {STATED_INTERESTS}: granted{_since_txt(STATED_INTERESTS)}; you have stated "
+                "no interests, so no row uses them."
+            )
+        else:
+            lines.append(
+                f"- {STATED_INTERESTS}: granted{_since_txt(STATED_INTERESTS)}; "
+                + (
+                    "your page uses the interests you stated."
+                    if interests_used
+                    else "your page uses them only to leave out what you said you dislike."
+                    if state.disliked_genres or state.disliked_items
+                    else "no row of this page uses them."
+                )
+            )
+        lines.append(f"- Retention: {window}.")
+        personal = sorted(page_used - {DATA_CATALOG_POPULARITY})
+        if personal:
+            lines.append(f"- Your page uses {describe_data_used(tuple(sorted(page_used)))}.")
+        else:
             lines.append("- Your page is not personalized: it uses no personal data.")
-        lines.append(
-            "- The shared model was trained on your plays."
-            if trained
-            else "- The shared model was not trained on your plays."
-        )
         if any(exclusions.values()):
             lines.append(
                 "- Excluded from every page: "
@@ -992,12 +1138,16 @@ class Recommender:
                 + "."
             )
         return DataUseReport(
-            user_id=user,
+            user_id=uid,
             purposes=purposes,
             data_categories=used,
+            page_data_used=sorted(page_used),
             retention_days=self.retention_days,
             history_events_used=n_events,
             trained_on_your_data=trained,
+            trained_titles=n_trained,
+            model_trained_at=trained_at,
+            training_data_until=purposes[TRAINING]["until"],
             stated_interests=interests,
             exclusions=exclusions,
             generated_at=when.isoformat(),
@@ -1006,48 +1156,65 @@ class Recommender:
 
     # ------------------------------------------------------------------ erasure
     def forget(self, user: Any, update_items: bool = False) -> None:
-        """Erase a viewer: consent details, interactions, training row and vector.
+        """Erase a viewer everywhere fairrec holds them, or refuse before anything changes.
+
+        Any spelling of the id (``1``, ``"01"``, ``"１"``) erases the one viewer. In order:
+
+        1. the model without the viewer is computed first (copy on write, see
+           :meth:`fairrec.models.CandidateModel.erase_rows`): their training row and factor
+           row go; counts and similarities that can be recomputed exactly (Popularity,
+           ItemKNN, the catalog popularity) are recomputed without them; with
+           ``update_items`` the learned item vectors (ALS partial fit, BPR refit) too. If
+           this fails, nothing has changed and the error is raised;
+        2. the consent ledger tombstones the id (every spelling) and drops their events;
+        3. the audit log's lines for them are erased; no line is written for them afterwards,
+           also not by requests already in flight (see :meth:`_audit`);
+        4. the recommender swaps in the state without their events, row and factors, so
+           :meth:`save` never writes them again.
 
         Parameters
         ----------
         user : str or int
         update_items : bool, default False
-            Also re-solve the item vectors the viewer's plays touched (implicit's partial
-            fit for ALS; a refit for models without one), so their data stops shaping the
-            catalog vectors before the next full fit.
+            Also re-solve the learned item vectors the viewer's plays shaped (implicit's
+            partial fit for ALS, a refit for BPR), so their data stops shaping the catalog
+            vectors before the next full fit.
         """
         self._require_fitted()
+        canon = canon_id(user)  # a ParameterError here changes nothing
         with self._lock:
             f = self._fitted
-            self._consent.forget(user)
-            if self.audit_log is not None and hasattr(self.audit_log, "erase"):
-                self.audit_log.erase(user)
             data = f.data_
-            idx = data.user_index([user], on_unknown="ignore")[0]
-            if idx >= 0:
-                data = data.select(data.users != idx)
-            train = f.train_matrix_
-            train_users = f.train_user_ids_
-            hit = pd.Index(train_users).get_indexer(pd.Index([user], dtype=object))
-            if hit[0] >= 0:
-                row = int(hit[0])
+            idx = data.user_map.position(canon)
+            if idx >= 0:  # their events and their entry in the id map go
+                keep_ev = data.users != idx
+                users = data.users[keep_ev]
+                data = Dataset(
+                    user_ids=np.delete(data.user_ids, idx),
+                    item_ids=data.item_ids,
+                    users=(users - (users > idx)).astype(np.int32),
+                    items=data.items[keep_ev],
+                    weights=data.weights[keep_ev],
+                    timestamps=data.timestamps[keep_ev] if data.timestamps is not None else None,
+                    catalog=data.catalog,
+                    ratings=data.ratings[keep_ev] if data.ratings is not None else None,
+                )
+            train, oldest, train_users = f.train_matrix_, f.train_oldest_, f.train_user_ids_
+            row = f.train_index_.get(canon, -1)
+            model = f.model_
+            if row >= 0:
                 touched = train.indices[train.indptr[row] : train.indptr[row + 1]].copy()
                 keep = np.ones(train.shape[0], dtype=bool)
                 keep[row] = False
                 train = train[keep]
+                oldest = oldest[keep] if oldest is not None else None
                 train_users = train_users[keep]
-                # copy on write: requests in flight keep reading the old model
-                model = type(f.model_)(**f.model_.get_params())
-                model.set_arrays({k: v.copy() for k, v in f.model_.get_arrays().items()})
-                if hasattr(model, "drop_user_rows"):
-                    model.drop_user_rows(np.array([row]))
-                if update_items:
-                    if hasattr(model, "update_items"):
-                        model.update_items(touched, _positives(train))
-                    else:
-                        model.fit(_positives(train))
-            else:
-                model = f.model_
+                model = f.model_.erase_rows(
+                    np.array([row]), _positives(train), touched, update_items=update_items
+                )
+            self._consent.forget(user)
+            if self.audit_log is not None and hasattr(self.audit_log, "erase"):
+                self.audit_log.erase(user)
             self._install(
                 model=model,
                 data=data,
@@ -1055,7 +1222,8 @@ class Recommender:
                 train=train,
                 train_user_ids=train_users,
                 fitted_at=f.fitted_at_,
-                item_ratings=self._ratings_without(f, idx, hit[0] >= 0),
+                train_oldest=oldest,
+                item_ratings=self._ratings_without(f, idx, row >= 0),
                 like_label=f.stats_.like_label,
             )
 
@@ -1079,8 +1247,11 @@ class Recommender:
         """Write the fitted recommender to a directory (npz + JSON; no pickle).
 
         The directory is written next to its destination and renamed into place, so an
-        interrupted save leaves any previous model loadable. Histories are written only for
-        viewers with ``personalization`` consent at save time, inside the retention window.
+        interrupted save leaves any previous model loadable. What is written is decided by
+        the ledger and the clock at save time: histories only of viewers with
+        ``personalization``, training rows and user factors only of viewers with
+        ``training``, only plays inside the retention window, and catalog popularity counted
+        from those training rows (see :mod:`fairrec.persist`).
         """
         from fairrec.persist import save_recommender
 

@@ -5,7 +5,9 @@ viewers) and deterministic:
 
 * :func:`random_holdout` -- per viewer, a seeded random share of titles goes to test;
 * :func:`temporal_holdout` -- per viewer, the last titles in time (last ``n`` or a fraction);
-* :func:`time_cut` -- one global cut time: before it is train, after it is test.
+* :func:`time_cut` -- one global cut time: before it is train, after it is test;
+* :func:`rolling_folds` -- several successive time folds for cross-validation (each fold
+  trains on the past only and validates on the next window), as :func:`fairrec.tune` uses.
 
 The unit that is split is the (viewer, title) *pair*: every event of a pair goes to the same
 side, so a title a viewer has in train never appears in that viewer's test set. Train and
@@ -23,7 +25,7 @@ from fairrec import _columns as C
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
 
-__all__ = ["Split", "random_holdout", "temporal_holdout", "time_cut"]
+__all__ = ["Split", "random_holdout", "temporal_holdout", "time_cut", "rolling_folds"]
 
 
 class Split(NamedTuple):
@@ -321,3 +323,100 @@ def time_cut(
         warm = np.bincount(data.items[train_event], minlength=data.n_items) > 0
         test_event &= warm[data.items]
     return _split(data, test_event, train_event)
+
+
+def rolling_folds(
+    data: Dataset,
+    n_folds: int = 3,
+    test_fraction: float = 0.1,
+    *,
+    per_viewer: bool = False,
+    min_train: int = 1,
+) -> list[Split]:
+    """Rolling-origin temporal cross-validation folds: train on the past, validate on the next.
+
+    Global time (default): the cut times ``c_j`` are the quantiles ``1 - (n_folds - j) *
+    test_fraction`` of the event times (``j = 0 .. n_folds - 1``). Fold ``j`` is
+    :func:`time_cut` at ``c_j`` of the events before ``c_{j+1}`` (the last fold: of all
+    events): train is every event before ``c_j``, validation the window ``[c_j, c_{j+1})``
+    (pairs already seen, and viewers and titles with no train event, dropped). No fold ever
+    trains on an event at or after its validation window starts.
+
+    Per viewer (``per_viewer=True``): each viewer's titles ordered by first play as in
+    :func:`temporal_holdout`, with ``m = round(test_fraction * n)`` for a viewer of ``n``
+    titles; fold ``j`` validates on the titles ``(n_folds - j - 1) * m`` to ``(n_folds - j)
+    * m`` from the end and trains on the earlier ones (later ones are left out); viewers
+    with fewer than ``min_train`` earlier titles get no validation titles in that fold. This
+    mimics a per-viewer temporal holdout (the protocol of many published benchmarks), with
+    its known caveat: other viewers' later events are in train.
+
+    Parameters
+    ----------
+    data : Dataset
+        Must have timestamps.
+    n_folds : int, default 3
+    test_fraction : float, default 0.1
+        Share of events (global) or of each viewer's titles (per viewer) per validation
+        window; ``n_folds * test_fraction`` must be below 1.
+    per_viewer : bool, default False
+    min_train : int, default 1
+        Per viewer only: titles a viewer keeps in a fold's train to be validated in it.
+
+    Returns
+    -------
+    list of Split
+        Oldest fold first.
+
+    Examples
+    --------
+    >>> import fairrec as fr
+    >>> data = fr.datasets.synthetic(n_users=100, n_items=80, seed=0, mean_plays=15)
+    >>> folds = rolling_folds(data, n_folds=3, test_fraction=0.1)
+    >>> all(f.train.timestamps.max() < f.test.timestamps.min() for f in folds)
+    True
+    """
+    owner = "rolling_folds"
+    data = _check_data(data, owner)
+    n_folds = _check_int(n_folds, "n_folds", owner, 1)
+    f = _check_fraction(test_fraction, "test_fraction", owner)
+    if n_folds * f >= 1.0:
+        raise ParameterError(
+            f"rolling_folds: n_folds * test_fraction must be below 1 (the first fold needs "
+            f"training data). Got {n_folds} * {f} = {n_folds * f:g}."
+        )
+    min_train = _check_int(min_train, "min_train", owner, 0)
+    if data.timestamps is None:
+        raise DataError(f"{owner} needs timestamps; build the Dataset with time_col=....")
+    if not per_viewer:
+        ts = np.sort(data.timestamps)
+        n = ts.size
+        if n == 0:
+            raise DataError(f"{owner}: the dataset has no events.")
+        cuts = [
+            ts[min(int(np.floor((1.0 - (n_folds - j) * f) * n)), n - 1)] for j in range(n_folds)
+        ]
+        folds = []
+        for j, cut in enumerate(cuts):
+            upto = data if j == n_folds - 1 else data.select(data.timestamps < cuts[j + 1])
+            folds.append(time_cut(upto, pd.Timestamp(cut)))
+        return folds
+    pairs = _pairs(data)
+    n_pairs = np.bincount(pairs.user, minlength=data.n_users)
+    m = _round_half_up(f * n_pairs)
+    when = data.timestamps[pairs.first].astype(np.int64)
+    order = np.lexsort((pairs.first, when, pairs.user))
+    counts = n_pairs
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    u = pairs.user[order]
+    from_end = np.empty(pairs.n, dtype=np.int64)
+    from_end[order] = counts[u] - 1 - (np.arange(pairs.n) - starts[u])
+    pu = pairs.user
+    folds = []
+    for j in range(n_folds):
+        lo = (n_folds - j - 1) * m[pu]
+        hi = (n_folds - j) * m[pu]
+        train_pair = from_end >= hi
+        n_train = np.bincount(pu[train_pair], minlength=data.n_users)
+        test_pair = (from_end >= lo) & (from_end < hi) & (n_train[pu] >= max(min_train, 1))
+        folds.append(_split(data, test_pair[pairs.of_event], train_pair[pairs.of_event]))
+    return folds

@@ -1,12 +1,13 @@
-"""Candidate models: ALS and BPR (from ``implicit``), Popularity and ItemKNN baselines."""
+"""Candidate models: ALS and BPR (from ``implicit``), EASE, Popularity and ItemKNN baselines."""
 
 from fairrec.models._base import CandidateModel, top_n
 from fairrec.models.als import ALS
 from fairrec.models.bpr import BPR
+from fairrec.models.ease import EASE
 from fairrec.models.itemknn import ItemKNN
 from fairrec.models.popularity import Popularity
 
-__all__ = ["ALS", "BPR", "CandidateModel", "ItemKNN", "Popularity", "top_n", "MODEL_KINDS"]
+__all__ = ["ALS", "BPR", "EASE", "CandidateModel", "ItemKNN", "Popularity", "top_n", "MODEL_KINDS"]
 
 #: model-file ``kind`` -> class
-MODEL_KINDS = {cls.kind: cls for cls in (ALS, BPR, Popularity, ItemKNN)}
+MODEL_KINDS = {cls.kind: cls for cls in (ALS, BPR, EASE, Popularity, ItemKNN)}

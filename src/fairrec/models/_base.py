@@ -66,6 +66,9 @@ class CandidateModel(ABC):
 
     #: name written in model files
     kind: ClassVar[str] = "base"
+    #: :meth:`erase_rows` always removes an erased viewer's whole contribution (counts or
+    #: similarities recomputed), whatever ``update_items`` says
+    exact_erasure: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:
@@ -105,6 +108,12 @@ class CandidateModel(ABC):
 
     def is_fitted(self) -> bool:
         return hasattr(self, "n_items_")
+
+    def _record_training(self, matrix: sp.csr_matrix) -> None:
+        """Remember which (row, title) pairs ``fit`` saw (in memory only; see ``_pairs``)."""
+        from fairrec.models._pairs import TrainingPairs
+
+        self.training_pairs_ = TrainingPairs.of(matrix)
 
     def _require_fitted(self) -> None:
         if not self.is_fitted():
@@ -165,6 +174,51 @@ class CandidateModel(ABC):
             )
         return h
 
+    # ---------------------------------------------------------------- erasure
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> CandidateModel:
+        """A model with the training viewers ``rows`` erased; ``self`` is never changed.
+
+        Requests in flight keep scoring with ``self`` (copy on write).
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+            Rows of the training matrix the model was fitted on, to erase.
+        user_items : scipy.sparse.csr_matrix
+            The training matrix *without* those rows.
+        touched : numpy.ndarray of int
+            Titles the erased rows played.
+        update_items : bool, default False
+            Also remove their contribution from learned item representations (which may
+            need a refit).
+
+        Returns
+        -------
+        CandidateModel
+            This base implementation (a model with no per-viewer state): ``self``, or with
+            ``update_items`` a copy refitted on ``user_items``.
+        """
+        return self._refit(user_items) if update_items else self
+
+    def _refit(self, user_items: sp.csr_matrix) -> CandidateModel:
+        """A fresh model with the same parameters fitted on ``user_items``."""
+        return type(self)(**self.get_params()).fit(user_items)
+
+    def saved_arrays(self, rows: np.ndarray, user_items: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """The arrays a model file holds when only training ``rows`` are kept.
+
+        ``user_items`` is the training matrix as saved (those rows, cells outside the
+        retention window removed). Models with per-viewer arrays override this to keep only
+        the rows saved, derived from the cells saved; the default is :meth:`get_arrays`.
+        """
+        return self.get_arrays()
+
     # ---------------------------------------------------------------- persistence
     @abstractmethod
     def get_arrays(self) -> dict[str, np.ndarray]:
@@ -216,6 +270,74 @@ class ImplicitFactorModel(CandidateModel):
 
     def array_spec(self) -> dict[str, tuple[str, int]]:
         return {"item_factors": ("f", 2), "user_factors": ("f", 2)}
+
+    #: Width of the stored item factors beyond ``factors`` (BPR's bias column).
+    _extra_width: ClassVar[int] = 0
+
+    def check_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Refuse saved arrays that disagree with the parameters (before anything is sized
+        from the parameters): the factor width must be ``factors`` (+ a bias column)."""
+        width = self._check_int("factors", 1) + self._extra_width
+        for name in ("item_factors", "user_factors"):
+            a = arrays[name]
+            if a.ndim != 2 or a.shape[1] != width:
+                raise ValueError(
+                    f"{name} has shape {a.shape}; the parameters say {width} columns "
+                    f"(factors={self.factors})."
+                )
+
+    @property
+    def user_factors_(self) -> np.ndarray:
+        """Factors of the training viewers (rows of the training matrix)."""
+        self._require_fitted()
+        return self.model_.user_factors
+
+    def _copy(self) -> ImplicitFactorModel:
+        """A fitted copy with its own arrays (copy on write)."""
+        model = type(self)(**self.get_params())
+        model.set_arrays({k: np.array(v, copy=True) for k, v in self.get_arrays().items()})
+        return model
+
+    def drop_user_rows(self, rows: np.ndarray) -> None:
+        """Remove training viewers' factors (erasure), in place."""
+        keep = np.ones(self.model_.user_factors.shape[0], dtype=bool)
+        keep[np.asarray(rows, dtype=np.int64)] = False
+        self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
+        for attr in ("_user_norms", "_XtX"):
+            if hasattr(self.model_, attr):
+                setattr(self.model_, attr, None)
+
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> CandidateModel:
+        """A copy without the erased viewers' factor rows; with ``update_items`` the item
+        factors are re-solved too (see the subclasses)."""
+        if update_items:
+            model = self._update_items(user_items, touched, rows)
+            if model is not None:
+                return model
+        model = self._copy()
+        model.drop_user_rows(rows)
+        return model
+
+    def _update_items(
+        self, user_items: sp.csr_matrix, touched: np.ndarray, rows: np.ndarray
+    ) -> CandidateModel | None:
+        """The model with item factors re-solved without ``rows``; default: a refit."""
+        return self._refit(user_items)
+
+    def saved_arrays(self, rows: np.ndarray, user_items: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """Item factors, and user factors only for the saved rows, re-solved from the saved
+        cells (so no factor reflects a play outside the window or a withdrawn viewer)."""
+        arrays = self.get_arrays()
+        arrays["user_factors"] = np.asarray(
+            self.user_vectors(user_items), dtype=np.float32
+        ).reshape(user_items.shape[0], arrays["item_factors"].shape[1])
+        return arrays
 
 
 #: Every ``_SAMPLE_STRIDE``-th score of a row is sampled to guess a top-n threshold.

@@ -102,18 +102,13 @@ class ALS(ImplicitFactorModel):
                 ) from exc
         self.model_ = model
         self.n_items_ = m.shape[1]
+        self._record_training(m)
         return self
 
     @property
     def item_vectors(self) -> np.ndarray:
         self._require_fitted()
         return self.model_.item_factors
-
-    @property
-    def user_factors_(self) -> np.ndarray:
-        """Factors of the training viewers (rows of the training matrix)."""
-        self._require_fitted()
-        return self.model_.user_factors
 
     @property
     def _solver(self) -> Any:
@@ -169,10 +164,15 @@ class ALS(ImplicitFactorModel):
             self.model_.partial_fit_items(items, item_users)
         self.__dict__.pop("_solver_cache", None)
 
-    def drop_user_rows(self, rows: np.ndarray) -> None:
-        """Remove training viewers' factors (erasure)."""
-        keep = np.ones(self.model_.user_factors.shape[0], dtype=bool)
-        keep[np.asarray(rows, dtype=np.int64)] = False
-        self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
-        self.model_._user_norms = None
-        self.model_._XtX = None
+    def _update_items(
+        self, user_items: sp.csr_matrix, touched: np.ndarray, rows: np.ndarray
+    ) -> ALS:
+        """Partial fit: only the touched titles' factors are re-solved."""
+        model = self._copy()
+        model.drop_user_rows(rows)
+        if user_items.shape[0] == 0:
+            model.model_.item_factors[np.asarray(touched, dtype=np.int64)] = 0.0
+            model.__dict__.pop("_solver_cache", None)
+        else:
+            model.update_items(touched, user_items)
+        return model

@@ -37,6 +37,7 @@ class BPR(ImplicitFactorModel):
     """
 
     kind: ClassVar[str] = "bpr"
+    _extra_width: ClassVar[int] = 1  # implicit's item bias column
 
     def __init__(
         self,
@@ -94,6 +95,7 @@ class BPR(ImplicitFactorModel):
         self.model_ = model
         self.solver_ = self._solver(model.item_factors)
         self.n_items_ = m.shape[1]
+        self._record_training(m)
         return self
 
     @property

@@ -29,6 +29,7 @@ class ItemKNN(CandidateModel):
     """
 
     kind: ClassVar[str] = "itemknn"
+    exact_erasure: ClassVar[bool] = True
 
     def __init__(self, neighbors: int = 50, num_threads: int = 0) -> None:
         self.neighbors = neighbors
@@ -39,6 +40,10 @@ class ItemKNN(CandidateModel):
         self._check_int("neighbors", 1)
         self._check_int("num_threads", 0)
         m = check_interactions(user_items, "ItemKNN.fit")
+        if m.shape[0] == 0 or m.nnz == 0:  # nobody to learn from: no neighbours
+            self.similarity_ = sp.csr_matrix((m.shape[1], m.shape[1]), dtype=np.float32)
+            self.n_items_ = m.shape[1]
+            return self
         knn = CosineRecommender(K=self.neighbors, num_threads=self.num_threads)
         with warnings.catch_warnings():
             # implicit's CosineRecommender hands its own COO-normalized matrix to its kNN
@@ -47,11 +52,23 @@ class ItemKNN(CandidateModel):
             knn.fit(m, show_progress=False)
         self.similarity_ = sp.csr_matrix(knn.similarity, dtype=np.float32)
         self.n_items_ = m.shape[1]
+        self._record_training(m)
         return self
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
         return np.asarray((histories @ self.similarity_).toarray(), dtype=np.float32)
+
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> ItemKNN:
+        """Similarities recomputed without the erased rows: always done, since every
+        similarity of a title they played holds their contribution (cosine norms)."""
+        return self._refit(user_items)
 
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()

@@ -22,6 +22,7 @@ class Popularity(CandidateModel):
     """
 
     kind: ClassVar[str] = "popularity"
+    exact_erasure: ClassVar[bool] = True
 
     def __init__(self, by: str = "users") -> None:
         self.by = by
@@ -39,11 +40,22 @@ class Popularity(CandidateModel):
             counts = np.asarray(m.sum(axis=0)).ravel()
         self.counts_ = counts.astype(np.float32)
         self.n_items_ = m.shape[1]
+        self._record_training(m)
         return self
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         self._require_fitted()
         return np.tile(self.counts_, (histories.shape[0], 1))
+
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> Popularity:
+        """Counts recomputed without the erased rows (exact and cheap: always done)."""
+        return self._refit(user_items)
 
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()

@@ -32,6 +32,7 @@ from pyspark.sql import types as T
 from fairrec import _columns as C
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
+from fairrec.ids import canon_ids
 from fairrec.models import ALS
 from fairrec.spark._frames import (
     KEY,
@@ -96,7 +97,7 @@ def _collect_dataset(
 
 def _id_frame(df: DataFrame, ids: np.ndarray, col: str) -> DataFrame:
     """Spark frame ``(KEY: canonical str id, col: dense index)`` in ``ids`` order."""
-    keys = pd.Series(ids).astype(str).to_numpy(dtype=object)
+    keys = canon_ids(ids, "ids")
     schema = T.StructType(
         [T.StructField(KEY, T.StringType(), False), T.StructField(col, T.IntegerType(), False)]
     )
@@ -306,7 +307,7 @@ def fit_als(
         random_state=seed,
     )
     model.set_arrays({"item_factors": item_factors, "user_factors": user_factors})
-    return Recommender.from_fitted(
+    rec = Recommender.from_fitted(
         model,
         data,
         train_user_ids=data.user_ids[user_rows],
@@ -315,6 +316,10 @@ def fit_als(
         retention_days=retention,
         **params,
     )
+    # the model remembers what it was trained on, as a locally fitted one does: evaluate()
+    # then refuses this model served over another split's train side (see models._pairs)
+    model._record_training(rec.train_matrix_)
+    return rec
 
 
 def _stack(vectors: np.ndarray, factors: int) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Checks and column expressions on Spark DataFrames shared by the Spark entry points.
 
-Ids are matched between Spark and fairrec in their canonical string form (the consent
-ledger's): a Spark string column as it is, an integral column cast to string (``42`` ->
-``"42"``), exactly as :class:`~fairrec.consent.ConsentLedger` and the pandas side write them.
+Ids are matched between Spark and fairrec in their canonical string form
+(:func:`fairrec.ids.canon_id`, the one every part of fairrec uses): an integral column cast to
+string (``42`` -> ``"42"``), a string column canonicalised by a vectorized pandas UDF
+(``"01"``, ``" 1"`` and fullwidth ``"１"`` all become ``"1"``); an id that has no canonical
+form (empty, control characters) gets a null key and so matches no viewer or title.
 Times are compared with naive-UTC cut-offs the way :mod:`fairrec.data` reads them: a
 ``TimestampType`` value is an instant (its UTC time is used, whatever the session time
 zone), a ``TimestampNTZType`` value is a wall-clock time read as UTC, and a number is Unix
@@ -61,11 +63,40 @@ def require_column(df: DataFrame, col: str, what: str, param: str) -> T.StructFi
     raise DataError(f"{what} has no column {col!r} ({param}); its columns are {df.columns}.")
 
 
+def _canon_text_ids(values: pd.Series) -> pd.Series:
+    """Canonical form of each string id (None where there is none); runs on the executors.
+
+    Each distinct id is canonicalised once (``pd.factorize``), so the cost follows the number
+    of distinct ids in the batch, not its length.
+    """
+    from fairrec.ids import canon_id
+
+    def one(v: Any) -> Any:
+        try:
+            return canon_id(v)
+        except ParameterError:
+            return None
+
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    canon = np.array([one(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(canon[codes], index=values.index, dtype=object)
+
+
+_CANON_UDF: Any = None
+
+
+def _canon_udf() -> Any:
+    global _CANON_UDF
+    if _CANON_UDF is None:
+        _CANON_UDF = F.pandas_udf(_canon_text_ids, T.StringType())
+    return _CANON_UDF
+
+
 def id_key(df: DataFrame, col: str, what: str, param: str) -> Column:
     """Canonical string form of an id column (str or integral; anything else is refused)."""
     field = require_column(df, col, what, param)
     if isinstance(field.dataType, T.StringType):
-        return F.col(col)
+        return _canon_udf()(F.col(col))
     if isinstance(field.dataType, _INTEGRAL):
         return F.col(col).cast("string")
     raise DataError(

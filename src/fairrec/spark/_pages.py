@@ -47,16 +47,43 @@ from fairrec.spark._frames import KEY, id_key, listing, require_frame
 __all__ = ["home_pages", "page_schema", "consent_table"]
 
 _STATE, _KNOWN, _GONE = "_fairrec_state", "_fairrec_known", "_fairrec_forgotten"
-_SPARK_TYPES = {"string": T.StringType(), "int64": T.LongType(), "float64": T.DoubleType()}
+_SPARK_TYPES = {
+    "string": T.StringType(),
+    "object": T.StringType(),
+    "int64": T.LongType(),
+    "float64": T.DoubleType(),
+}
 #: viewers per home_batch call inside a partition (bounds the size of each output batch)
 _SLICE = 2048
 
 
-def page_schema() -> T.StructType:
-    """Spark schema of :func:`home_pages`: :data:`fairrec.page.FRAME_COLUMNS`, same types."""
+def page_schema(
+    user_id_type: T.DataType | None = None, item_id_type: T.DataType | None = None
+) -> T.StructType:
+    """Spark schema of :func:`home_pages`: :data:`fairrec.page.FRAME_COLUMNS`, same types.
+
+    Parameters
+    ----------
+    user_id_type, item_id_type : pyspark.sql.types.DataType, optional
+        The type of the ``user_id`` and ``item_id`` columns: ``StringType()`` (the default)
+        or ``LongType()``. :func:`home_pages` keeps the type of the viewers' column for
+        ``user_id`` and the catalog's id type for ``item_id``, as ``home_batch`` does.
+
+    Returns
+    -------
+    pyspark.sql.types.StructType
+    """
+    ids = {C.USER: user_id_type or T.StringType(), C.ITEM: item_id_type or T.StringType()}
     return T.StructType(
-        [T.StructField(c, _SPARK_TYPES[FRAME_DTYPES[c]], True) for c in FRAME_COLUMNS]
+        [
+            T.StructField(c, ids.get(c) or _SPARK_TYPES[FRAME_DTYPES[c]], True)
+            for c in FRAME_COLUMNS
+        ]
     )
+
+
+def _id_type(integral: bool) -> T.DataType:
+    return T.LongType() if integral else T.StringType()
 
 
 # --------------------------------------------------------------------------- driver side
@@ -242,6 +269,8 @@ def home_pages(
     when = rec._now(now)
 
     keyed = df.select(F.col(user_col), id_key(df, user_col, "spark_viewers", "user_col").alias(KEY))
+    user_long = not isinstance(df.schema[user_col].dataType, T.StringType)
+    item_long = np.asarray(rec.data_.item_ids).dtype.kind in "iu"
     table = consent_table(rec, _tombstoned(rec.consent_, keyed))
     joined = keyed.join(_table_frame(spark, table), KEY, "left").select(
         F.col(user_col),
@@ -263,8 +292,11 @@ def home_pages(
         rows=list(rec.rows) if rec.rows is not None else None,
         allow=rec.consent_.default == "allow",
         version=rec.consent_.version,
+        user_long=user_long,
+        item_long=item_long,
     )
-    return joined.repartition(int(partitions)).mapInPandas(build, schema=page_schema())
+    schema = page_schema(_id_type(user_long), _id_type(item_long))
+    return joined.repartition(int(partitions)).mapInPandas(build, schema=schema)
 
 
 # --------------------------------------------------------------------------- executor side
@@ -288,11 +320,13 @@ class _BatchConsent:
 
     @staticmethod
     def _key(user_id: Any) -> str:
-        if isinstance(user_id, str):
-            return user_id
-        if isinstance(user_id, (int, np.integer)) and not isinstance(user_id, (bool, np.bool_)):
-            return str(int(user_id))
-        raise DataError(f"Viewer ids must be str or int; got {user_id!r}.")
+        from fairrec.errors import ParameterError
+        from fairrec.ids import canon_id
+
+        try:
+            return canon_id(user_id)
+        except ParameterError as exc:
+            raise DataError(str(exc)) from None
 
     def state(self, user_id: Any) -> ConsentState:
         key = self._key(user_id)
@@ -355,6 +389,8 @@ def _pages_of_batches(
     rows: Any,
     allow: bool,
     version: int,
+    user_long: bool,
+    item_long: bool,
 ) -> Iterator[pd.DataFrame]:
     rec = _executor_recommender(model, token, rows, allow, version)
     consent = rec.consent_
@@ -368,18 +404,22 @@ def _pages_of_batches(
             )
             with single_threaded_blas():  # one Spark task per core: no BLAS threads on top
                 frame = rec.home_batch(part[user_col].tolist(), now=when, progress=False)
-            yield _arrow_ready(frame)
+            yield _arrow_ready(frame, {C.USER: user_long, C.ITEM: item_long})
 
 
-def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """The page frame with plain object string columns.
+def _arrow_ready(frame: pd.DataFrame, long_ids: dict[str, bool]) -> pd.DataFrame:
+    """The page frame with plain object string columns and ids of the Spark column's type.
 
     pandas 3 keeps strings in (possibly chunked) Arrow arrays, which PySpark's pandas-to-Arrow
     conversion does not accept; object columns convert on every pandas and PySpark version.
     """
-    return pd.DataFrame(
-        {
-            c: frame[c].astype(object) if FRAME_DTYPES[c] == "string" else frame[c]
-            for c in FRAME_COLUMNS
-        }
-    )
+
+    def column(c: str) -> pd.Series:
+        if c in long_ids:
+            col = frame[c]
+            return col.astype("int64") if long_ids[c] else col.map(str).astype(object)
+        if FRAME_DTYPES[c] in ("string", "object"):
+            return frame[c].astype(object)
+        return frame[c]
+
+    return pd.DataFrame({c: column(c) for c in FRAME_COLUMNS})
