@@ -254,9 +254,13 @@ def test_outside_your_bubble_counts_close_viewers_and_genres(rated):
             assert f"{e['neighbors_liked']} of your {e['neighbors']} closest" in it.reason.text
 
 
-@pytest.mark.parametrize("model", ["als", "knn"])
+@pytest.mark.parametrize("model", ["als", "knn", "ease"])
 def test_anchors_are_the_top_contributor(data, model):
-    m = _model() if model == "als" else fr.models.ItemKNN(neighbors=20)
+    m = {
+        "als": _model,
+        "knn": lambda: fr.models.ItemKNN(neighbors=20),
+        "ease": lambda: fr.models.EASE(l2=50.0),
+    }[model]()
     rec = _rec(data, fr.ConsentLedger(default="allow"), model=m)
     f = rec._fitted
     n_checked = 0
@@ -272,9 +276,12 @@ def test_anchors_are_the_top_contributor(data, model):
                 if model == "als":  # implicit's own explain: the reference
                     _, top, _ = f.model_._solver.explain(0, hist, i, N=len(cols))
                     contrib = {j: c for j, c in top}
-                else:
+                elif model == "knn":
                     sim = f.model_.similarity_.tocsr()
                     contrib = {j: float(sim[j, i]) * float(w) for j, w in zip(cols, hist.data)}
+                else:  # EASE scores are h @ B
+                    b = f.model_.weights_
+                    contrib = {j: float(b[j, i]) * float(w) for j, w in zip(cols, hist.data)}
                 best = max(contrib.values())
                 a = int(data.item_index([e["anchor_id"]])[0])
                 assert contrib[a] >= best - 1e-5 * max(1, abs(best))

@@ -6,7 +6,8 @@
   mean. "Rarely watched" and "well liked" are read from here.
 * :func:`contributions` -- how much each title of a viewer's consented history adds to the
   model's score of a candidate: exact for implicit ALS (the per-title terms of implicit's
-  ``explain``, which sum to the score) and for ItemKNN (similarity times weight); for other
+  ``explain``, which sum to the score), for ItemKNN (similarity times weight) and for EASE
+  (``w_j * B[j, i]``); for other
   models the cosine similarity of the title vectors, labelled as such.
 * :func:`closest_viewers` -- a viewer's nearest training viewers by history overlap and how
   many of them liked each title.
@@ -31,6 +32,7 @@ __all__ = [
     "closest_viewers",
     "BASIS_ALS",
     "BASIS_KNN",
+    "BASIS_EASE",
     "BASIS_SIMILARITY",
     "MIN_WATCHERS",
     "N_NEIGHBORS",
@@ -38,6 +40,7 @@ __all__ = [
 
 BASIS_ALS = "als_contribution"
 BASIS_KNN = "knn_contribution"
+BASIS_EASE = "ease_contribution"
 BASIS_SIMILARITY = "vector_similarity"
 #: a title needs this many watchers before its liking share is stated or compared
 MIN_WATCHERS = 5
@@ -300,6 +303,12 @@ def _block(
         block = _als_block(model, hist, items, sl, cache)
     elif basis == BASIS_KNN:
         block = _knn_block(model, hi_, wi, it)
+    elif basis == BASIS_EASE:  # scores are h @ B: the terms are w_j * B[j, i]
+        b = model.weights_
+        block = (
+            b[np.maximum(hi_, 0)[:, None, :], np.maximum(it, 0)[:, :, None]].astype(np.float64)
+            * wi[:, None, :]
+        )
     else:
         hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
         iv = vectors[np.maximum(it, 0)].astype(np.float64)
@@ -316,6 +325,8 @@ def _basis(model: Any) -> str:
         return BASIS_ALS
     if isinstance(model, ItemKNN):
         return BASIS_KNN
+    if type(model).__name__ == "EASE" and getattr(model, "weights_", None) is not None:
+        return BASIS_EASE
     return BASIS_SIMILARITY
 
 

@@ -416,6 +416,8 @@ class _Verifier:
         if isinstance(model, ItemKNN) and basis == "knn_contribution":
             s = model.similarity_.tocsr()
             return {int(j): float(s[j, item]) * pos[j] for j in cols}
+        if basis == "ease_contribution" and getattr(model, "weights_", None) is not None:
+            return {int(j): float(model.weights_[j, item]) * pos[j] for j in cols}
         vec = getattr(model, "item_vectors", None)
         if vec is None:
             return None
