@@ -96,7 +96,7 @@ def test_ease_serves_pages_and_respects_revocation(small_data):
     personal = rec.recommend(user, k=10)
     ledger.revoke(user, "personalization")
     generic = rec.recommend(user, k=10)
-    assert (generic["reason"] == "Popular across genres (no personal data)").all()
+    assert (generic["reason"] == "Among the most watched titles (no personal data)").all()
     assert not personal["item_id"].equals(generic["item_id"])
 
 

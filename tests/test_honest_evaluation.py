@@ -52,13 +52,13 @@ def test_evaluate_serves_at_the_end_of_the_training_data(split, end):
     truth = split.test_frame()
     users = truth["user_id"].unique().tolist()
     lists = rec.recommend_batch(users, k=K, now=end)
-    assert (lists["reason"] != "Popular across genres (no personal data)").all()
+    assert (lists["reason"] != "Among the most watched titles (no personal data)").all()
     expected = M.ndcg_at_k(lists, truth, k=K)
     assert row["ndcg@10"].iloc[0] == pytest.approx(expected, rel=1e-9)
     assert row.attrs["now"] == end and row.attrs["n_fallback"] == 0
     # and served at the clock, the same recommender really is the fallback for everyone
     stale = rec.recommend_batch(users, k=K)
-    assert (stale["reason"] == "Popular across genres (no personal data)").all()
+    assert (stale["reason"] == "Among the most watched titles (no personal data)").all()
     assert M.ndcg_at_k(stale, truth, k=K) < expected
 
 
