@@ -448,7 +448,7 @@ def closest_viewers(
     neighbors = np.full((u, k), -1, dtype=np.int64)
     if kk:
         # exact order with ties by row: sort by (-key, row)
-        order = np.lexsort((np.broadcast_to(np.arange(n_train), key.shape), -key), axis=1)[:, :kk]
+        order = np.argsort(-key, axis=1, kind="stable")[:, :kk]  # stable: ties by row
         chosen = np.take_along_axis(key, order, axis=1)
         neighbors[:, :kk] = np.where(chosen > 0, order, -1)
     who, at = np.nonzero(neighbors >= 0)
