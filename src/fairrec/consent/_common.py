@@ -385,4 +385,3 @@ def _repair_tail(path: Path, scan: _Scan) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-

@@ -355,5 +355,3 @@ def _maturity_arg(value: object, owner: str) -> str | int | None:
             raise param_error("max_maturity", owner, "a non-empty rating", value)
         return _utf8_text(value, f"{owner}: max_maturity")
     return int(value)
-
-

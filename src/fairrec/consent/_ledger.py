@@ -1034,5 +1034,3 @@ class ConsentLedger:
                         f"'denied' / 'opt-out' action to record a refusal. Nothing was imported."
                     )
         return [drafts[r] for r in sorted(drafts)]
-
-
