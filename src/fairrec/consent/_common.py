@@ -10,7 +10,7 @@ import secrets
 import stat
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError, param_error
+from fairrec.ids import canon_id, canon_ids
 
 PURPOSES: tuple[str, ...] = ("personalization", "training", "stated_interests")
 DEFAULTS: tuple[str, ...] = ("deny", "allow")
 FORMAT = "fairrec-consent"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every line carries a checksum ("crc")
 FUTURE_TOLERANCE_NS = 5 * 60 * 1_000_000_000  # timestamps up to 5 minutes ahead are clock skew
 
 _CONSENT_OPS = frozenset({"grant", "revoke", "deny"})
@@ -109,47 +110,13 @@ def _utf8_text(value: str, what: str) -> str:
 
 
 def _canon_id(value: object, what: str = "user_id") -> str:
-    """Canonical string form of a viewer or title id (str or int; not bool, not float)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(f"{what} must be a str or int; got the bool {value!r}.")
-    if isinstance(value, str):
-        if not value.strip():
-            raise ParameterError(f"{what} must be a non-empty string; got {value!r}.")
-        return _utf8_text(str(value), what)
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    raise ParameterError(
-        f"{what} must be a str or int; got {value!r} of type {type(value).__name__}."
-    )
+    """The project's one canonical id form (:func:`fairrec.ids.canon_id`)."""
+    return canon_id(value, what)
 
 
 def _canon_ids_array(values: object, what: str = "user_ids") -> np.ndarray:
-    """Vectorized :func:`_canon_id` over an array-like: an object array of str."""
-    if isinstance(values, (pd.Series, pd.Index)):
-        arr = values.to_numpy()
-    elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ParameterError(f"{what} must be an array-like of ids; got {values!r}.")
-    else:
-        arr = np.asarray(values if isinstance(values, np.ndarray) else list(values))
-    if arr.ndim != 1:
-        raise ParameterError(f"{what} must be one-dimensional; got shape {arr.shape}.")
-    kind = arr.dtype.kind
-    if arr.size == 0:
-        return np.empty(0, dtype=object)
-    if kind in "iu":
-        return arr.astype(str).astype(object)
-    if kind in "UT":
-        return arr.astype(object)
-    if kind == "O":
-        inferred = pd.api.types.infer_dtype(arr, skipna=False)
-        if inferred == "string":
-            return arr
-        if inferred in ("integer", "mixed-integer"):
-            return np.array([_canon_id(v, what) for v in arr], dtype=object)
-    raise ParameterError(
-        f"{what} must hold str or int ids; got an array of dtype {arr.dtype} "
-        f"(e.g. {arr[0]!r}). Float, bool or missing ids cannot be matched to viewers."
-    )
+    """Vectorized :func:`_canon_id` (:func:`fairrec.ids.canon_ids`): an object array of str."""
+    return canon_ids(values, what)
 
 
 def _to_ns(value: object, name: str, owner: str) -> int:
@@ -326,15 +293,30 @@ class _Scan:
     good_len: int  # bytes up to the end of the last complete line
     torn_line: int | None  # the skipped torn last line, if any
     needs_newline: bool  # the last complete line lacks its "\n"
+    raws: list[bytes] = field(default_factory=list)  # the raw bytes of each record's line
 
 
-def _scan_jsonl(path: Path, what: str, error: type[Exception] = ConsentError) -> _Scan:
-    """Parse a JSON-lines file; a torn last line warns and is skipped, others raise."""
-    data = path.read_bytes()
+def _scan_jsonl(
+    path: Path,
+    what: str,
+    error: type[Exception] = ConsentError,
+    *,
+    data: bytes | None = None,
+    first_line: int = 1,
+    base: int = 0,
+) -> _Scan:
+    """Parse a JSON-lines file; a torn last line warns and is skipped, others raise.
+
+    ``data`` (the bytes of the file from byte ``base`` on, starting at line ``first_line``)
+    parses a tail of the file already read; offsets in the result are absolute.
+    """
+    if data is None:
+        data = path.read_bytes()
     pieces = data.split(b"\n")
     last = max((i for i, p in enumerate(pieces) if p.strip()), default=-1)
     records: list[tuple[int, dict[str, Any]]] = []
-    offset = good_len = 0
+    raws: list[bytes] = []
+    offset = good_len = base
     torn: int | None = None
     needs_newline = False
     for i, raw in enumerate(pieces):
@@ -348,24 +330,25 @@ def _scan_jsonl(path: Path, what: str, error: type[Exception] = ConsentError) ->
             except (ValueError, UnicodeDecodeError) as exc:
                 if i != last:
                     raise error(
-                        f"{path}: line {i + 1} of the {what} is malformed ({exc}). Only a torn "
+                        f"{path}: line {i + first_line} of the {what} is malformed ({exc}). Only a torn "
                         f"last line can be skipped; a bad line in the middle means the file is "
                         f"corrupted."
                     ) from None
-                torn = i + 1
+                torn = i + first_line
                 warnings.warn(
-                    f"{path}: line {i + 1} of the {what} is incomplete (a torn append, e.g. a "
+                    f"{path}: line {torn} of the {what} is incomplete (a torn append, e.g. a "
                     f"crash while writing) and was skipped; the {len(records)} complete lines "
                     f"before it were kept.",
                     ConsentFileWarning,
                     stacklevel=3,
                 )
                 break
-            records.append((i + 1, obj))
+            records.append((i + first_line, obj))
+            raws.append(raw)
             good_len = end
             needs_newline = not has_newline
         offset = end
-    return _Scan(records, good_len, torn, needs_newline)
+    return _Scan(records, good_len, torn, needs_newline, raws)
 
 
 def _repair_tail(path: Path, scan: _Scan) -> None:

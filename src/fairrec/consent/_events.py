@@ -48,6 +48,7 @@ class _Event:
     disliked_items: tuple[str, ...] = ()
     replace: bool = False
     hash: str | None = None
+    void: bool = False  # a grant voided by a later-received withdrawal (not stored)
 
     def detail(self) -> dict[str, Any]:
         if self.op in _CONSENT_OPS:
@@ -99,11 +100,57 @@ def _order(ev: _Event) -> tuple[int, int]:
     return (ev.t, ev.seq)
 
 
+def _timeline(events: Iterable[_Event]) -> tuple[_Event, ...]:
+    """One viewer's events as a timeline, where a withdrawal always wins.
+
+    The ordering rule: events are taken in receive order (``seq``). A withdrawal (revoke or
+    deny) of a purpose **voids every grant of that purpose received before it and stamped at
+    or after the withdrawal's own time** (a grant stamped ahead by clock skew, a late
+    withdrawal of a grant recorded later in time): such a grant is never in force, so no
+    grant received before a withdrawal can outrank it, whatever its stamp. What remains is
+    ordered by (stamped time, seq). A consent event of several purposes is split into one
+    entry per purpose. Voided grants stay in the timeline (marked ``void``) so a re-import of
+    the same grant is recognised as a duplicate.
+    """
+    grants: dict[str, list[int]] = {}
+    out: list[_Event] = []
+    for ev in sorted(events, key=lambda e: e.seq):
+        if ev.op not in _CONSENT_OPS:
+            out.append(ev)
+            continue
+        for p in ev.purposes:
+            part = ev if len(ev.purposes) == 1 else dataclasses.replace(ev, purposes=(p,))
+            if part.void:
+                out.append(part)
+                continue
+            held = grants.setdefault(p, [])
+            if ev.op == "grant":
+                held.append(len(out))
+            else:
+                keep = []
+                for i in held:
+                    if out[i].t >= ev.t:
+                        out[i] = dataclasses.replace(out[i], void=True)
+                    else:
+                        keep.append(i)
+                grants[p] = keep
+            out.append(part)
+    out.sort(key=_order)
+    return tuple(out)
+
+
 def _str_list(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
     value = obj.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{name!r} must be a list of strings")
     return tuple(value)
+
+
+def _id_list(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    try:
+        return tuple(dict.fromkeys(_canon_id(v, name) for v in _str_list(obj, name)))
+    except ParameterError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _decode_event(obj: Mapping[str, Any]) -> _Event:
@@ -125,6 +172,10 @@ def _decode_event(obj: Mapping[str, Any]) -> _Event:
     user = obj.get("user")
     if not isinstance(user, str) or not user.strip():
         raise ValueError(f"bad user {user!r}")
+    try:
+        user = _canon_id(user)  # files written before ids had one canonical form
+    except ParameterError as exc:
+        raise ValueError(str(exc)) from None
     if op in _CONSENT_OPS:
         purposes = _str_list(obj, "purposes")
         if not purposes or any(p not in PURPOSES for p in purposes):
@@ -142,7 +193,7 @@ def _decode_event(obj: Mapping[str, Any]) -> _Event:
             op,
             user,
             genres=_str_list(obj, "genres"),
-            items=_str_list(obj, "items"),
+            items=_id_list(obj, "items"),
             max_maturity=maturity if op == "exclude" else None,
             clear_maturity=bool(obj.get("clear_maturity", False)) if op == "include" else False,
         )
@@ -152,9 +203,9 @@ def _decode_event(obj: Mapping[str, Any]) -> _Event:
         op,
         user,
         genres=_str_list(obj, "liked_genres"),
-        items=_str_list(obj, "liked_items"),
+        items=_id_list(obj, "liked_items"),
         disliked_genres=_str_list(obj, "disliked_genres"),
-        disliked_items=_str_list(obj, "disliked_items"),
+        disliked_items=_id_list(obj, "disliked_items"),
         replace=bool(obj.get("replace", False)),
     )
 
@@ -190,7 +241,12 @@ class ConsentState:
     forgotten : bool
         The viewer was erased; every other field is empty.
     version : int
-        The ledger version this snapshot was taken at.
+        The ledger version this snapshot was taken at: the sequence number of the last
+        event the ledger had applied (the same number on every replica of a shared store).
+    stale : bool
+        The ledger follows a shared store and has not heard from it for longer than its
+        ``max_staleness``: this is the fallback state (no purpose allowed, no stated
+        interests; the last known exclusions still apply), never a personalized one.
     """
 
     user_id: str
@@ -207,6 +263,7 @@ class ConsentState:
     disliked_items: frozenset[str] = frozenset()
     forgotten: bool = False
     version: int = 0
+    stale: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -243,6 +300,7 @@ class ConsentState:
             "disliked_items": sorted(self.disliked_items),
             "forgotten": self.forgotten,
             "version": self.version,
+            "stale": self.stale,
         }
 
 
@@ -261,6 +319,8 @@ def _replay(user: str, events: tuple[_Event, ...], allow: bool, version: int) ->
     since: dict[str, int] = {}
     details = False
     for ev in events:
+        if ev.void:
+            continue
         if ev.op in _CONSENT_OPS:
             granted = ev.op == "grant"
             for p in ev.purposes:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 import json
+import math
 import os
 import secrets
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,71 +22,110 @@ from fairrec.consent._common import (
     _CONSENT_OPS,
     _HASH_OPS,
     _TOMBSTONE_DOMAIN,
-    _USER_OPS,
     DEFAULTS,
-    FORMAT,
-    FORMAT_VERSION,
     FUTURE_TOLERANCE_NS,
     PURPOSES,
     ConsentFileWarning,
-    _append_bytes,
     _atomic_write,
     _canon_id,
     _canon_ids_array,
     _coerce_key,
-    _dumps,
     _iso,
-    _key_check,
     _key_path,
     _keyed_hash,
-    _load_or_create_key,
     _purpose,
     _purposes_arg,
     _read_key_file,
-    _repair_tail,
-    _scan_jsonl,
     _to_ns,
 )
 from fairrec.consent._events import (
     _EMPTY,
     _PURPOSE_SETS,
     ConsentState,
-    _decode_event,
     _Event,
     _maturity_arg,
-    _order,
     _replay,
     _str_values,
+    _timeline,
+)
+from fairrec.consent._store import (
+    Batch,
+    ConsentStore,
+    JsonlStore,
+    open_store,
+    write_jsonl,
 )
 from fairrec.consent._table import (
     _parse_table,
     _row,
     _Table,
 )
-from fairrec.errors import ConsentError, ParameterError, param_error
+from fairrec.errors import (
+    ConsentError,
+    ConsentStaleError,
+    ConsentStoreError,
+    ParameterError,
+    param_error,
+)
 
-# --------------------------------------------------------------------------------------------
-# the ledger
-# --------------------------------------------------------------------------------------------
+__all__ = ["ConsentLedger"]
+
+_BEFORE_ALL = -(2**63)
+
+_ALL = _PURPOSE_SETS[(1 << len(PURPOSES)) - 1]
+
+
+def _follow_loop(ref: weakref.ref, stop: threading.Event, interval: float) -> None:
+    """The follower thread: poll the shared store until the ledger is closed or gone."""
+    while not stop.wait(interval):
+        ledger = ref()
+        if ledger is None:
+            return
+        try:
+            ledger._poll()
+        except Exception:  # noqa: BLE001 - kept in ledger.sync_error; readers go stale
+            pass
+        del ledger
 
 
 class ConsentLedger:
     """Purpose-bound, timestamped consent per viewer, with exclusions, interests and erasure.
 
-    See the module documentation (``help(fairrec.consent)``) for the event model, the file
-    format, the import table format, the key trade-off and thread safety.
+    See the package documentation (``help(fairrec.consent)``) for the event model, the
+    ordering rule, the stores, the file format, the import table format, the key trade-off
+    and thread safety.
 
     Parameters
     ----------
-    default : {"deny", "allow"}, default "deny"
+    default : {"deny", "allow"} or None, default "deny"
         What a viewer without events is allowed: nothing (privacy by default) or everything
-        until they revoke it (an existing opt-out regime).
+        until they revoke it (an existing opt-out regime). ``None``: the default recorded in
+        an existing store (``"deny"`` for a new one). An existing store created with another
+        default is refused.
     path : str or Path, optional
-        A JSON-lines file. If it exists it is loaded (its header's ``default`` must match)
-        and every later event is appended to it; if not it is created.
-    key : bytes or str, optional
-        Secret key (>= 16 bytes) of the keyed hash in tombstones. ``None``: read or create
-        ``<path>.key`` (mode 0600), or a random in-memory key when there is no ``path``.
+        A JSON-lines file (the :class:`~fairrec.consent.JsonlStore`). If it exists it is
+        loaded and every later event is appended to it; if not it is created.
+    key : bytes, str or Path, optional
+        Secret key (>= 16 bytes) of the keyed hash in tombstones; a ``pathlib.Path`` names a
+        key file (hex, as fairrec writes ``<path>.key``). ``None``: read or create the store's
+        sidecar ``<path>.key`` (mode 0600; JSON-lines and SQLite), or a random in-memory key
+        when there is no store. A PostgreSQL store needs ``key=``.
+    store : str, Path or ConsentStore, optional
+        Where the events live, instead of ``path``: ``"sqlite:///consent.db"``,
+        ``"postgresql://user@host/db"``, a JSON-lines path, or a store object.
+    follow : bool, optional
+        Apply events written by other processes in the background (poll every
+        ``poll_interval`` seconds). Default: True for SQLite and PostgreSQL, False for a
+        JSON-lines file and an in-memory ledger. Writes always catch up first, whatever this.
+    poll_interval : float, default 0.1
+        Seconds between two polls of a followed store.
+    max_staleness : float, default 1.0
+        The bound: when a followed store has not been read successfully for longer than this
+        (it is down, unreachable or locked), :meth:`state` and :meth:`allowed` answer the
+        fallback -- nothing allowed, no stated interests, the last known exclusions, marked
+        ``stale=True`` -- and :meth:`allowed_mask` raises
+        :class:`~fairrec.errors.ConsentStaleError`. A page is therefore never personalized
+        from consent older than ``max_staleness``.
 
     Examples
     --------
@@ -100,31 +140,82 @@ class ConsentLedger:
 
     def __init__(
         self,
-        default: str = "deny",
+        default: str | None = "deny",
         path: str | os.PathLike[str] | None = None,
-        key: bytes | str | None = None,
+        key: bytes | str | os.PathLike[str] | None = None,
+        *,
+        store: str | os.PathLike[str] | ConsentStore | None = None,
+        follow: bool | None = None,
+        poll_interval: float = 0.1,
+        max_staleness: float = 1.0,
     ) -> None:
-        if default not in DEFAULTS:
+        if default is not None and default not in DEFAULTS:
             raise param_error("default", "ConsentLedger", "one of 'deny', 'allow'", default)
-        self._default = default
-        self._allow = default == "allow"
+        for name, value in (("poll_interval", poll_interval), ("max_staleness", max_staleness)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise param_error(name, "ConsentLedger", "a number of seconds > 0", value)
+        if poll_interval >= max_staleness:
+            raise ParameterError(
+                f"The 'poll_interval' parameter of ConsentLedger must be smaller than "
+                f"max_staleness ({max_staleness!r}). Got {poll_interval!r} instead."
+            )
+        if path is not None and store is not None:
+            raise ParameterError("ConsentLedger takes path= or store=, not both.")
+        if isinstance(key, os.PathLike):
+            key = _read_key_file(Path(key))
         self._lock = threading.RLock()
         self._log: list[_Event] = []  # seq order; hash-only events included
-        self._by_user: dict[str, tuple[_Event, ...]] = {}  # per viewer, sorted by (t, seq)
+        self._by_user: dict[str, tuple[_Event, ...]] = {}  # per viewer: the timeline
         self._states: dict[str, ConsentState] = {}
         self._tombstones: dict[str, int] = {}  # keyed hash -> time of erasure
         self._has: dict[str, set[str]] = {p: set() for p in PURPOSES}
-        self._seq = 0
-        self._version = 0
+        self._hashes: dict[str, str] = {}  # viewer -> keyed hash, filled when erasures arrive
+        self._seq = 0  # the last sequence number issued (by anyone, as far as we know)
+        self._version = 0  # the seq of the last event applied here
         self._last_now = 0
         self._cache: tuple[int, dict[Any, Any]] | None = None
         self._path: Path | None = None
+        self._store: ConsentStore | None = None
+        self._cursor: Any = None
+        self._closed = False
+        self._poll_interval = float(poll_interval)
+        self._max_staleness = float(max_staleness)
+        self._synced_at = time.monotonic()
+        self._sync_error: BaseException | None = None
+        self._stop = threading.Event()
         given = _coerce_key(key, "ConsentLedger")
         self._key_given = given is not None
-        if path is None:
+        if path is None and store is None:
+            self._set_default(default or "deny")
             self._key = given if given is not None else secrets.token_bytes(32)
-        else:
-            self._attach(Path(path), given)
+            self._follow = False
+            return
+        st = open_store(path if path is not None else store)
+        meta = st.open(default, given)
+        self._set_default(meta.default)
+        self._key = meta.key
+        self._store = st
+        if isinstance(st, JsonlStore):
+            self._path = st.path
+        self._write(lambda tx: (None, None))  # read everything (and repair a torn tail)
+        self._follow = st.shared if follow is None else bool(follow)
+        if self._follow:
+            thread = threading.Thread(
+                target=_follow_loop,
+                args=(weakref.ref(self), self._stop, self._poll_interval),
+                name="fairrec-consent-follower",
+                daemon=True,
+            )
+            thread.start()
+
+    def _set_default(self, default: str) -> None:
+        self._default = default
+        self._allow = default == "allow"
 
     # ---------------------------------------------------------------------- properties
     @property
@@ -134,13 +225,36 @@ class ConsentLedger:
 
     @property
     def version(self) -> int:
-        """Increments on every mutation; a cache keyed on it is valid until it changes."""
+        """The sequence number of the last event applied: grows with every change, and is
+        the same number on every replica that has applied the same events of a shared store."""
         return self._version
 
     @property
     def path(self) -> Path | None:
-        """The JSON-lines file events are appended to, or None for an in-memory ledger."""
+        """The JSON-lines file events are appended to, or None (in memory or a database)."""
         return self._path
+
+    @property
+    def store(self) -> ConsentStore | None:
+        """The store the events live in, or None for an in-memory ledger."""
+        return self._store
+
+    @property
+    def staleness(self) -> float:
+        """Seconds since this ledger last read its store successfully (0 when not following)."""
+        if not self._follow:
+            return 0.0
+        return max(0.0, time.monotonic() - self._synced_at)
+
+    @property
+    def stale(self) -> bool:
+        """Whether reads answer the fallback (a followed store unread for > max_staleness)."""
+        return self._follow and time.monotonic() - self._synced_at > self._max_staleness
+
+    @property
+    def sync_error(self) -> BaseException | None:
+        """The error of the last failed background poll, or None after a successful one."""
+        return self._sync_error
 
     @property
     def n_forgotten(self) -> int:
@@ -157,11 +271,46 @@ class ConsentLedger:
             return False
 
     def __repr__(self) -> str:
-        where = f", path={str(self._path)!r}" if self._path else ""
+        where = ""
+        if self._path is not None:
+            where = f", path={str(self._path)!r}"
+        elif self._store is not None:
+            where = f", store={self._store.describe()!r}"
         return (
             f"ConsentLedger(default={self._default!r}{where}; {len(self._states)} viewers, "
             f"{self.n_forgotten} forgotten, version {self._version})"
         )
+
+    def close(self) -> None:
+        """Stop following and release the store. Reads keep answering from memory (and go
+        stale after ``max_staleness`` if the ledger was following); writes raise."""
+        self._stop.set()
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
+
+    def __enter__(self) -> ConsentLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def refresh(self) -> int:
+        """Apply every event other processes wrote since the last read, now.
+
+        Returns
+        -------
+        int
+            The ledger version after the refresh.
+
+        Raises
+        ------
+        ConsentStoreUnavailableError
+            The store cannot be read now.
+        """
+        self._poll()
+        return self._version
 
     # ---------------------------------------------------------------------- mutations
     def grant(self, user_id: str | int, purposes: str | Iterable[str], at: object = None) -> None:
@@ -275,12 +424,13 @@ class ConsentLedger:
         )
 
     def forget(self, user_id: str | int, *, at: object = None) -> bool:
-        """Erase a viewer: every event and detail goes, from memory and from the file.
+        """Erase a viewer: every event and detail goes, from memory and from the store.
 
         A tombstone holding only a keyed hash of the id remains, so later grants or imports of
-        the same id are refused (see :meth:`reinstate`). The file is rewritten atomically and
-        never again contains the raw id. Forgetting an id the ledger never saw still leaves a
-        tombstone (a person may ask never to be imported).
+        the same id (in any spelling of it) are refused (see :meth:`reinstate`). A JSON-lines
+        file is rewritten atomically and never again contains the raw id; a database deletes
+        the viewer's rows in the same transaction that adds the tombstone. Forgetting an id
+        the ledger never saw still leaves a tombstone (a person may ask never to be imported).
 
         Returns
         -------
@@ -289,30 +439,24 @@ class ConsentLedger:
         """
         u = _canon_id(user_id)
         h = self._hash(u)
-        with self._lock:
+
+        def build(tx: Any) -> tuple[bool, Callable[[], None] | None]:
             if h in self._tombstones:
-                return False
+                return False, None
             t = self._time(at, "ConsentLedger.forget")
             ev = _Event(self._next_seq(), t, "forget", hash=h)
             had_events = u in self._by_user
-            new_log = [e for e in self._log if e.user != u] if had_events else self._log
-            new_log = [*new_log, ev]
-            if self._path is not None:
-                if had_events:
-                    self._rewrite(self._path, new_log)
-                else:
-                    _append_bytes(self._path, _dumps(ev.to_json()))
-            # publish: version first, then the tombstone, so a reader sees either the old
-            # state (stamped with its own, older version) or "forgotten" stamped with the
-            # version of this erasure -- never "forgotten" under a version from before it
-            self._bump()
-            self._tombstones[h] = t
-            self._states.pop(u, None)
-            self._by_user.pop(u, None)
-            for members in self._has.values():
-                members.discard(u)
-            self._log = new_log
-            return True
+            new_log = [e for e in self._log if e.user != u] if had_events else list(self._log)
+            if tx is not None:
+                tx.erase(u, ev, new_log, had_events)
+
+            def publish() -> None:
+                self._log = [*new_log, ev]
+                self._erase_local(u, h, ev)
+
+            return True, publish
+
+        return self._write(build)
 
     def reinstate(self, user_id: str | int, *, at: object = None) -> bool:
         """Lift the tombstone of a forgotten viewer who came back of their own accord.
@@ -327,18 +471,17 @@ class ConsentLedger:
         """
         u = _canon_id(user_id)
         h = self._hash(u)
-        with self._lock:
+
+        def build(tx: Any) -> tuple[bool, Callable[[], None] | None]:
             if h not in self._tombstones:
-                return False
-            ev = _Event(
-                self._next_seq(), self._time(at, "ConsentLedger.reinstate"), "reinstate", hash=h
-            )
-            if self._path is not None:
-                _append_bytes(self._path, _dumps(ev.to_json()))
-            self._log.append(ev)
-            del self._tombstones[h]
-            self._bump()
-            return True
+                return False, None
+            t = self._time(at, "ConsentLedger.reinstate")
+            ev = _Event(self._next_seq(), t, "reinstate", hash=h)
+            if tx is not None:
+                tx.append([ev], False, t)
+            return True, lambda: self._apply_hash(ev)
+
+        return self._write(build)
 
     # ---------------------------------------------------------------------- reads
     def state(self, user_id: str | int) -> ConsentState:
@@ -346,9 +489,12 @@ class ConsentLedger:
 
         A viewer the ledger has never seen gets the default state (no purpose under
         ``"deny"``, every purpose under ``"allow"``); a forgotten viewer gets an empty state
-        with ``forgotten=True``.
+        with ``forgotten=True``. While a followed store is out of reach for longer than
+        ``max_staleness`` the answer is the fallback state (``stale=True``: nothing allowed).
         """
         u = _canon_id(user_id)
+        if self._follow and time.monotonic() - self._synced_at > self._max_staleness:
+            return self._stale_state(u)
         st = self._states.get(u)
         if st is not None:
             return st
@@ -356,22 +502,25 @@ class ConsentLedger:
             return ConsentState(user_id=u, forgotten=True, version=self._version)
         return ConsentState(
             user_id=u,
-            purposes=_PURPOSE_SETS[(1 << len(PURPOSES)) - 1] if self._allow else _EMPTY,
+            purposes=_ALL if self._allow else _EMPTY,
             version=self._version,
         )
 
     def allowed(self, user_id: str | int, purpose: str, at: object = None) -> bool:
         """Whether ``purpose`` is allowed for the viewer now, or at time ``at``.
 
-        With ``at``, the answer replays the event log: the last event of that viewer and
-        purpose dated at or before ``at`` decides, else the default. A forgotten viewer is
-        never allowed anything (their history is erased).
+        With ``at``, the answer replays the viewer's timeline: the last event of that
+        purpose in force at ``at`` (by effective time, see the ordering rule) decides, else
+        the default. A forgotten viewer is never allowed anything (their history is erased);
+        a stale ledger (see ``max_staleness``) allows nothing.
         """
         p = _purpose(purpose, "ConsentLedger.allowed")
         if at is None:
             return p in self.state(user_id).purposes
         u = _canon_id(user_id)
         t = _to_ns(at, "at", "ConsentLedger.allowed")
+        if self.stale:
+            return False
         events = self._by_user.get(u)
         if events is None:
             return p in self.state(u).purposes
@@ -379,6 +528,8 @@ class ConsentLedger:
         for ev in events:
             if ev.t > t:
                 break
+            if ev.void:
+                continue
             if ev.op in _CONSENT_OPS and p in ev.purposes:
                 verdict = ev.op == "grant"
         return self._allow if verdict is None else verdict
@@ -388,9 +539,24 @@ class ConsentLedger:
 
         Ids are matched as strings (``42`` and ``"42"`` are the same viewer). The lookup is a
         hash-index probe per id (pandas), rebuilt once per ledger version.
+
+        Raises
+        ------
+        ConsentStaleError
+            The ledger follows a shared store it has not read for longer than
+            ``max_staleness``: a bulk decision (training, saving a model) is refused rather
+            than made from consent that may be out of date.
         """
         p = _purpose(purpose, "ConsentLedger.allowed_mask")
         ids = _canon_ids_array(user_ids)
+        if self.stale:
+            raise ConsentStaleError(
+                f"ConsentLedger.allowed_mask: the consent store "
+                f"{self._store.describe() if self._store else ''} has not been read for "
+                f"{self.staleness:.1f} s (max_staleness={self._max_staleness:g} s); refusing a "
+                f"bulk consent decision from state that may be out of date."
+                + (f" Last error: {self._sync_error}" if self._sync_error else "")
+            )
         if at is not None:
             t = _to_ns(at, "at", "ConsentLedger.allowed_mask")
             granted, refused, known, tombstones = self._at_index(p, t)
@@ -469,7 +635,7 @@ class ConsentLedger:
         events = self._by_user.get(u, ())
         last: dict[str, str] = {}
         for ev in events:
-            if ev.op in _CONSENT_OPS:
+            if ev.op in _CONSENT_OPS and not ev.void:
                 for p in ev.purposes:
                     last[p] = ev.op
         purposes: dict[str, dict[str, Any]] = {}
@@ -556,32 +722,24 @@ class ConsentLedger:
         parsed = _parse_table(df)
         if parsed is None:
             return 0
-        with self._lock:
+
+        def build(tx: Any) -> tuple[int, Callable[[], None] | None]:
             drafts = self._check_table(df, parsed, on_forgotten)
             if not drafts:
-                return 0
+                return 0, None
             events = [_Event(self._next_seq(), *d) for d in drafts]
-            if self._path is not None:
-                line = {
-                    "op": "import",
-                    "at": _iso(self._now()),
-                    "n": len(events),
-                    "events": [e.to_json() for e in events],
-                }
-                try:
-                    _append_bytes(self._path, _dumps(line))
-                except BaseException:
-                    self._seq -= len(events)
-                    raise
-            self._apply(events)
-            return len(events)
+            if tx is not None:
+                tx.append(events, True, self._now())
+            return len(events), lambda: self._apply(events)
+
+        return self._write(build)
 
     # ---------------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the whole log to ``path`` atomically (JSON lines, header first).
+        """Write the whole log to a JSON-lines file ``path`` atomically (header first).
 
         Unless the ledger's key was passed in by the caller, it is also written to
-        ``<path>.key`` (mode 0600). The ledger keeps appending to its own ``path`` (if any).
+        ``<path>.key`` (mode 0600). The ledger keeps writing to its own store (if any).
         """
         target = Path(path)
         with self._lock:
@@ -589,30 +747,218 @@ class ConsentLedger:
                 key_file = _key_path(target)
                 if not key_file.exists() or _read_key_file(key_file) != self._key:
                     _atomic_write(key_file, [(self._key.hex() + "\n").encode("ascii")])
-            self._rewrite(target, list(self._log))
+            write_jsonl(target, self._default, self._key, list(self._log))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], key: bytes | str | None = None) -> ConsentLedger:
-        """Open a ledger file written by :meth:`save` or by a ledger with a ``path``.
+    def load(
+        cls,
+        path: str | os.PathLike[str] | ConsentStore,
+        key: bytes | str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> ConsentLedger:
+        """Open an existing ledger: a JSON-lines file, a store URL or a store object.
 
-        The default is read from the file's header; later events are appended to the file.
-        The key is ``key`` or the sidecar ``<path>.key``.
+        The default is read from the store (the file's header, the database's metadata);
+        later events are written to it. The key is ``key`` or the sidecar ``<path>.key``.
+        ``options`` are passed on (``follow``, ``poll_interval``, ``max_staleness``).
         """
-        target = Path(path)
-        if not target.is_file():
-            raise ConsentError(f"no consent ledger file at {target}.")
-        with open(target, "rb") as fh:
-            first = fh.readline()
-        try:
-            header = json.loads(first.decode("utf-8"))
-            default = header["default"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise ConsentError(
-                f"{target}: line 1 is not a fairrec consent ledger header."
-            ) from None
-        if default not in DEFAULTS:
-            raise ConsentError(f"{target}: line 1 has an unknown default {default!r}.")
-        return cls(default=default, path=target, key=key)
+        spec = path
+        if isinstance(spec, os.PathLike):
+            spec = os.fspath(spec)
+        if isinstance(spec, str):
+            store = open_store(spec)
+            if isinstance(store, JsonlStore):
+                target = store.path
+                if not target.is_file():
+                    raise ConsentError(f"no consent ledger file at {target}.")
+                with open(target, "rb") as fh:
+                    first = fh.readline()
+                try:
+                    header = json.loads(first.decode("utf-8"))
+                    default = header["default"]
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    raise ConsentError(
+                        f"{target}: line 1 is not a fairrec consent ledger header."
+                    ) from None
+                if default not in DEFAULTS:
+                    raise ConsentError(f"{target}: line 1 has an unknown default {default!r}.")
+                return cls(default=default, path=target, key=key, **options)
+            spec = store
+        return cls(default=None, store=spec, key=key, **options)
+
+    # ---------------------------------------------------------------------- store sync
+    def _write(self, build: Callable[[Any], tuple[Any, Callable[[], None] | None]]) -> Any:
+        """Run ``build(tx)`` in one store transaction, after applying what others wrote.
+
+        ``build`` validates against the up-to-date state, numbers its events and hands them
+        to the transaction; it returns ``(result, publish)``. ``publish`` runs after the
+        commit, so memory never shows an event the store does not hold.
+        """
+        with self._lock:
+            if self._store is None:
+                result, publish = build(None)
+                if publish is not None:
+                    publish()
+                return result
+            if self._closed:
+                raise ConsentStoreError(
+                    f"the ledger on {self._store.describe()} was closed; open it again to write."
+                )
+            t0 = time.monotonic()
+            issued = self._seq
+            try:
+                with self._store.transaction(self._cursor) as tx:
+                    self._ingest(tx.batch, tx)
+                    self._cursor = tx.batch.cursor
+                    issued = self._seq = max(self._seq, tx.batch.last_seq)
+                    result, publish = build(tx)
+            except BaseException:
+                self._seq = issued  # numbers of a failed transaction are not used
+                raise
+            self._cursor = tx.cursor
+            self._synced_at = max(self._synced_at, t0)
+            if publish is not None:
+                publish()
+            return result
+
+    def _poll(self) -> None:
+        """Read and apply what other processes committed (the follower thread, refresh())."""
+        if self._store is None:
+            return
+        t0 = time.monotonic()
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                batch = self._store.read(self._cursor)
+                self._ingest(batch, None)
+                self._cursor = batch.cursor
+            except BaseException as exc:
+                self._sync_error = exc
+                raise
+        self._synced_at = max(self._synced_at, t0)
+        self._sync_error = None
+
+    def _ingest(self, batch: Batch, tx: Any) -> None:
+        """Apply a batch read from the store (lock held)."""
+        if batch.reset:
+            erased_found = self._rebuild([ev for _, ev in batch.events], batch.events)
+            if erased_found:
+                warnings.warn(
+                    f"{self._store.describe() if self._store else 'the ledger'}: events of an "
+                    f"erased viewer were found before their tombstone; they were dropped"
+                    + (" and the file rewritten." if hasattr(tx, "rewrite") else "."),
+                    ConsentFileWarning,
+                    stacklevel=5,
+                )
+                if hasattr(tx, "rewrite"):
+                    tx.rewrite(self._log)
+        else:
+            fresh = [ev for _, ev in batch.events if ev.seq > self._version]
+            pending: list[_Event] = []
+            for ev in fresh:
+                if ev.op in _HASH_OPS:
+                    if pending:
+                        self._apply(pending)
+                        pending = []
+                    self._apply_hash(ev)
+                else:
+                    pending.append(ev)
+            if pending:
+                self._apply(pending)
+        if batch.events:
+            self._seq = max(self._seq, batch.events[-1][1].seq)
+
+    def _apply_hash(self, ev: _Event) -> None:
+        """Apply a forget / reinstate event (lock held)."""
+        h = ev.hash
+        if ev.op == "reinstate":
+            self._log.append(ev)
+            self._tombstones.pop(h, None)  # type: ignore[arg-type]
+            self._version = max(self._version, ev.seq)
+            self._cache = None
+            return
+        gone = None
+        if self._by_user:
+            for u in self._by_user:
+                if u not in self._hashes:
+                    self._hashes[u] = self._hash(u)
+            gone = next((u for u, v in self._hashes.items() if v == h and u in self._by_user), None)
+        if gone is not None:
+            self._log = [e for e in self._log if e.user != gone]
+        self._log.append(ev)
+        self._erase_local(gone, h, ev)
+
+    def _erase_local(self, u: str | None, h: str, ev: _Event) -> None:
+        # publish: version first, then the tombstone, so a reader sees either the old
+        # state (stamped with its own, older version) or "forgotten" stamped with the
+        # version of this erasure -- never "forgotten" under a version from before it
+        self._version = max(self._version, ev.seq)
+        self._cache = None
+        self._tombstones[h] = ev.t
+        if u is not None:
+            self._states.pop(u, None)
+            self._by_user.pop(u, None)
+            self._hashes.pop(u, None)
+            for members in self._has.values():
+                members.discard(u)
+
+    def _rebuild(self, log_in: list[_Event], where: list[tuple[str, _Event]]) -> bool:
+        """Replace memory by a whole log; returns True if an erased viewer's events had to be
+        dropped (events before their tombstone)."""
+        tombstones: dict[str, int] = {}
+        erased_found = False
+        user_hash: dict[str, str] = {}
+        if not any(ev.op in _HASH_OPS for ev in log_in):
+            log = list(log_in)
+        else:  # replay erasures in order: hash each viewer once
+            log = []
+            for (place, _), ev in zip(where, log_in):
+                if ev.op == "forget":
+                    gone = {u for u, h in user_hash.items() if h == ev.hash}
+                    if gone:  # events of this viewer survived erasure: erase them now
+                        erased_found = True
+                        log = [e for e in log if e.user not in gone]
+                        for u in gone:
+                            del user_hash[u]
+                    tombstones[ev.hash] = ev.t  # type: ignore[index]
+                elif ev.op == "reinstate":
+                    tombstones.pop(ev.hash, None)  # type: ignore[arg-type]
+                else:
+                    u = ev.user
+                    if u not in user_hash:
+                        user_hash[u] = self._hash(u)  # type: ignore[arg-type]
+                    if tombstones and user_hash[u] in tombstones:
+                        raise ConsentError(
+                            f"{self._store.describe() if self._store else ''}: {place} records "
+                            f"an event for a viewer erased earlier in the log (no reinstate in "
+                            f"between); refusing to resurrect them."
+                        )
+                log.append(ev)
+        grouped: dict[str, list[_Event]] = {}
+        for ev in log:
+            if ev.user is not None:
+                grouped.setdefault(ev.user, []).append(ev)
+        version = max([self._version, *(ev.seq for ev in log_in)])
+        by_user: dict[str, tuple[_Event, ...]] = {}
+        states: dict[str, ConsentState] = {}
+        has: dict[str, set[str]] = {p: set() for p in PURPOSES}
+        for u, evs in grouped.items():
+            line = _timeline(evs)
+            by_user[u] = line
+            st = _replay(u, line, self._allow, version)
+            states[u] = st
+            for p in st.purposes:
+                has[p].add(u)
+        self._version = version
+        self._cache = None
+        self._log = log
+        self._tombstones = tombstones
+        self._by_user = by_user
+        self._has = has
+        self._hashes = dict(user_hash)
+        self._states = states
+        return erased_found
 
     # ---------------------------------------------------------------------- internals
     def _hash(self, canon_user: str) -> str:
@@ -635,10 +981,6 @@ class ConsentLedger:
             raise ConsentError(f"{owner}: the time {_iso(t)} is in the future.")
         return t
 
-    def _bump(self) -> None:
-        self._version += 1
-        self._cache = None
-
     def _check_not_forgotten(self, u: str, owner: str) -> None:
         if self._tombstones and self._hash(u) in self._tombstones:
             raise ConsentError(
@@ -651,66 +993,60 @@ class ConsentLedger:
         owner = f"ConsentLedger.{op}"
         u = _canon_id(user_id)
         ps = _purposes_arg(purposes, owner)
-        with self._lock:
+
+        def build(tx: Any) -> tuple[None, Callable[[], None]]:
             self._check_not_forgotten(u, owner)
             t = self._time(at, owner)
             existing = self._by_user.get(u, ())
-            granted = op == "grant"
             for p in ps:
-                for ev in existing:
-                    if (
-                        ev.t == t
-                        and ev.op in _CONSENT_OPS
-                        and p in ev.purposes
-                        and ((ev.op == "grant") != granted)
-                    ):
-                        raise ConsentError(
-                            f"{owner}: conflicting events: viewer {u!r} already has a "
-                            f"{ev.op!r} of {p!r} at the identical time {_iso(t)}."
-                        )
-                if (
+                if op == "grant":
+                    for ev in existing:
+                        if ev.t == t and ev.op in ("revoke", "deny") and p in ev.purposes:
+                            raise ConsentError(
+                                f"{owner}: conflicting events: viewer {u!r} already has a "
+                                f"{ev.op!r} of {p!r} at the identical time {_iso(t)}; a "
+                                f"withdrawal stays in force over a grant of the same time. "
+                                f"Record the new grant with a later time."
+                            )
+                elif (
                     op == "revoke"
                     and not self._allow
-                    and not any(
-                        ev.op == "grant" and p in ev.purposes and ev.t < t for ev in existing
-                    )
+                    and not any(ev.op == "grant" and p in ev.purposes for ev in existing)
                 ):
                     who = "unknown viewer" if not existing else "viewer"
                     raise ConsentError(
                         f"{owner}: revoke before grant: {who} {u!r} has no grant of {p!r} "
-                        f"before {_iso(t)}, so there is nothing to revoke (default='deny'). "
-                        f"Use deny() to record a refusal."
+                        f"to withdraw (default='deny'). Use deny() to record a refusal."
                     )
             ev = _Event(self._next_seq(), t, op, u, ps)
-            self._commit(ev)
+            if tx is not None:
+                tx.append([ev], False, t)
+            return None, lambda: self._apply([ev])
+
+        self._write(build)
 
     def _user_event(self, user_id: object, owner: str, at: object, op: str, **fields: Any) -> None:
         u = _canon_id(user_id)
-        with self._lock:
+
+        def build(tx: Any) -> tuple[None, Callable[[], None]]:
             self._check_not_forgotten(u, owner)
             t = self._time(at, owner)
             ev = _Event(self._next_seq(), t, op, u, **fields)
-            self._commit(ev)
+            if tx is not None:
+                tx.append([ev], False, t)
+            return None, lambda: self._apply([ev])
 
-    def _commit(self, ev: _Event) -> None:
-        """Persist one validated event (append + fsync), then publish it (lock held)."""
-        if self._path is not None:
-            try:
-                _append_bytes(self._path, _dumps(ev.to_json()))
-            except BaseException:
-                self._seq -= 1
-                raise
-        self._apply([ev])
+        self._write(build)
 
     def _apply(self, events: list[_Event]) -> None:
-        """Publish validated, persisted user events (caller holds the lock)."""
-        version = self._version + 1
+        """Publish validated, committed user events (caller holds the lock)."""
+        version = max(self._version, *(ev.seq for ev in events))
         touched: dict[str, list[_Event]] = {}
         for ev in events:
             self._log.append(ev)
             touched.setdefault(ev.user, []).append(ev)  # type: ignore[arg-type]
         for u, new in touched.items():
-            merged = tuple(sorted((*self._by_user.get(u, ()), *new), key=_order))
+            merged = _timeline((*self._by_user.get(u, ()), *new))
             self._by_user[u] = merged
             self._publish(u, _replay(u, merged, self._allow, version))
         self._version = version
@@ -724,149 +1060,20 @@ class ConsentLedger:
                 self._has[p].discard(u)
         self._states[u] = st  # one atomic replacement: readers see old or new, never half
 
-    def _header(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "default": self._default,
-            "key_check": _key_check(self._key, b"consent"),
-            "created": _iso(time.time_ns()),
-        }
-
-    def _rewrite(self, target: Path, log: list[_Event]) -> None:
-        chunks = [_dumps(self._header())]
-        chunks.extend(_dumps(ev.to_json()) for ev in log)
-        _atomic_write(target, chunks)
-
-    def _attach(self, path: Path, given: bytes | None) -> None:
-        key_file = _key_path(path)
-        scan = _scan_jsonl(path, "consent ledger") if path.is_file() else None
-        if scan is not None and scan.records and scan.records[0][0] != 1:
-            raise ConsentError(f"{path}: line 1 is not a fairrec consent ledger header.")
-        if scan is None or not scan.records:
-            # a new ledger (or a file whose only line, the header, was torn): start afresh
-            self._key = given if given is not None else _load_or_create_key(key_file)
-            self._path = path
-            self._rewrite(path, [])
-            return
-        header = scan.records[0][1]
-        if header.get("format") != FORMAT:
-            raise ConsentError(f"{path}: line 1 is not a fairrec consent ledger header.")
-        if not isinstance(header.get("version"), int) or header["version"] > FORMAT_VERSION:
-            raise ConsentError(
-                f"{path}: format version {header.get('version')!r} is not supported by this "
-                f"fairrec (reads up to {FORMAT_VERSION}); upgrade fairrec."
-            )
-        if header.get("default") != self._default:
-            raise ConsentError(
-                f"{path}: the file was written with default={header.get('default')!r} but the "
-                f"ledger was opened with default={self._default!r}; use ConsentLedger.load(path) "
-                f"or pass the same default."
-            )
-        if given is not None:
-            key = given
-        elif key_file.is_file():
-            key = _read_key_file(key_file)
-        else:
-            raise ConsentError(
-                f"{path}: the key file {key_file} is missing, so tombstones of erased viewers "
-                f"cannot be checked. Restore it or pass key=."
-            )
-        check = header.get("key_check")
-        if not (
-            isinstance(check, str)
-            and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
-            and hmac.compare_digest(check, _key_check(key, b"consent"))
-        ):
-            raise ConsentError(
-                f"{path}: the key does not match the one this ledger was written with "
-                f"(key fingerprint differs); tombstones would stop working."
-            )
-        self._key = key
-        erased_found = self._replay_file(path, scan.records[1:])
-        if scan.torn_line is not None or scan.needs_newline:
-            _repair_tail(path, scan)
-        self._path = path
-        if erased_found:
-            self._rewrite(path, self._log)
-
-    def _replay_file(self, path: Path, records: list[tuple[int, dict[str, Any]]]) -> bool:
-        """Rebuild memory from file lines; returns True if an erased viewer's events had to
-        be dropped (then the caller rewrites the file)."""
-        decoded: list[tuple[int, _Event]] = []
-        last_seq = 0
-        for lineno, obj in records:
-            try:
-                if obj.get("op") == "import":
-                    inner = obj.get("events")
-                    if not isinstance(inner, list) or obj.get("n") != len(inner):
-                        raise ValueError("an import line needs 'events' and a matching 'n'")
-                    batch = [_decode_event(e if isinstance(e, dict) else {}) for e in inner]
-                    if any(e.op not in _USER_OPS for e in batch):
-                        raise ValueError("an import holds only viewer events")
-                else:
-                    batch = [_decode_event(obj)]
-            except ValueError as exc:
-                raise ConsentError(
-                    f"{path}: line {lineno} is not a valid ledger event: {exc}."
-                ) from None
-            for ev in batch:
-                if ev.seq <= last_seq:
-                    raise ConsentError(
-                        f"{path}: line {lineno}: event numbers must increase (seq {ev.seq} after "
-                        f"{last_seq}); the file was reordered or tampered with."
-                    )
-                last_seq = ev.seq
-                decoded.append((lineno, ev))
-        tombstones: dict[str, int] = {}
-        erased_found = False
-        if not any(ev.op in _HASH_OPS for _, ev in decoded):
-            log = [ev for _, ev in decoded]
-        else:  # replay erasures in file order: hash each viewer once
-            log = []
-            user_hash: dict[str, str] = {}
-            for lineno, ev in decoded:
-                if ev.op == "forget":
-                    gone = {u for u, h in user_hash.items() if h == ev.hash}
-                    if gone:  # events of this viewer survived erasure: erase them now
-                        erased_found = True
-                        log = [e for e in log if e.user not in gone]
-                        for u in gone:
-                            del user_hash[u]
-                    tombstones[ev.hash] = ev.t  # type: ignore[index]
-                elif ev.op == "reinstate":
-                    tombstones.pop(ev.hash, None)  # type: ignore[arg-type]
-                else:
-                    u = ev.user
-                    if u not in user_hash:
-                        user_hash[u] = self._hash(u)  # type: ignore[arg-type]
-                    if tombstones and user_hash[u] in tombstones:
-                        raise ConsentError(
-                            f"{path}: line {lineno} records an event for a viewer erased earlier "
-                            f"in the file (no reinstate in between); refusing to resurrect them."
-                        )
-                log.append(ev)
-        if erased_found:
-            warnings.warn(
-                f"{path}: events of an erased viewer were found before their tombstone; they "
-                f"were dropped and the file rewritten.",
-                ConsentFileWarning,
-                stacklevel=4,
-            )
-        self._log = log
-        self._tombstones = tombstones
-        self._seq = last_seq
-        grouped: dict[str, list[_Event]] = {}
-        for ev in log:
-            if ev.user is not None:
-                grouped.setdefault(ev.user, []).append(ev)
-        version = self._version + 1
-        for u, evs in grouped.items():
-            merged = tuple(sorted(evs, key=_order))
-            self._by_user[u] = merged
-            self._publish(u, _replay(u, merged, self._allow, version))
-        self._version = version
-        return erased_found
+    def _stale_state(self, u: str) -> ConsentState:
+        """The fallback while the followed store is out of reach: nothing allowed."""
+        st = self._states.get(u)
+        if st is None:
+            forgotten = bool(self._tombstones) and self._hash(u) in self._tombstones
+            return ConsentState(user_id=u, forgotten=forgotten, version=self._version, stale=True)
+        return ConsentState(
+            user_id=u,
+            excluded_genres=st.excluded_genres,
+            excluded_items=st.excluded_items,
+            max_maturity=st.max_maturity,
+            version=st.version,
+            stale=True,
+        )
 
     def _now_index(self, p: str) -> tuple[pd.Index, pd.Index, pd.Index, frozenset[str]]:
         with self._lock:
@@ -902,8 +1109,9 @@ class ConsentLedger:
             if key not in cache:
                 rows = [
                     (ev.user, ev.t, ev.seq, ev.op == "grant")
-                    for ev in self._log
-                    if ev.op in _CONSENT_OPS and p in ev.purposes
+                    for line in self._by_user.values()
+                    for ev in line
+                    if ev.op in _CONSENT_OPS and p in ev.purposes and not ev.void
                 ]
                 frame = pd.DataFrame(rows, columns=["user", "t", "seq", "granted"])
                 frame = frame.astype(
@@ -961,8 +1169,8 @@ class ConsentLedger:
                     for p in ev.purposes:
                         existing_keys.add(ev.dedupe_key((p,)))
                         existing_effect[(u, p, ev.t)] = ev.op == "grant"
-                        if ev.op == "grant":
-                            first_grant[(u, p)] = min(first_grant.get((u, p), ev.t), ev.t)
+                        if ev.op == "grant":  # received before the import: any time counts
+                            first_grant[(u, p)] = _BEFORE_ALL
                 else:
                     existing_keys.add(ev.dedupe_key())
         row_effect: dict[tuple[str, str, int], int] = {}
@@ -1003,7 +1211,7 @@ class ConsentLedger:
                 p = parsed.purposes[r]
                 eff = op == "grant"
                 clash = existing_effect.get((u, p, t))
-                if clash is not None and clash != eff:
+                if clash is not None and eff and not clash:  # (a withdrawal row wins a grant)
                     raise ConsentError(
                         f"{_row(df, r)}, column 'action': conflicting events: viewer {u!r} "
                         f"already has a {'grant' if clash else 'revoke/deny'} of {p!r} at the "
@@ -1033,4 +1241,5 @@ class ConsentLedger:
                         f"no grant of {p!r} before {_iso(t)} (default='deny'). Use a "
                         f"'denied' / 'opt-out' action to record a refusal. Nothing was imported."
                     )
-        return [drafts[r] for r in sorted(drafts)]
+        # numbered in time order, so the receive order inside one import follows its times
+        return [drafts[r] for r in sorted(drafts, key=lambda r: (drafts[r][0], r))]
