@@ -38,13 +38,14 @@ def snapshot(state: ConsentState) -> dict:
 # ------------------------------------------------------------------------------ basics
 
 
-def test_default_deny_grants_nothing_and_allow_grants_everything():
-    deny = ConsentLedger()
-    allow = ConsentLedger(default="allow")
+def test_default_deny_grants_nothing_and_allow_grants_everything(ledger_factory):
+    deny = ledger_factory.make()
     for p in PURPOSES:
         assert not deny.allowed("stranger", p)
-        assert allow.allowed("stranger", p)
     assert deny.state("stranger").purposes == frozenset()
+    allow = ledger_factory.make(default="allow")
+    for p in PURPOSES:
+        assert allow.allowed("stranger", p)
     assert allow.state("stranger").purposes == frozenset(PURPOSES)
     assert allow.since("stranger", "training") is None  # allowed by default, not by a grant
     allow.revoke("stranger", "training")  # opt-out without a grant is fine under "allow"
@@ -58,8 +59,8 @@ def test_bad_default_is_a_parameter_error():
         ConsentLedger(default="maybe")
 
 
-def test_grant_revoke_since_and_replay_at_time():
-    led = ConsentLedger()
+def test_grant_revoke_since_and_replay_at_time(ledger_factory):
+    led = ledger_factory.make()
     v0 = led.version
     led.grant("u42", ["personalization", "training", "stated_interests"], at=at(0))
     assert led.version == v0 + 1
@@ -79,8 +80,8 @@ def test_grant_revoke_since_and_replay_at_time():
     assert led.allowed("u42", "training", at=(BASE + pd.Timedelta(seconds=15)).tz_localize(None))
 
 
-def test_ids_are_compared_as_strings():
-    led = ConsentLedger()
+def test_ids_are_compared_as_strings(ledger_factory):
+    led = ledger_factory.make()
     led.grant(42, "training", at=at(0))
     assert led.allowed("42", "training") and led.allowed(np.int64(42), "training")
     assert led.users() == ["42"]
@@ -90,8 +91,8 @@ def test_ids_are_compared_as_strings():
         led.grant(True, "training")
 
 
-def test_revoke_before_grant_is_a_typed_readable_error():
-    led = ConsentLedger()
+def test_revoke_before_grant_is_a_typed_readable_error(ledger_factory):
+    led = ledger_factory.make()
     with pytest.raises(ConsentError, match="revoke before grant") as info:
         led.revoke("u1", "training")
     assert "u1" in str(info.value) and "deny()" in str(info.value)
@@ -108,8 +109,8 @@ def test_revoke_before_grant_is_a_typed_readable_error():
     assert led.explain("u2")["purposes"]["training"]["basis"] == "refused"
 
 
-def test_unknown_purpose_lists_the_valid_ones():
-    led = ConsentLedger()
+def test_unknown_purpose_lists_the_valid_ones(ledger_factory):
+    led = ledger_factory.make()
     with pytest.raises(UnknownPurposeError) as info:
         led.grant("u1", ["training", "advertising"])
     msg = str(info.value)
@@ -126,8 +127,8 @@ def test_unknown_purpose_lists_the_valid_ones():
     assert led.state("u1").purposes == {"personalization", "stated_interests"}
 
 
-def test_conflicting_events_at_identical_time_are_refused():
-    led = ConsentLedger()
+def test_conflicting_events_at_identical_time_are_refused(ledger_factory):
+    led = ledger_factory.make()
     led.grant("u1", "training", at=at(5))
     led.grant("u1", "training", at=at(5))  # same effect at the same time: fine
     assert led.allowed("u1", "training")
@@ -137,8 +138,8 @@ def test_conflicting_events_at_identical_time_are_refused():
         led.grant("u1", "training", at=at(5))  # a grant cannot outrank it at that time
 
 
-def test_backdated_events_take_their_place_in_time():
-    led = ConsentLedger()
+def test_backdated_events_take_their_place_in_time(ledger_factory):
+    led = ledger_factory.make()
     led.grant("u1", "training", at=at(0))
     led.revoke("u1", "training", at=at(100))
     led.grant("u1", "training", at=at(200))
@@ -208,10 +209,14 @@ def _reference_since(events, user, purpose):
     return start
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(ops=st.lists(_OP, max_size=30), default=st.sampled_from(["deny", "allow"]))
-def test_replay_matches_a_reference_model(ops, default):
-    led = ConsentLedger(default=default)
+def test_replay_matches_a_reference_model(ops, default, ledger_factory):
+    led = ledger_factory.make(default=default)
     accepted = []  # (user, purpose, t, op, order)
     for order, (op, user, purpose, t) in enumerate(ops):
         same_time = [e for e in accepted if e[:3] == (str(user), purpose, t)]
@@ -241,9 +246,13 @@ def test_replay_matches_a_reference_model(ops, default):
         for u in users:
             start = _reference_since(accepted, u, purpose)
             assert led.since(u, purpose) == (None if start is None else at(start))
+    replica = ledger_factory.reopen(led)  # another process's view of the same store
+    for u in users:
+        assert snapshot(replica.state(u)) == snapshot(led.state(u))
+        assert replica.allowed(u, "training", at=at(6)) == led.allowed(u, "training", at=at(6))
     with tempfile.TemporaryDirectory() as tmp:
         led.save(Path(tmp) / "c.jsonl")
-        back = ConsentLedger.load(Path(tmp) / "c.jsonl")
+        back = ConsentLedger.load(Path(tmp) / "c.jsonl", key=ledger_factory.key)
         assert back.default == default
         for u in users:
             assert snapshot(back.state(u)) == snapshot(led.state(u))
@@ -251,13 +260,15 @@ def test_replay_matches_a_reference_model(ops, default):
                 assert back.allowed(u, "training", at=at(q)) == led.allowed(u, "training", at=at(q))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=st.lists(_OP, max_size=25), default=st.sampled_from(["deny", "allow"]))
-def test_importing_accepted_events_equals_applying_them(ops, default):
+def test_importing_accepted_events_equals_applying_them(ops, default, ledger_factory):
     """Events imported one export at a time (received in the same order) give the same
     ledger as the same calls; a row identical to a recorded event is skipped by an import
     (re-importing an export is harmless), so the calls skip exact repeats too."""
-    led = ConsentLedger(default=default)
+    led = ledger_factory.make(default=default)
     imported = ConsentLedger(default=default)
     seen = set()
     time_ordered = []
@@ -307,9 +318,9 @@ def test_importing_accepted_events_equals_applying_them(ops, default):
 
 
 @pytest.mark.parametrize("default", ["deny", "allow"])
-def test_allowed_mask_equals_per_user_allowed(default):
+def test_allowed_mask_equals_per_user_allowed(default, ledger_factory):
     rng = random.Random(3)
-    led = ConsentLedger(default=default)
+    led = ledger_factory.make(default=default)
     users = [f"u{i}" for i in range(60)] + list(range(40))
     for u in users:
         r = rng.random()
@@ -336,8 +347,8 @@ def test_allowed_mask_equals_per_user_allowed(default):
 # ------------------------------------------------------------------------------ exclusions, interests
 
 
-def test_exclusions_and_include():
-    led = ConsentLedger()
+def test_exclusions_and_include(ledger_factory):
+    led = ledger_factory.make()
     led.exclude("u1", genres=["Horror", "Gore"], items=["i9", 10], max_maturity="PG-13")
     st_ = led.state("u1")
     assert st_.excluded_genres == {"Horror", "Gore"}
@@ -357,8 +368,8 @@ def test_exclusions_and_include():
         led.exclude("u1", genres=[None])
 
 
-def test_stated_interests_add_move_and_replace():
-    led = ConsentLedger()
+def test_stated_interests_add_move_and_replace(ledger_factory):
+    led = ledger_factory.make()
     led.state_interests("u7", genres=["Documentary", "Drama"], disliked_items=["i1"])
     led.state_interests("u7", disliked_genres="Drama", items=["i1"])  # moves both
     s = led.state("u7")
@@ -372,8 +383,8 @@ def test_stated_interests_add_move_and_replace():
     assert not led.allowed("u7", "stated_interests")  # stating is not consenting to use
 
 
-def test_snapshot_is_immutable_and_stable():
-    led = ConsentLedger()
+def test_snapshot_is_immutable_and_stable(ledger_factory):
+    led = ledger_factory.make()
     led.grant("u1", ["personalization"], at=at(0))
     led.exclude("u1", genres=["Horror"])
     snap = led.state("u1")
@@ -542,8 +553,8 @@ def test_torn_header_of_a_fresh_file_starts_afresh(tmp_path):
     assert ConsentLedger.load(path).allowed("u1", "training")
 
 
-def test_events_frame_and_explain():
-    led = ConsentLedger()
+def test_events_frame_and_explain(ledger_factory):
+    led = ledger_factory.make()
     led.grant("u1", ["training", "personalization"], at=at(0))
     led.exclude("u1", genres=["Horror"], at=at(1))
     frame = led.events()
@@ -560,7 +571,7 @@ def test_events_frame_and_explain():
     assert info["purposes"]["stated_interests"]["basis"] == "not granted"
     assert info["exclusions"]["genres"] == ["Horror"]
     assert "u1" in led and "u2" not in led and len(led) == 1
-    empty = ConsentLedger().events()
+    empty = ledger_factory.make().events()
     assert empty.empty and list(empty.columns) == list(frame.columns)
 
 
@@ -715,8 +726,8 @@ def test_failed_import_leaves_ledger_and_file_unchanged(tmp_path):
     assert len(path.read_bytes().splitlines()) == 3
 
 
-def test_import_conflict_with_existing_event():
-    led = ConsentLedger()
+def test_import_conflict_with_existing_event(ledger_factory):
+    led = ledger_factory.make()
     led.deny("u1", "training", at=at(5))
     table = pd.DataFrame(
         {"user_id": ["u1"], "action": ["granted"], "purpose": ["training"], "timestamp": [at(5)]}
@@ -732,8 +743,8 @@ def test_import_conflict_with_existing_event():
 # ------------------------------------------------------------------------------ threads
 
 
-def test_concurrent_mutations_and_reads_see_consistent_snapshots(tmp_path):
-    led = ConsentLedger(path=tmp_path / "c.jsonl")
+def test_concurrent_mutations_and_reads_see_consistent_snapshots(ledger_factory):
+    led = ledger_factory.make()
     users = [f"u{i}" for i in range(8)]
     for u in users:
         led.grant(u, PURPOSES)
@@ -793,7 +804,7 @@ def test_concurrent_mutations_and_reads_see_consistent_snapshots(tmp_path):
     for t in readers:
         t.join()
     assert not failures, failures[0]
-    back = ConsentLedger.load(tmp_path / "c.jsonl")
+    back = ledger_factory.reopen(led)
     for u in [*users, "ephemeral"]:
         assert snapshot(back.state(u)) == snapshot(led.state(u))
 
