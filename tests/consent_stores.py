@@ -53,7 +53,9 @@ class PgServer:
     """A throwaway PostgreSQL server (trust auth on 127.0.0.1 only)."""
 
     def __init__(self) -> None:
-        pytest.importorskip("psycopg", reason='psycopg 3 is missing: pip install "fairrec[postgres]"')
+        pytest.importorskip(
+            "psycopg", reason='psycopg 3 is missing: pip install "fairrec[postgres]"'
+        )
         folder = _pg_bin()
         if folder is None:
             pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; CI installs them")
@@ -69,13 +71,27 @@ class PgServer:
                 except KeyError:
                     continue
                 os.chown(self.root, pw.pw_uid, pw.pw_gid)
-                self.prefix = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
-                               "--clear-groups", "--"]
+                self.prefix = [
+                    "setpriv",
+                    f"--reuid={pw.pw_uid}",
+                    f"--regid={pw.pw_gid}",
+                    "--clear-groups",
+                    "--",
+                ]
                 break
             else:
                 pytest.skip("running as root and no 'postgres' or 'nobody' user to run PostgreSQL")
-        self._run("initdb", "-D", str(self.data), "-U", "fairrec", "--auth=trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "fairrec",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         self.start()
 
     def _run(self, tool: str, *args: str) -> None:
@@ -94,8 +110,9 @@ class PgServer:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             f"-c full_page_writes=off -c max_connections=60"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts, "-w",
-                  "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts, "-w", "start"
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")

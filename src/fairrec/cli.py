@@ -161,6 +161,24 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_consent_migrate(args: argparse.Namespace) -> int:
+    from fairrec.consent._common import _read_key_file
+    from fairrec.consent._migrate import migrate
+
+    key = _read_key_file(Path(args.key_file)) if args.key_file else None
+    done = migrate(args.source, args.target, key=key)
+    print(
+        f"moved {done['events']} events ({done['viewers']} viewers, {done['tombstones']} "
+        f"tombstones) to {done['target']}" + (" (resumed)" if done["resumed"] else "") + "."
+    )
+    if args.target.lower().startswith(("postgresql://", "postgres://")):
+        print(
+            "Every replica must pass the same tombstone key: "
+            f"ConsentLedger(store=..., key=Path({(args.key_file or args.source + '.key')!r}))."
+        )
+    return 0
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
@@ -219,6 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--user", required=True)
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(func=_cmd_explain)
+
+    consent = sub.add_parser("consent", help="manage the consent ledger's store")
+    consent_sub = consent.add_subparsers(dest="consent_command", required=True)
+    move = consent_sub.add_parser(
+        "migrate",
+        help="move a JSON-lines ledger into SQLite or PostgreSQL (all or nothing)",
+    )
+    move.add_argument("--from", dest="source", required=True, help="the JSON-lines ledger file")
+    move.add_argument(
+        "--to", dest="target", required=True, help="sqlite:///path.db or postgresql://..."
+    )
+    move.add_argument(
+        "--key-file", dest="key_file", help="the tombstone key file (default: <from>.key)"
+    )
+    move.set_defaults(func=_cmd_consent_migrate)
     return parser
 
 

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -277,6 +278,15 @@ class _SqlTx:
             self.store.insert_rows(self.cur, events)
             self.cursor = max(ev.seq for ev in events)
 
+    def set_meta(self, items: dict[str, str]) -> None:
+        """Set metadata entries (in this transaction)."""
+        q = self.store._q
+        for name, value in items.items():
+            self.cur.execute(q("DELETE FROM fairrec_consent_meta WHERE name = ?"), (name,))
+            self.cur.execute(
+                q("INSERT INTO fairrec_consent_meta (name, value) VALUES (?, ?)"), (name, value)
+            )
+
     def erase(self, user: str, forget: _Event, remaining: list[_Event], had_events: bool) -> None:
         if had_events:
             self.cur.execute(
@@ -325,8 +335,16 @@ class SqliteStore(_SqlStore):
         return f"sqlite:///{self.path}"
 
     def _connect(self) -> sqlite3.Connection:
+        if self._default is None:  # the first open may create the file
+            target, uri = str(self.path), False
+        else:  # later reconnects never create an empty database in place of a missing one
+            target, uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=rw", True
         conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            target,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=uri,
         )
         deadline = time.monotonic() + self.busy_timeout
         while True:  # switching to WAL needs a moment alone with the file

@@ -322,6 +322,12 @@ class JsonlStore(ConsentStore):
                 f"{path}: line 1 (the header) fails its checksum; the file is damaged."
             )
         header.pop("crc", None)
+        if header.get("moved_to"):
+            raise ConsentStoreError(
+                f"{path}: this ledger was moved to {header['moved_to']} (fairrec consent "
+                f"migrate, {header.get('moved_at', '?')}); open that store instead. The file is "
+                f"kept read-only so no event is written where no replica reads it."
+            )
         if header.get("default") not in DEFAULTS:
             raise ConsentError(f"{path}: line 1 has an unknown default {header.get('default')!r}.")
         if default is not None and header.get("default") != default:
