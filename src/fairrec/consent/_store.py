@@ -168,9 +168,26 @@ def open_store(spec: object) -> ConsentStore:
         )
     low = spec.lower()
     if low.startswith("sqlite:///"):
+        from urllib.parse import parse_qsl
+
         from fairrec.consent._sql import SqliteStore
 
-        return SqliteStore(spec[len("sqlite:///") :])
+        rest, _, query = spec[len("sqlite:///") :].partition("?")
+        options: dict[str, Any] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name == "synchronous":
+                options["synchronous"] = value
+            elif name == "busy_timeout":
+                try:
+                    options["busy_timeout"] = float(value)
+                except ValueError:
+                    raise ParameterError(f"busy_timeout must be seconds; got {value!r}.") from None
+            else:
+                raise ParameterError(
+                    f"unknown option {name!r} in {spec!r}: sqlite URLs take synchronous= "
+                    f"(FULL or NORMAL) and busy_timeout= (seconds)."
+                )
+        return SqliteStore(rest, **options)
     if low.startswith(("postgresql://", "postgres://")):
         from fairrec.consent._sql import PostgresStore
 
