@@ -38,11 +38,20 @@ refused.
 
 The log is ordered by time. An event dated *earlier* than events already recorded for the same
 viewer and purpose (a late export from a consent-management platform) is **inserted at its
-place in time**, so ``allowed(user, purpose, at=t)`` always answers what was allowed at ``t``
-from the events dated at or before ``t``; the current state is the state after the latest
-event. Two events of the same viewer and purpose at the identical timestamp with opposite
-effects (a grant and a revoke / deny) are a conflict: ``ConsentError``. Events at the same
-timestamp with the same effect are applied in the order they were recorded.
+place in time**, so ``allowed(user, purpose, at=t)`` answers what was allowed at ``t`` from
+the events dated at or before ``t``; the current state is the state after the latest event.
+
+**Withdrawal always wins.** A revoke or deny *voids* every grant of the same viewer and
+purpose that was received (recorded) before it and is stamped at or after the withdrawal's own
+time: such a grant is never in force. So no grant received before a withdrawal can outrank
+it, whatever its stamp -- a grant stamped minutes ahead by clock skew, or a withdrawal that
+arrives after a later-dated grant. A grant received after a withdrawal is new consent and
+takes its place in time. Under ``default="deny"`` a revoke needs an earlier-received grant of
+the purpose. A grant at the identical timestamp of a recorded withdrawal of the same purpose
+is a conflict (``ConsentError``); a withdrawal at the time of a grant simply wins. Events at
+the same timestamp with the same effect are applied in the order they were recorded. The rows
+of one imported table are a history, numbered in time order (same-time opposite rows of one
+table are a conflict).
 
 Exclusions and stated interests
 -------------------------------
@@ -50,8 +59,10 @@ Exclusions and stated interests
 never wants to see; they apply to **every** page, personalized or not, whatever the purposes.
 :meth:`ConsentLedger.include` undoes them. :meth:`ConsentLedger.state_interests` records
 liked / disliked genres and titles; the Recommender uses them only while ``stated_interests``
-is allowed. Ids (viewers and titles) are compared as strings: ``42``, ``np.int64(42)`` and
-``"42"`` are the same id. Genres and maturity ratings are stored as given.
+is allowed. Ids (viewers and titles) are compared in the project's one canonical form
+(:func:`fairrec.ids.canon_id`): ``42``, ``np.int64(42)``, ``"42"``, ``"042"``, ``" 42"``,
+fullwidth and zero-width-space spellings are the same id, NFC and NFD spellings of a name
+too, so a tombstone catches every spelling. Genres and maturity ratings are stored as given.
 
 Erasure
 -------
@@ -72,21 +83,45 @@ erased viewers. The trade-off: **lose the key and tombstones can no longer be ch
 ledger then refuses to open the file (it stores a short key fingerprint in its header and also
 refuses a wrong key) rather than silently stop protecting erased viewers.
 
-Persistence
------------
-The file is JSON lines. Line 1 is a header::
+Stores
+------
+The events live in a store, chosen with ``ConsentLedger(store=...)`` (a URL or a store
+object) or ``path=`` (a JSON-lines file): :class:`JsonlStore` (a file; notebooks, one
+process), :class:`SqliteStore` (``"sqlite:///consent.db"``: WAL, one host, many processes)
+and :class:`PostgresStore` (``"postgresql://..."``, the ``postgres`` extra: many hosts).
+Every write is one transaction under the store's exclusive write lock: the ledger first
+applies what other writers committed, then validates, numbers (``last + 1``) and commits, and
+only then publishes in memory -- so many writers never reuse a sequence number or lose an
+event, and a writer killed mid-transaction leaves nothing. A ledger on SQLite or PostgreSQL
+follows the store (a background poll every ``poll_interval`` seconds, default 0.1);
+``max_staleness`` (default 1.0 s) bounds how old the consent behind a page may be: past it
+(the store down or out of reach), :meth:`ConsentLedger.state` answers a fallback snapshot
+(``stale=True``: nothing allowed, no stated interests, the last known exclusions), so pages
+are non-personalized, while writes raise :class:`~fairrec.errors.ConsentStoreUnavailableError`
+and :meth:`ConsentLedger.allowed_mask` raises :class:`~fairrec.errors.ConsentStaleError`.
+``ledger.version`` is the sequence number of the last event applied: the same on every
+replica. The database schema is created and versioned by fairrec
+(``fairrec_schema_migrations``); ``fairrec consent migrate --from FILE --to URL`` moves a file
+into a database, all or nothing (:mod:`fairrec.consent._migrate`).
 
-    {"format": "fairrec-consent", "version": 1, "default": "deny", "key_check": "...",
-     "created": "2024-05-01T10:00:00+00:00"}
+Persistence (the JSON-lines file)
+---------------------------------
+Line 1 is a header::
 
-Each further line is one transaction, appended with flush + ``os.fsync`` under the ledger's
-lock, e.g. ``{"seq": 7, "op": "grant", "at": "...", "user": "u42", "purposes":
-["training"]}``; a bulk import is one line ``{"op": "import", "at": ..., "n": 3, "events":
-[...]}`` so that a crash never leaves half an import on disk. On load, a torn **last** line
-(a crash mid-append) is reported with a :class:`ConsentFileWarning` naming the line, skipped,
-and cut from the file before the next append; every complete event is kept. A malformed line
-anywhere else is corruption: ``ConsentError`` naming the line. One process should write a
-given file at a time.
+    {"format": "fairrec-consent", "version": 2, "default": "deny", "key_check": "...",
+     "created": "2024-05-01T10:00:00+00:00", "crc": "..."}
+
+Each further line is one transaction, appended with flush + ``os.fsync`` under an exclusive
+lock on ``<path>.lock``, e.g. ``{"seq": 7, "op": "grant", "at": "...", "user": "u42",
+"purposes": ["training"], "crc": "..."}``; a bulk import is one line ``{"op": "import", "at":
+..., "n": 3, "events": [...]}`` so that a crash never leaves half an import on disk. Every line
+ends with ``"crc"``, 16 hex digits of SHA-256 of the line before it: a line whose checksum does
+not match is corruption (``ConsentError`` naming the line). A writer reads what other writers
+appended before writing, so two ledgers (or processes) on one file take turns instead of
+reusing sequence numbers. On load, a torn **last** line (a crash mid-append) is reported with
+a :class:`ConsentFileWarning` naming the line, skipped, and cut from the file before the next
+append; every complete event is kept. A malformed line anywhere else is corruption. Files of
+format 1 (no checksums) are read and rewritten as format 2.
 
 Import table format
 -------------------
@@ -127,7 +162,7 @@ grants and revokes the same purpose of a viewer without timestamps is a conflict
 
 Thread safety
 -------------
-Mutations take one re-entrant lock (validate, append to the file, then publish). Each viewer's
+Mutations take one re-entrant lock (catch up, validate, commit to the store, then publish). Each viewer's
 state is an immutable :class:`ConsentState` replaced as a whole (copy-on-write), so
 :meth:`ConsentLedger.state` and ``allowed(user, purpose)`` are a dict lookup without a lock
 and a page built from one snapshot sees one consistent state, never half a revocation.
@@ -205,5 +240,26 @@ from fairrec.consent._common import (
 )
 from fairrec.consent._events import ConsentState
 from fairrec.consent._ledger import ConsentLedger
+from fairrec.consent._store import ConsentStore, JsonlStore, open_store
 
-__all__ = ["PURPOSES", "ConsentLedger", "ConsentState", "ConsentFileWarning"]
+
+def __getattr__(name: str) -> object:
+    # the database stores load lazily (PostgresStore needs the optional psycopg)
+    if name in ("SqliteStore", "PostgresStore"):
+        from fairrec.consent import _sql
+
+        return getattr(_sql, name)
+    raise AttributeError(f"module 'fairrec.consent' has no attribute {name!r}")
+
+
+__all__ = [
+    "PURPOSES",
+    "ConsentLedger",
+    "ConsentState",
+    "ConsentFileWarning",
+    "ConsentStore",
+    "JsonlStore",
+    "SqliteStore",
+    "PostgresStore",
+    "open_store",
+]
