@@ -195,7 +195,7 @@ class ConsentLedger:
             self._key = given if given is not None else secrets.token_bytes(32)
             self._follow = False
             return
-        st = open_store(path if path is not None else store)
+        st = JsonlStore(path) if path is not None else open_store(store)
         meta = st.open(default, given)
         self._set_default(meta.default)
         self._key = meta.key
