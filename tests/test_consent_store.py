@@ -93,8 +93,9 @@ _SERVER = """
     print("ready", flush=True)
     end = time.time() + 30
     while time.time() < end:
+        asked = time.time()  # the request's start: the claim is about pages asked for later
         page = rec.home(user)
-        print("page", repr(time.time()), int(page.personalized), page.consent_version, flush=True)
+        print("page", repr(asked), int(page.personalized), page.consent_version, flush=True)
         time.sleep(0.01)
 """
 

@@ -61,7 +61,10 @@ def _parse_user(raw: str, ids: Any) -> Any:
 def _recommender(args: argparse.Namespace) -> Any:
     import fairrec as fr
 
-    consent = fr.ConsentLedger.load(args.consent) if getattr(args, "consent", None) else None
+    consent = None
+    if getattr(args, "consent", None):
+        key = Path(args.consent_key) if getattr(args, "consent_key", None) else None
+        consent = fr.ConsentLedger.load(args.consent, key=key)
     if getattr(args, "model", None):
         return fr.Recommender.load(args.model, consent=consent)
     if getattr(args, "data", None):
@@ -187,7 +190,15 @@ def _add_source(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--catalog", help="CSV catalog for --data CSV (item_id,title,genres)")
     p.add_argument("--model", help="a model directory written by 'fairrec train' or save()")
-    p.add_argument("--consent", help="consent ledger JSON-lines file")
+    p.add_argument(
+        "--consent",
+        help="consent ledger: a JSON-lines file, sqlite:///path.db or postgresql://...",
+    )
+    p.add_argument(
+        "--consent-key",
+        dest="consent_key",
+        help="the ledger's tombstone key file (default: <file>.key; needed for PostgreSQL)",
+    )
     p.add_argument(
         "--min-rating",
         type=float,

@@ -196,13 +196,17 @@ class ConsentLedger:
             self._follow = False
             return
         st = JsonlStore(path) if path is not None else open_store(store)
-        meta = st.open(default, given)
-        self._set_default(meta.default)
-        self._key = meta.key
-        self._store = st
-        if isinstance(st, JsonlStore):
-            self._path = st.path
-        self._write(lambda tx: (None, None))  # read everything (and repair a torn tail)
+        try:
+            meta = st.open(default, given)
+            self._set_default(meta.default)
+            self._key = meta.key
+            self._store = st
+            if isinstance(st, JsonlStore):
+                self._path = st.path
+            self._write(lambda tx: (None, None))  # read everything (and repair a torn tail)
+        except BaseException:
+            st.close()
+            raise
         self._follow = st.shared if follow is None else bool(follow)
         if self._follow:
             thread = threading.Thread(
