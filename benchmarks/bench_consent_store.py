@@ -151,7 +151,9 @@ def main() -> None:
     ap.add_argument("--events-delay", type=int, default=200, help="events timed (propagation)")
     ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--items", type=int, default=2000)
-    ap.add_argument("--calls", type=int, default=400, help="viewers per round (each served by every store)")
+    ap.add_argument(
+        "--calls", type=int, default=400, help="viewers per round (each served by every store)"
+    )
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     if args.quick:

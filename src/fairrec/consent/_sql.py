@@ -336,7 +336,9 @@ class SqliteStore(_SqlStore):
 
     def reopen_url(self) -> str:
         """A URL that opens this store with the same options (for other processes)."""
-        return f"{self.describe()}?synchronous={self.synchronous}&busy_timeout={self.busy_timeout:g}"
+        return (
+            f"{self.describe()}?synchronous={self.synchronous}&busy_timeout={self.busy_timeout:g}"
+        )
 
     def _connect(self) -> sqlite3.Connection:
         if self._default is None:  # the first open may create the file

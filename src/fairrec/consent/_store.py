@@ -13,7 +13,6 @@ them in memory.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -29,15 +28,14 @@ from fairrec.consent._common import (
     DEFAULTS,
     FORMAT,
     FORMAT_VERSION,
-    ConsentFileWarning,
     _atomic_write,
     _dumps,
-    _fsync_dir,
     _iso,
     _key_check,
     _key_path,
     _load_or_create_key,
     _read_key_file,
+    _repair_tail,
     _scan_jsonl,
 )
 from fairrec.consent._events import _decode_event, _Event
@@ -427,8 +425,6 @@ class JsonlStore(ConsentStore):
             if self._header is not None:
                 self._check_header(scan, self._header.get("default"))
         if locked and (scan.torn_line is not None or scan.needs_newline):
-            from fairrec.consent._common import _repair_tail
-
             _repair_tail(self.path, scan)
             size_after = os.stat(self.path).st_size
         else:
@@ -534,6 +530,3 @@ def write_jsonl(path: Path, default: str, key: bytes, log: list[_Event]) -> None
     chunks = [line_bytes(header)]
     chunks.extend(line_bytes(ev.to_json()) for ev in log)
     _atomic_write(path, chunks)
-
-
-_ = (json, ConsentFileWarning, ConsentStoreError, _fsync_dir)  # re-exported helpers
