@@ -295,10 +295,10 @@ _KILLED_WRITER = """
     import sys, time
     import pandas as pd
     from fairrec.consent import ConsentLedger
-    from fairrec.consent import _sql
     url, key = sys.argv[1], eval(sys.argv[2])
     ledger = ConsentLedger.load(url, key=key, follow=False)
-    real = _sql._SqlStore.insert_rows
+    cls = type(ledger.store)
+    real = cls.insert_rows
     state = {"batches": 0}
     def slow_insert(self, cur, events):
         if len(events) > 1:
@@ -308,7 +308,7 @@ _KILLED_WRITER = """
                 print("mid", flush=True)
                 time.sleep(60)
         return real(self, cur, events)
-    _sql._SqlStore.insert_rows = slow_insert
+    cls.insert_rows = slow_insert
     for b in range(100):
         users = [f"b{b}-{i}" for i in range(40)]
         ledger.import_frame(pd.DataFrame({"user_id": users, "action": "grant",

@@ -203,7 +203,9 @@ class _SqlStore(ConsentStore):
             self._q("SELECT seq, body FROM fairrec_consent_events WHERE seq > ? ORDER BY seq"),
             (after,),
         )
-        rows = cur.fetchall()
+        return self._decode_rows(cur.fetchall(), after)
+
+    def _decode_rows(self, rows: list[Any], after: int) -> Batch:
         records = []
         for seq, body in rows:
             try:
@@ -481,6 +483,58 @@ class PostgresStore(_SqlStore):
 
     def _schema_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(7262019001)")
+
+    @contextmanager
+    def transaction(self, cursor: Any) -> Iterator[_SqlTx]:
+        """One round trip to begin, lock the counter and read what others committed (three
+        statements, each with its own snapshot under READ COMMITTED, so the read sees every
+        transaction that held the lock before us), one per insert, one to commit."""
+        after = int(cursor or 0)
+        with self._conn_guard() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    "BEGIN; SELECT last_seq FROM fairrec_consent_seq WHERE id = 1 FOR UPDATE; "
+                    f"SELECT seq, body FROM fairrec_consent_events WHERE seq > {after:d} "
+                    "ORDER BY seq"
+                )
+                cur.nextset()
+                (last_seq,) = cur.fetchone()
+                cur.nextset()
+                batch = self._decode_rows(cur.fetchall(), after)
+                batch.last_seq = int(last_seq)
+                tx = _SqlTx(self, cur, batch)
+                yield tx
+                cur.execute("COMMIT")
+            except BaseException:
+                try:
+                    if not conn.closed:
+                        conn.rollback()
+                except Exception:  # noqa: BLE001 - the connection is gone: nothing to undo
+                    pass
+                raise
+            finally:
+                cur.close()
+
+    def insert_rows(self, cur: Any, events: list[_Event]) -> None:
+        if len(events) > 500:  # large imports: the pipelined executemany
+            return super().insert_rows(cur, events)
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
+        params: list[Any] = []
+        for ev in events:
+            params += [
+                ev.seq,
+                ev.op,
+                ev.user,
+                _iso(ev.t),
+                json.dumps(ev.to_json(), separators=(",", ":"), ensure_ascii=False),
+            ]
+        params.append(max(ev.seq for ev in events))
+        cur.execute(
+            "WITH added AS (INSERT INTO fairrec_consent_events (seq, op, user_id, at, body) "
+            f"VALUES {values}) UPDATE fairrec_consent_seq SET last_seq = %s WHERE id = 1",
+            params,
+        )
 
     def _key_for(self, created: bool, given: bytes | None) -> bytes:
         if given is None:
