@@ -405,6 +405,10 @@ def test_recommender_serves_the_non_personalized_page_while_the_store_is_out_of_
         assert not page.personalized and "watch_history" not in page.data_used
         with pytest.raises(ConsentStoreUnavailableError):
             led.grant(ids[1], "personalization")
+        with pytest.raises(ConsentStaleError):  # bulk decisions are refused, not guessed
+            fr.Recommender(model=fr.models.ALS(factors=4, iterations=1), consent=led).fit(data)
+        with pytest.raises(ConsentStaleError):
+            rec.save(tmp_path / "model")
         assert not db.exists()  # a reconnect never creates an empty database in its place
     finally:
         (tmp_path / "away.db").rename(db)
