@@ -390,16 +390,12 @@ class JsonlStore(ConsentStore):
             out.append((f"line {lineno}", obj))
         return out
 
-    def _identity(self) -> tuple[int, int]:
-        st = os.stat(self.path)
-        return (st.st_dev, st.st_ino)
-
     def _read(self, cursor: Any, locked: bool) -> Batch:
         """New lines after ``cursor`` = (dev, inode, offset, next line number)."""
         try:
-            ident = self._identity()
             with open(self.path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
+                st = os.fstat(fh.fileno())  # the file opened, even if renamed over meanwhile
+                ident, size = (st.st_dev, st.st_ino), st.st_size
                 fresh = cursor is None or cursor[:2] != ident or size < cursor[2]
                 if fresh:
                     data = fh.read()
