@@ -367,6 +367,12 @@ def test_postgres_down_gives_typed_errors_and_the_non_personalized_fallback(pg_s
         assert st_.liked_genres == frozenset() and st_.excluded_genres == {"Horror"}
         assert not led.allowed("u1", "personalization")
         assert not led.allowed("u1", "training", at=pd.Timestamp.now(tz="UTC"))
+        info = led.explain("u1")
+        assert info["stale"] and info["purposes"]["training"] == {
+            "allowed": False,
+            "since": None,
+            "basis": "store unreachable",  # not "not granted": the grant is there, unread
+        }
         with pytest.raises(ConsentStaleError, match="max_staleness"):
             led.allowed_mask(["u1"], "training")
         assert isinstance(ConsentStaleError("x"), ConsentError)

@@ -632,7 +632,9 @@ class ConsentLedger:
         ``purposes`` maps each purpose to ``{"allowed", "since", "basis"}`` where basis is
         ``"consent"`` (an explicit grant), ``"default"`` (allowed by ``default="allow"``),
         ``"withdrawn"`` (revoked), ``"refused"`` (denied), ``"not granted"`` (never granted
-        under ``default="deny"``) or ``"erased"`` (forgotten).
+        under ``default="deny"``), ``"erased"`` (forgotten) or ``"store unreachable"`` (the
+        followed store has not been read for longer than ``max_staleness``: nothing is
+        allowed until it is; ``stale`` is then True).
         """
         u = _canon_id(user_id)
         st = self.state(u)
@@ -646,6 +648,8 @@ class ConsentLedger:
         for p in PURPOSES:
             if st.forgotten:
                 basis = "erased"
+            elif st.stale:
+                basis = "store unreachable"
             elif p in st.since:
                 basis = "consent"
             elif p in st.purposes:
@@ -678,6 +682,7 @@ class ConsentLedger:
                 "disliked_items": snap["disliked_items"],
             },
             "version": st.version,
+            "stale": st.stale,
         }
 
     # ---------------------------------------------------------------------- import
