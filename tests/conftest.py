@@ -23,3 +23,6 @@ def small_data() -> fr.Dataset:
 @pytest.fixture(scope="module")
 def fitted(small_data) -> fr.Recommender:
     return fr.Recommender(model=small_model(), row_size=8).fit(small_data)
+
+# consent stores (a real PostgreSQL server, ledgers on every store): tests/consent_stores.py
+from consent_stores import ledger_factory, pg_server, pg_url  # noqa: E402, F401

@@ -61,7 +61,10 @@ def _parse_user(raw: str, ids: Any) -> Any:
 def _recommender(args: argparse.Namespace) -> Any:
     import fairrec as fr
 
-    consent = fr.ConsentLedger.load(args.consent) if getattr(args, "consent", None) else None
+    consent = None
+    if getattr(args, "consent", None):
+        key = Path(args.consent_key) if getattr(args, "consent_key", None) else None
+        consent = fr.ConsentLedger.load(args.consent, key=key)
     if getattr(args, "model", None):
         return fr.Recommender.load(args.model, consent=consent)
     if getattr(args, "data", None):
@@ -161,6 +164,24 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_consent_migrate(args: argparse.Namespace) -> int:
+    from fairrec.consent._common import _read_key_file
+    from fairrec.consent._migrate import migrate
+
+    key = _read_key_file(Path(args.key_file)) if args.key_file else None
+    done = migrate(args.source, args.target, key=key)
+    print(
+        f"moved {done['events']} events ({done['viewers']} viewers, {done['tombstones']} "
+        f"tombstones) to {done['target']}" + (" (resumed)" if done["resumed"] else "") + "."
+    )
+    if args.target.lower().startswith(("postgresql://", "postgres://")):
+        print(
+            "Every replica must pass the same tombstone key: "
+            f"ConsentLedger(store=..., key=Path({(args.key_file or args.source + '.key')!r}))."
+        )
+    return 0
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
@@ -169,7 +190,15 @@ def _add_source(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--catalog", help="CSV catalog for --data CSV (item_id,title,genres)")
     p.add_argument("--model", help="a model directory written by 'fairrec train' or save()")
-    p.add_argument("--consent", help="consent ledger JSON-lines file")
+    p.add_argument(
+        "--consent",
+        help="consent ledger: a JSON-lines file, sqlite:///path.db or postgresql://...",
+    )
+    p.add_argument(
+        "--consent-key",
+        dest="consent_key",
+        help="the ledger's tombstone key file (default: <file>.key; needed for PostgreSQL)",
+    )
     p.add_argument(
         "--min-rating",
         type=float,
@@ -219,6 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--user", required=True)
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(func=_cmd_explain)
+
+    consent = sub.add_parser("consent", help="manage the consent ledger's store")
+    consent_sub = consent.add_subparsers(dest="consent_command", required=True)
+    move = consent_sub.add_parser(
+        "migrate",
+        help="move a JSON-lines ledger into SQLite or PostgreSQL (all or nothing)",
+    )
+    move.add_argument("--from", dest="source", required=True, help="the JSON-lines ledger file")
+    move.add_argument(
+        "--to", dest="target", required=True, help="sqlite:///path.db or postgresql://..."
+    )
+    move.add_argument(
+        "--key-file", dest="key_file", help="the tombstone key file (default: <from>.key)"
+    )
+    move.set_defaults(func=_cmd_consent_migrate)
     return parser
 
 

@@ -15,6 +15,9 @@ __all__ = [
     "UnknownItemError",
     "ConsentError",
     "UnknownPurposeError",
+    "ConsentStoreError",
+    "ConsentStoreUnavailableError",
+    "ConsentStaleError",
     "ModelFileError",
     "OptionalDependencyError",
     "ModelMemoryError",
@@ -66,6 +69,20 @@ class ConsentError(FairrecError, ValueError):
 
 class UnknownPurposeError(ConsentError):
     """A purpose that is not one of fairrec's purposes."""
+
+
+class ConsentStoreError(ConsentError):
+    """The consent store (JSON-lines file, SQLite or PostgreSQL) is foreign, damaged, of a
+    newer schema, or refuses an operation (e.g. a half-done migration)."""
+
+
+class ConsentStoreUnavailableError(ConsentStoreError):
+    """The consent store cannot be reached or locked now; nothing was recorded."""
+
+
+class ConsentStaleError(ConsentStoreError):
+    """A bulk consent read was refused: this replica has not heard from its shared store for
+    longer than the ledger's ``max_staleness``, so its consent state may be out of date."""
 
 
 class ModelFileError(FairrecError, OSError):
