@@ -40,8 +40,8 @@ class DataError(FairrecError, ValueError):
 class ParameterError(FairrecError, ValueError):
     """A parameter is out of range or of the wrong type.
 
-    Messages follow scikit-learn: "The 'lambda_' parameter of MMR must be in [0, 1].
-    Got 1.5 instead."
+    Messages follow scikit-learn: ``The 'lambda_' parameter of MMR must be in [0, 1].
+    Got 1.5 instead.``
     """
 
 

@@ -1514,7 +1514,7 @@ def novelty(
     Returns
     -------
     float or pandas.Series
-        In [0, log2(|train|)].
+        In ``[0, log2(|train|)]``.
 
     Examples
     --------

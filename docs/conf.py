@@ -1,0 +1,256 @@
+"""Sphinx configuration of the fairrec API reference site.
+
+Build (from the repository root; the HTML lands in ``docs/_build/html/index.html``)::
+
+    pip install -e ".[docs]"
+    python -m sphinx -n -W --keep-going -b html docs docs/_build/html
+
+``-n`` (nitpicky) reports every cross-reference that does not resolve and ``-W`` turns every
+warning into an error, so a broken reference fails the build (``tests/test_docs.py`` shows it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import fairrec  # noqa: E402
+
+project = "fairrec"
+author = "the fairrec authors"
+copyright = "the fairrec authors, Apache-2.0"
+release = fairrec.__version__  # the single source of the version
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "myst_parser",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "api/_toplevel.rst"]
+# docs/api/<module>.rst and api/_toplevel.rst are written by this file at build time
+# (_write_api_pages); docs/api/index.rst and internals.rst are kept in git.
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+
+# ------------------------------------------------------------------ the API pages (autodoc)
+# Public modules documented in docs/api/ (one page each). ``check_public_names`` below fails
+# the build if a public module or a name of any ``__all__`` is missing from the pages.
+PUBLIC_MODULES = {
+    "data": "datasets and validation",
+    "datasets": "built-in datasets",
+    "ids": "canonical ids",
+    "consent": "the consent ledger",
+    "audit": "the audit log",
+    "models": "candidate models",
+    "rerank": "re-rankers",
+    "rows": "row kinds",
+    "recommender": "the recommender",
+    "page": "home page objects",
+    "metrics": "metrics",
+    "evaluation": "evaluation and splits",
+    "errors": "errors",
+    "plot": "plots (fairrec[plot])",
+    "spark": "Spark (fairrec[spark])",
+    "cli": "the fairrec command",
+}
+# Members are the names of each module's ``__all__`` (autodoc's default). Constants such as
+# ``PURPOSES = (...)`` report their type's ``__module__`` ("builtins") and autodoc would drop
+# them as imported: the generated pages list them with ``autodata`` (``_write_api_pages``).
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+# The extras' packages are mocked so that the site builds from the ``docs`` extra alone.
+autodoc_mock_imports = ["pyspark", "pyarrow", "matplotlib"]
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_preprocess_types = False  # numpydoc types here are prose ("ndarray, shape (n,)")
+napoleon_use_param = False  # ... so they are shown as text, not cross-referenced
+napoleon_use_rtype = False
+napoleon_use_ivar = True  # dataclass "Attributes" sections do not duplicate autodoc's members
+# Docstrings name fairrec's classes by their short names in numpydoc type fields.
+napoleon_type_aliases = {
+    name: f":class:`~fairrec.{module}.{name}`"
+    for name, module in {
+        "Dataset": "data", "ConsentLedger": "consent", "ConsentState": "consent",
+        "AuditLog": "audit", "Recommender": "recommender", "DataUseReport": "recommender",
+        "HomePage": "page", "Row": "page", "Item": "page", "Reason": "page",
+        "CandidateModel": "models", "Reranker": "rerank", "RerankContext": "rerank",
+        "RowKind": "rows", "RowContext": "rows", "RowBatch": "rows", "Split": "evaluation",
+        "MetricSpec": "metrics",
+    }.items()
+}
+
+# ----------------------------------------------------------------- broken references
+nitpicky = True
+# Names that no inventory of this build can resolve. The build runs offline (CI reaches only
+# package registries), so intersphinx cannot fetch the inventories of Python, numpy, pandas
+# or scipy: references into those projects are ignored by module prefix, and nothing else.
+# Every fairrec name must resolve.
+nitpick_ignore_regex = [
+    # external libraries: standard library, numpy, pandas, scipy, implicit, pyspark, matplotlib
+    (r"py:.*", r"(abc|collections\.abc|typing|datetime|json|os|pathlib|threading|warnings)\..+"),
+    (r"py:.*", r"(numpy|np|pandas|pd|scipy|sp|implicit|pyspark|matplotlib|pyarrow)(\..+)?"),
+    # private helpers (a name or module starting with "_") named in a public signature or as
+    # a base class: private by design, so not on the site
+    (r"py:.*", r"fairrec(\.\w+)*\._\w+(\.\w+)*"),
+    # builtins and constants written in numpydoc type fields
+    (r"py:(class|obj|data)", r"(None|True|False|Ellipsis|NotImplemented|Any)"),
+    # numpydoc's plain-language types (a description, not a Python object)
+    (r"py:class", r"(array-like|datetime-like|path-like|callable|sequence|iterable|mapping"
+                  r"|ids|scalar|optional|default .*)"),
+]
+
+html_theme = "alabaster"
+html_title = f"fairrec {release}"
+html_static_path: list[str] = []
+
+
+def _public_objects() -> dict[str, object]:
+    """Show each public name under its public module, not the private file defining it."""
+    names: dict[str, object] = {}
+    for short in PUBLIC_MODULES:
+        module = importlib.import_module(f"fairrec.{short}")
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            names[f"{module.__name__}.{name}"] = obj
+            owner = getattr(obj, "__module__", None)
+            if owner and owner.startswith(module.__name__ + "._") and hasattr(obj, "__qualname__"):
+                try:
+                    obj.__module__ = module.__name__
+                except (AttributeError, TypeError):
+                    pass
+    return names
+
+
+def _write_api_pages(app: object) -> None:
+    """One page per public module: ``automodule`` for its ``__all__``, plus ``autodata`` for
+    the constants autodoc would skip. Written only when the text changes (no rebuild loop)."""
+    for short, title in PUBLIC_MODULES.items():
+        module = importlib.import_module(f"fairrec.{short}")
+        constants = [
+            n for n in getattr(module, "__all__", [])
+            if not callable(getattr(module, n)) and not hasattr(getattr(module, n), "__file__")
+        ]
+        head = f"``fairrec.{short}``: {title}"
+        text = f"{head}\n{'=' * len(head)}\n\n.. automodule:: fairrec.{short}\n"
+        if constants:
+            text += f"   :exclude-members: {', '.join(constants)}\n\nConstants\n---------\n\n"
+            text += "".join(f".. autodata:: fairrec.{short}.{n}\n\n" for n in constants)
+        page = HERE / "api" / f"{short}.rst"
+        if not page.exists() or page.read_text(encoding="utf-8") != text:
+            page.write_text(text, encoding="utf-8")
+
+
+def _write_toplevel(app: object) -> None:
+    """``docs/api/_toplevel.rst``: the table of ``fairrec.__all__``, made from the package."""
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - name", "     - defined in"]
+    for name in sorted(fairrec._LAZY):
+        module, attr = fairrec._LAZY[name]
+        role = "class" if isinstance(getattr(fairrec, name), type) else "func"
+        lines += [f"   * - :{role}:`fr.{name} <{module}.{attr}>`", f"     - :mod:`{module}`"]
+    public = sorted(m for m in fairrec.__all__ if m in fairrec._SUBMODULES)
+    lines += ["   * - " + ", ".join(f":mod:`fr.{m} <fairrec.{m}>`" for m in public),
+              "     - the public modules (below)",
+              "   * - ``fr.__version__``",
+              f"     - the package version ({release}), the single source of the wheel's"]
+    (HERE / "api" / "_toplevel.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def check_public_names(app: object, env: object) -> None:
+    """Fail (a warning under ``-W``) when a public module or name is not on the site."""
+    from sphinx.util import logging
+
+    log = logging.getLogger("fairrec.docs")
+    objects = env.get_domain("py").objects  # type: ignore[attr-defined]
+    wanted = {f"fairrec.{m}" for m in PUBLIC_MODULES}
+    wanted |= {f"fairrec.{m}" for m in fairrec._SUBMODULES}  # type: ignore[attr-defined]
+    wanted |= {".".join(v) for v in fairrec._LAZY.values()}  # type: ignore[attr-defined]
+    wanted |= set(_PUBLIC)
+    for name in sorted(wanted - set(objects)):
+        log.warning("public name %s is not documented in docs/api/", name)
+
+
+_PUBLIC = _public_objects()
+
+
+_SHORT = {name: role.split("`")[1].lstrip("~") for name, role in napoleon_type_aliases.items()}
+_ORIGINAL: dict[str, list[str]] = {}
+_UNIQUE: dict[str, list[str]] = {}
+for _qual in _PUBLIC:
+    _UNIQUE.setdefault(_qual.rsplit(".", 1)[1], []).append(_qual)
+
+
+def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Resolve the public aliases docstrings use: ``fairrec.Recommender`` (the lazy top-level
+    name) and short class names such as ``HomePage.to_frame``. Anything else stays broken."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"]
+    head, _, rest = target.partition(".")
+    if head == "fairrec" and rest.split(".")[0] in fairrec._LAZY:  # type: ignore[attr-defined]
+        name, _, tail = rest.partition(".")
+        canonical = ".".join(fairrec._LAZY[name]) + (f".{tail}" if tail else "")  # type: ignore
+    elif head in _SHORT:
+        canonical = _SHORT[head] + (f".{rest}" if rest else "")
+    elif not rest and len(_UNIQUE.get(target, ())) == 1:  # a public name, written unqualified
+        canonical = _UNIQUE[target][0]
+    else:
+        return None
+    return env.get_domain("py").resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
+    )
+
+
+def _keep_original(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    if what in ("attribute", "data", "property"):
+        _ORIGINAL[name] = list(lines)
+
+
+def _plain_attributes(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Keep napoleon's hands off one-line attribute docstrings (it would read the prose before
+    a colon, "Zero-party data: ...", as a type), and show ``Attributes`` types as text like the
+    ``Parameters`` types (they are prose such as "(u, C) arrays", not Python objects)."""
+    if name in _ORIGINAL:
+        lines[:] = _ORIGINAL.pop(name)
+        return
+    types = {}
+    for line in lines:
+        if line.startswith(":vartype "):
+            field, _, kind = line[len(":vartype "):].partition(":")
+            types[field.strip()] = kind.strip()
+    if not types:
+        return
+    out = []
+    for line in lines:
+        if line.startswith(":vartype "):
+            continue
+        if line.startswith(":ivar "):
+            field, _, desc = line[len(":ivar "):].partition(":")
+            kind = types.get(field.strip())
+            text = f"*({kind})* {desc.strip()}" if kind else desc.strip()
+            # "users, items : ..." documents two attributes: one field each (a field name with
+            # a space would be read as "type name")
+            out += [f":ivar {one.strip()}: {text}" for one in field.split(",")]
+            continue
+        out.append(line)
+    lines[:] = out
+
+
+def setup(app: Any) -> None:
+    app.connect("builder-inited", _write_api_pages)
+    app.connect("builder-inited", _write_toplevel)
+    app.connect("env-check-consistency", check_public_names)
+    app.connect("missing-reference", resolve_aliases)
+    app.connect("autodoc-process-docstring", _keep_original, priority=100)
+    app.connect("autodoc-process-docstring", _plain_attributes, priority=900)
