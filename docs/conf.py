@@ -12,7 +12,6 @@ warning into an error, so a broken reference fails the build (``tests/test_docs.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ extensions = [
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "api/_toplevel.rst"]
+exclude_patterns = ["_build", "_generated", "api/_toplevel.rst"]
 # docs/api/<module>.rst and api/_toplevel.rst are written by this file at build time
 # (_write_api_pages); docs/api/index.rst and internals.rst are kept in git.
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -247,7 +246,19 @@ def _plain_attributes(
     lines[:] = out
 
 
+def _observe(app: Any) -> None:
+    """``docs/_generated/*.md``: what fairrec does, observed at build time (``_observe.py``)."""
+    from sphinx.util import logging
+
+    sys.path.insert(0, str(HERE))
+    import _observe
+
+    for problem in _observe.write_all(HERE / "_generated"):
+        logging.getLogger("fairrec.docs").warning(problem)
+
+
 def setup(app: Any) -> None:
+    app.connect("builder-inited", _observe)
     app.connect("builder-inited", _write_api_pages)
     app.connect("builder-inited", _write_toplevel)
     app.connect("env-check-consistency", check_public_names)
