@@ -136,8 +136,9 @@ def model_files(rec: object) -> tuple[str, list[str]]:
             for name in z.files:
                 text = _meaning(name)
                 if text is None:
-                    problems.append(f"array {name} of arrays.npz has no description in "
-                                    "docs/_observe.py")
+                    problems.append(
+                        f"array {name} of arrays.npz has no description in docs/_observe.py"
+                    )
                 groups.setdefault(text or "?", []).append(
                     f"`{name}` {z[name].dtype} {tuple(z[name].shape)}"
                 )
@@ -192,7 +193,7 @@ def audit_lines(rec: object, users: list[str]) -> str:
         files = sorted(p.name for p in Path(tmp).iterdir())
     return (
         f"Serving the pages of viewers {', '.join(f'`{u}`' for u in users)} with an "
-        f"`AuditLog(\"audit.jsonl\")` attached leaves {', '.join(f'`{f}`' for f in files)}; "
+        f'`AuditLog("audit.jsonl")` attached leaves {", ".join(f"`{f}`" for f in files)}; '
         "`audit.jsonl` reads, in full:\n\n```json\n" + lines + "```\n"
     )
 

@@ -79,11 +79,23 @@ napoleon_use_ivar = True  # dataclass "Attributes" sections do not duplicate aut
 napoleon_type_aliases = {
     name: f":class:`~fairrec.{module}.{name}`"
     for name, module in {
-        "Dataset": "data", "ConsentLedger": "consent", "ConsentState": "consent",
-        "AuditLog": "audit", "Recommender": "recommender", "DataUseReport": "recommender",
-        "HomePage": "page", "Row": "page", "Item": "page", "Reason": "page",
-        "CandidateModel": "models", "Reranker": "rerank", "RerankContext": "rerank",
-        "RowKind": "rows", "RowContext": "rows", "RowBatch": "rows", "Split": "evaluation",
+        "Dataset": "data",
+        "ConsentLedger": "consent",
+        "ConsentState": "consent",
+        "AuditLog": "audit",
+        "Recommender": "recommender",
+        "DataUseReport": "recommender",
+        "HomePage": "page",
+        "Row": "page",
+        "Item": "page",
+        "Reason": "page",
+        "CandidateModel": "models",
+        "Reranker": "rerank",
+        "RerankContext": "rerank",
+        "RowKind": "rows",
+        "RowContext": "rows",
+        "RowBatch": "rows",
+        "Split": "evaluation",
         "MetricSpec": "metrics",
     }.items()
 }
@@ -104,8 +116,11 @@ nitpick_ignore_regex = [
     # builtins and constants written in numpydoc type fields
     (r"py:(class|obj|data)", r"(None|True|False|Ellipsis|NotImplemented|Any)"),
     # numpydoc's plain-language types (a description, not a Python object)
-    (r"py:class", r"(array-like|datetime-like|path-like|callable|sequence|iterable|mapping"
-                  r"|ids|scalar|optional|default .*)"),
+    (
+        r"py:class",
+        r"(array-like|datetime-like|path-like|callable|sequence|iterable|mapping"
+        r"|ids|scalar|optional|default .*)",
+    ),
 ]
 
 html_theme = "alabaster"
@@ -136,7 +151,8 @@ def _write_api_pages(app: object) -> None:
     for short, title in PUBLIC_MODULES.items():
         module = importlib.import_module(f"fairrec.{short}")
         constants = [
-            n for n in getattr(module, "__all__", [])
+            n
+            for n in getattr(module, "__all__", [])
             if not callable(getattr(module, n)) and not hasattr(getattr(module, n), "__file__")
         ]
         head = f"``fairrec.{short}``: {title}"
@@ -157,10 +173,12 @@ def _write_toplevel(app: object) -> None:
         role = "class" if isinstance(getattr(fairrec, name), type) else "func"
         lines += [f"   * - :{role}:`fr.{name} <{module}.{attr}>`", f"     - :mod:`{module}`"]
     public = sorted(m for m in fairrec.__all__ if m in fairrec._SUBMODULES)
-    lines += ["   * - " + ", ".join(f":mod:`fr.{m} <fairrec.{m}>`" for m in public),
-              "     - the public modules (below)",
-              "   * - ``fr.__version__``",
-              f"     - the package version ({release}), the single source of the wheel's"]
+    lines += [
+        "   * - " + ", ".join(f":mod:`fr.{m} <fairrec.{m}>`" for m in public),
+        "     - the public modules (below)",
+        "   * - ``fr.__version__``",
+        f"     - the package version ({release}), the single source of the wheel's",
+    ]
     (HERE / "api" / "_toplevel.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -209,7 +227,9 @@ def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     )
 
 
-def _keep_original(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+def _keep_original(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
     if what in ("attribute", "data", "property"):
         _ORIGINAL[name] = list(lines)
 
@@ -226,7 +246,7 @@ def _plain_attributes(
     types = {}
     for line in lines:
         if line.startswith(":vartype "):
-            field, _, kind = line[len(":vartype "):].partition(":")
+            field, _, kind = line[len(":vartype ") :].partition(":")
             types[field.strip()] = kind.strip()
     if not types:
         return
@@ -235,7 +255,7 @@ def _plain_attributes(
         if line.startswith(":vartype "):
             continue
         if line.startswith(":ivar "):
-            field, _, desc = line[len(":ivar "):].partition(":")
+            field, _, desc = line[len(":ivar ") :].partition(":")
             kind = types.get(field.strip())
             text = f"*({kind})* {desc.strip()}" if kind else desc.strip()
             # "users, items : ..." documents two attributes: one field each (a field name with

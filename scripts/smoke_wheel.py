@@ -114,8 +114,9 @@ def check_round_trip() -> None:
     if list(a.columns) != list(b.columns) or not a[exact].equals(b[exact]):
         fail("the loaded model serves a different page than the saved one")
     floats = [c for c in a.columns if a[c].dtype.kind in "fc"]
-    if not np.allclose(a[floats].to_numpy(float), b[floats].to_numpy(float), rtol=1e-5,
-                       atol=1e-6, equal_nan=True):
+    if not np.allclose(
+        a[floats].to_numpy(float), b[floats].to_numpy(float), rtol=1e-5, atol=1e-6, equal_nan=True
+    ):
         fail("the loaded model's page scores differ from the saved one's")
     print(f"ok: save/load round-trip ({', '.join(files)}); page of {len(a)} titles identical")
 

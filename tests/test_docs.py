@@ -24,8 +24,19 @@ DOCS = ROOT / "docs"
 
 def _sphinx(src: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-n", "-W", "--keep-going", "-q", "-b", "html",
-         str(src), str(out)],
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-n",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            str(src),
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -57,8 +68,9 @@ def _setup(tmp_path):
     consent = fr.ConsentLedger(default="deny")
     for u in data.user_ids[:100]:
         consent.grant(u, ["training", "personalization"])
-    rec = fr.Recommender(model=fr.models.ALS(factors=4, iterations=2, random_state=0),
-                         consent=consent).fit(data)
+    rec = fr.Recommender(
+        model=fr.models.ALS(factors=4, iterations=2, random_state=0), consent=consent
+    ).fit(data)
     return data, consent, rec
 
 
@@ -92,7 +104,11 @@ def test_consent_page_model_files_hold_what_the_page_says(tmp_path):
     consent.revoke(no_pers, "personalization")
     rec.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
-        "arrays.npz", "catalog.json", "ids.json", "meta.json"]
+        "arrays.npz",
+        "catalog.json",
+        "ids.json",
+        "meta.json",
+    ]
     ids = json.loads((tmp_path / "m" / "ids.json").read_text(encoding="utf-8"))
     with np.load(tmp_path / "m" / "arrays.npz", allow_pickle=False) as z:
         assert z["model/user_factors"].shape[0] == len(ids["train_user_ids"]) == 100
