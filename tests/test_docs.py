@@ -116,3 +116,19 @@ def test_consent_page_model_files_hold_what_the_page_says(tmp_path):
         assert np.unique(z["history/users"]).size == len(ids["history_user_ids"])
     assert no_pers in ids["train_user_ids"] and no_pers not in ids["history_user_ids"]
     assert set(ids["history_user_ids"]) == {str(u) for u in data.user_ids[:100]} - {no_pers}
+
+
+def test_tests_named_in_the_docs_exist():
+    """The pages cite tests by name as the check of a statement: each must exist."""
+    import re
+
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^\s*def (test_\w+)", path.read_text(encoding="utf-8"), re.M))
+    cited = {
+        name
+        for page in DOCS.glob("*.md")
+        for name in re.findall(r"`(test_\w+)`", page.read_text(encoding="utf-8"))
+    }
+    assert cited, "no test is cited in docs/*.md"
+    assert sorted(cited - defined) == []
