@@ -177,7 +177,7 @@ def _write_toplevel(app: object) -> None:
         "   * - " + ", ".join(f":mod:`fr.{m} <fairrec.{m}>`" for m in public),
         "     - the public modules (below)",
         "   * - ``fr.__version__``",
-        f"     - the package version ({release}), the single source of the wheel's",
+        f"     - the package version ({release}), the single source of the distribution's version",
     ]
     (HERE / "api" / "_toplevel.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
