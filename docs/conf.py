@@ -34,8 +34,8 @@ extensions = [
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_generated", "api/_toplevel.rst"]
-# docs/api/<module>.rst and api/_toplevel.rst are written by this file at build time
+exclude_patterns = ["_build", "_generated", "api/_toplevel.rst", "api/_modules.rst"]
+# docs/api/<module>.rst, api/_toplevel.rst and api/_modules.rst are written by this file at build time
 # (_write_api_pages); docs/api/index.rst and internals.rst are kept in git.
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
@@ -56,6 +56,7 @@ PUBLIC_MODULES = {
     "page": "home page objects",
     "metrics": "metrics",
     "evaluation": "evaluation and splits",
+    "tuning": "hyper-parameter tuning",
     "errors": "errors",
     "plot": "plots (fairrec[plot])",
     "spark": "Spark (fairrec[spark])",
@@ -160,9 +161,14 @@ def _write_api_pages(app: object) -> None:
         if constants:
             text += f"   :exclude-members: {', '.join(constants)}\n\nConstants\n---------\n\n"
             text += "".join(f".. autodata:: fairrec.{short}.{n}\n\n" for n in constants)
-        page = HERE / "api" / f"{short}.rst"
-        if not page.exists() or page.read_text(encoding="utf-8") != text:
-            page.write_text(text, encoding="utf-8")
+        _write_if_changed(HERE / "api" / f"{short}.rst", text)
+    toc = ".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   {m}\n" for m in PUBLIC_MODULES)
+    _write_if_changed(HERE / "api" / "_modules.rst", toc + "   internals\n")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 def _write_toplevel(app: object) -> None:
@@ -220,11 +226,27 @@ def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
         canonical = _SHORT[head] + (f".{rest}" if rest else "")
     elif not rest and len(_UNIQUE.get(target, ())) == 1:  # a public name, written unqualified
         canonical = _UNIQUE[target][0]
+    elif _same_object(target) is not None:  # a public object named where it is defined
+        canonical = _same_object(target)
     else:
         return None
     return env.get_domain("py").resolve_xref(
         env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
     )
+
+
+def _same_object(target: str) -> str | None:
+    """``fairrec.splits.rolling_folds`` -> ``fairrec.evaluation.rolling_folds``: the public
+    name of the very same object, when a docstring names it in its defining module."""
+    module, _, name = target.rpartition(".")
+    if not module.startswith("fairrec.") or len(_UNIQUE.get(name, ())) == 0:
+        return None
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    hits = [q for q in _UNIQUE[name] if _PUBLIC[q] is obj]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _keep_original(
