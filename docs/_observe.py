@@ -24,13 +24,13 @@ import fairrec as fr
 
 #: What each array of ``arrays.npz`` holds (keys are array names or ``prefix/`` groups).
 ARRAY_MEANING = {
-    "model/item_factors": "one vector per catalog title (learned from the training matrix)",
-    "model/user_factors": "one vector per row of the training matrix, i.e. per viewer who "
-    "had `training` consent when the model was fitted",
-    "train/": "the training matrix (CSR: `data` = interaction weights, `indices` = title "
-    "indices, `indptr` = row offsets), one row per viewer who had `training` consent at fit "
-    "time, restricted to the retention window at fit time; kept so that `forget` can "
-    "re-solve the title vectors",
+    "model/item_factors": "one vector per catalog title, as learned at training time",
+    "model/user_factors": "one vector per saved training row, i.e. per viewer with "
+    "`training` consent at save time, re-solved from exactly that row",
+    "train/": "the training rows (CSR: `data` = interaction weights, `indices` = title "
+    "indices, `indptr` = row offsets, `oldest` = time of each cell's oldest play, if any) of the viewers with `training` consent at save time, "
+    "only cells inside the retention window at save time; serving never reads them, they "
+    "are kept so that `forget(update_items=True)` can re-solve item vectors after `load`",
     "history/": "serving histories (viewer row, title, weight, time in ns) of the viewers with "
     "`personalization` consent at save time, inside the retention window at save time",
     "model/": "model arrays",
@@ -39,9 +39,9 @@ ARRAY_MEANING = {
 #: What each JSON file holds.
 JSON_MEANING = {
     "meta.json": "format name and version, model kind and parameters, serving parameters, "
-    "fit and save times, catalog size, SHA-256 of every other file",
-    "catalog.json": "title ids, titles, genres, popularity counts and maturity ratings "
-    "(catalog data, no viewer data)",
+    "fit and save times, catalog size, SHA-256 of every other file and of its own content",
+    "catalog.json": "title ids, titles, genres, maturity ratings, and `popularity`: per "
+    "title, the number of saved training viewers who played it",
     "ids.json": "external viewer ids in clear: `train_user_ids` (rows of the training matrix "
     "and of `model/user_factors`) and `history_user_ids` (viewers of `history/`)",
 }

@@ -114,6 +114,10 @@ nitpick_ignore_regex = [
     # private helpers (a name or module starting with "_") named in a public signature or as
     # a base class: private by design, so not on the site
     (r"py:.*", r"fairrec(\.\w+)*\._\w+(\.\w+)*"),
+    (r"py:.*", r"(\w+\.)*_\w+"),  # the same, named relative to its class or module
+    # fitted attributes (scikit-learn's trailing underscore, e.g. ``user_factors_``) exist
+    # only after ``fit``; their class docstrings describe them, autodoc cannot list them
+    (r"py:attr", r"(\w+\.)*\w+_"),
     # builtins and constants written in numpydoc type fields
     (r"py:(class|obj|data)", r"(None|True|False|Ellipsis|NotImplemented|Any)"),
     # numpydoc's plain-language types (a description, not a Python object)

@@ -75,20 +75,23 @@ def _setup(tmp_path):
 
 
 def test_consent_page_withdrawing_training_applies_at_the_next_fit(tmp_path):
-    """docs/consent.md, "When a change takes effect" and "Known limitations": a withdrawal of
-    ``training`` leaves the fitted model (and files saved from it) unchanged until the next
-    fit; ``forget`` removes the viewer at once. When the limitation is lifted, change the
-    page and this test together."""
+    """docs/consent.md, "When a change takes effect": after a withdrawal of ``training`` the
+    model in memory still uses what it learned (and the data-use report says so) until the
+    next fit; ``save`` writes neither the viewer's training row nor their user vector; the
+    next fit does not use their plays; ``forget`` removes a viewer from what is saved."""
     data, consent, rec = _setup(tmp_path)
     viewer = str(data.user_ids[3])
     consent.revoke(viewer, "training")
+    report = rec.explain_data_use(viewer)
+    assert report["trained_on_your_data"] is True
+    assert report["training_data_until"] == "the next training"
     rec.save(tmp_path / "before_refit")
     ids = json.loads((tmp_path / "before_refit" / "ids.json").read_text(encoding="utf-8"))
-    assert viewer in ids["train_user_ids"]  # the documented limitation
-    rec.fit(data)
-    rec.save(tmp_path / "after_refit")
-    ids = json.loads((tmp_path / "after_refit" / "ids.json").read_text(encoding="utf-8"))
     assert viewer not in ids["train_user_ids"]
+    with np.load(tmp_path / "before_refit" / "arrays.npz", allow_pickle=False) as z:
+        assert z["model/user_factors"].shape[0] == len(ids["train_user_ids"]) == 99
+    rec.fit(data)
+    assert rec.explain_data_use(viewer)["trained_on_your_data"] is False
     other = str(data.user_ids[4])
     rec.forget(other)
     rec.save(tmp_path / "after_forget")
@@ -97,8 +100,8 @@ def test_consent_page_withdrawing_training_applies_at_the_next_fit(tmp_path):
 
 
 def test_consent_page_model_files_hold_what_the_page_says(tmp_path):
-    """docs/consent.md, "Model files": four files; user vectors one per training row; the
-    histories only of viewers with ``personalization`` at save time."""
+    """docs/consent.md, "Model files": four files; user vectors one per saved training row;
+    the histories only of viewers with ``personalization`` at save time."""
     data, consent, rec = _setup(tmp_path)
     no_pers = str(data.user_ids[7])
     consent.revoke(no_pers, "personalization")
