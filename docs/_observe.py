@@ -179,6 +179,48 @@ def ledger_lines() -> str:
     )
 
 
+def sqlite_rows() -> str:
+    """The same actions on a SQLite store: the rows of fairrec's tables, and a byte search of
+    the database files for the erased viewer's id."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "consent.db"
+        ledger = fr.ConsentLedger(store=f"sqlite:///{db}", default="deny", key=b"k" * 32)
+        ledger.grant("u1", ["training", "personalization"], at="2026-01-01T00:00:00Z")
+        ledger.exclude("u1", genres=["Horror"], at="2026-01-02T00:00:00Z")
+        ledger.grant("u2", "stated_interests", at="2026-01-01T00:00:00Z")
+        ledger.state_interests("u2", genres=["Drama"], at="2026-01-01T00:00:00Z")
+        ledger.forget("u2")
+        if hasattr(ledger, "close"):
+            ledger.close()
+        con = sqlite3.connect(db)
+        try:
+            tables = [
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            rows = [
+                list(map(str, r))
+                for r in con.execute(
+                    "SELECT seq, op, user_id, at, body FROM fairrec_consent_events ORDER BY seq"
+                )
+            ]
+        finally:
+            con.close()
+        leftovers = sorted(p.name for p in Path(tmp).iterdir() if b'"u2"' in p.read_bytes())
+    text = (
+        "The same ledger on `sqlite:///consent.db` (grant and exclusion for `u1`, stated "
+        'interests for `u2`, then `forget("u2")`) has the tables '
+        + ", ".join(f"`{t}`" for t in tables)
+        + "; `fairrec_consent_events` then holds:\n\n"
+        + _md_table(["seq", "op", "user_id", "at", "body"], [[f"`{c}`" for c in r] for r in rows])
+        + '\nDatabase files still containing the erased id `"u2"` after `forget`: '
+        + (", ".join(f"`{n}`" for n in leftovers) or "none")
+        + ".\n"
+    )
+    return text
+
+
 def audit_lines(rec: object, users: list[str]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.jsonl"
@@ -207,6 +249,7 @@ def write_all(out: Path) -> list[str]:
         "rows_observed.md": rows_observed(rec, viewers),
         "model_files.md": files,
         "ledger_lines.md": ledger_lines(),
+        "sqlite_rows.md": sqlite_rows(),
         "audit_lines.md": audit_lines(rec, list(viewers)[:2]),
     }
     for name, text in snippets.items():

@@ -160,10 +160,18 @@ def _write_api_pages(app: object) -> None:
             for n in getattr(module, "__all__", [])
             if not callable(getattr(module, n)) and not hasattr(getattr(module, n), "__file__")
         ]
+        # names served by the module's ``__getattr__`` (loaded lazily): autodoc does not see
+        # them as members, so they get their own directive
+        lazy = [n for n in getattr(module, "__all__", []) if n not in vars(module)]
         head = f"``fairrec.{short}``: {title}"
         text = f"{head}\n{'=' * len(head)}\n\n.. automodule:: fairrec.{short}\n"
+        if constants or lazy:
+            text += f"   :exclude-members: {', '.join(constants + lazy)}\n\n"
+        for n in lazy:
+            kind = "autoclass" if isinstance(getattr(module, n), type) else "autofunction"
+            text += f".. {kind}:: fairrec.{short}.{n}\n\n"
         if constants:
-            text += f"   :exclude-members: {', '.join(constants)}\n\nConstants\n---------\n\n"
+            text += "Constants\n---------\n\n"
             text += "".join(f".. autodata:: fairrec.{short}.{n}\n\n" for n in constants)
         _write_if_changed(HERE / "api" / f"{short}.rst", text)
     toc = ".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   {m}\n" for m in PUBLIC_MODULES)

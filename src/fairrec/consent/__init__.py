@@ -15,8 +15,8 @@ Purposes
   and titles).
 
 Purpose names are matched case-insensitively, with ``-`` or a space read as ``_`` and the
-British ``personalisation`` accepted. Anything else raises :class:`~fairrec.errors.
-UnknownPurposeError`, whose message lists the valid purposes.
+British ``personalisation`` accepted. Anything else raises
+:class:`~fairrec.errors.UnknownPurposeError`, whose message lists the valid purposes.
 
 Defaults
 --------
@@ -134,7 +134,7 @@ column          required  meaning
 user_id         yes       viewer id (str or int; integral floats from a column with
                           missing values are read as ints)
 action          yes       see below
-purpose         for consent rows   one of the purposes; empty for other rows
+purpose         consent   one of the purposes, required in consent rows; empty in others
 timestamp       no        ISO-8601 string, datetime, or Unix seconds; empty -> the time of
                           the import (one time for all such rows)
 genre           no        a genre, for exclude / include / like / dislike rows
