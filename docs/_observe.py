@@ -89,14 +89,19 @@ def _example() -> tuple[object, object, dict[str, str], object]:
     return data, rec, viewers, consent
 
 
-def rows_observed(rec: object, viewers: dict[str, str]) -> str:
+def rows_observed(
+    rec: object, viewers: dict[str, str], data: object, consent: object, problems: list[str]
+) -> str:
     out = []
     for user, label in viewers.items():
         page = rec.home(user)  # type: ignore[attr-defined]
+        violations = fr.audit.verify_page(page, data, consent, recommender=rec)
+        problems += [f"verify_page, viewer {user}: {v}" for v in violations]
         out.append(
             f"**Viewer `{user}`**, consent: {label}. Page personalized: "
             f"`{page.personalized}`; page `data_used`: "
-            f"{', '.join(f'`{d}`' for d in page.data_used) or 'none'}.\n"
+            f"{', '.join(f'`{d}`' for d in page.data_used) or 'none'}; "
+            f"`verify_page` violations: {len(violations)}.\n"
         )
         rows = []
         for row in page.rows:
@@ -243,10 +248,10 @@ def audit_lines(rec: object, users: list[str]) -> str:
 def write_all(out: Path) -> list[str]:
     """Write the snippets to ``out``; return the problems (each becomes a build warning)."""
     out.mkdir(exist_ok=True)
-    data, rec, viewers, _ = _example()
+    data, rec, viewers, consent = _example()
     files, problems = model_files(rec)
     snippets = {
-        "rows_observed.md": rows_observed(rec, viewers),
+        "rows_observed.md": rows_observed(rec, viewers, data, consent, problems),
         "model_files.md": files,
         "ledger_lines.md": ledger_lines(),
         "sqlite_rows.md": sqlite_rows(),

@@ -35,8 +35,8 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "_generated", "api/_toplevel.rst", "api/_modules.rst"]
-# docs/api/<module>.rst, api/_toplevel.rst and api/_modules.rst are written by this file at build time
-# (_write_api_pages); docs/api/index.rst and internals.rst are kept in git.
+# docs/api/<module>.rst, internals.rst, _toplevel.rst and _modules.rst are written by this file at build time
+# (_write_api_pages); docs/api/index.rst and internals.txt (the intro) are kept in git.
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
@@ -65,6 +65,11 @@ PUBLIC_MODULES = {
 # Members are the names of each module's ``__all__`` (autodoc's default). Constants such as
 # ``PURPOSES = (...)`` report their type's ``__module__`` ("builtins") and autodoc would drop
 # them as imported: the generated pages list them with ``autodata`` (``_write_api_pages``).
+# Internal modules: importable, documented on api/internals so that pages can link to them,
+# no stability promise.
+INTERNAL_MODULES = ["gate", "assembly", "persist", "evidence", "vocab"]
+# Modules whose public names another public module re-exports (documented there).
+REEXPORTED_MODULES = {"splits": "evaluation", "verify": "audit"}
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -150,32 +155,52 @@ def _public_objects() -> dict[str, object]:
     return names
 
 
+def _module_section(short: str, underline: str) -> str:
+    """``automodule`` for a module's ``__all__``, plus directives for what autodoc skips."""
+    module = importlib.import_module(f"fairrec.{short}")
+    names = list(getattr(module, "__all__", []))
+    constants = [
+        n
+        for n in names
+        if not callable(getattr(module, n)) and not hasattr(getattr(module, n), "__file__")
+    ]
+    # names served by the module's ``__getattr__`` (loaded lazily): autodoc does not see them
+    # as members, so they get their own directive
+    lazy = [n for n in names if n not in vars(module)]
+    text = f".. automodule:: fairrec.{short}\n"
+    if constants or lazy:
+        text += f"   :exclude-members: {', '.join(constants + lazy)}\n"
+    text += "\n"
+    for n in lazy:
+        kind = "autoclass" if isinstance(getattr(module, n), type) else "autofunction"
+        text += f".. {kind}:: fairrec.{short}.{n}\n\n"
+    if constants:
+        text += f"Constants\n{underline * 9}\n\n"
+        text += "".join(f".. autodata:: fairrec.{short}.{n}\n\n" for n in constants)
+    return text
+
+
 def _write_api_pages(app: object) -> None:
-    """One page per public module: ``automodule`` for its ``__all__``, plus ``autodata`` for
-    the constants autodoc would skip. Written only when the text changes (no rebuild loop)."""
+    """One page per public module, and the page of internal modules. Written only when the
+    text changes (no rebuild loop)."""
     for short, title in PUBLIC_MODULES.items():
-        module = importlib.import_module(f"fairrec.{short}")
-        constants = [
-            n
-            for n in getattr(module, "__all__", [])
-            if not callable(getattr(module, n)) and not hasattr(getattr(module, n), "__file__")
-        ]
-        # names served by the module's ``__getattr__`` (loaded lazily): autodoc does not see
-        # them as members, so they get their own directive
-        lazy = [n for n in getattr(module, "__all__", []) if n not in vars(module)]
         head = f"``fairrec.{short}``: {title}"
-        text = f"{head}\n{'=' * len(head)}\n\n.. automodule:: fairrec.{short}\n"
-        if constants or lazy:
-            text += f"   :exclude-members: {', '.join(constants + lazy)}\n\n"
-        for n in lazy:
-            kind = "autoclass" if isinstance(getattr(module, n), type) else "autofunction"
-            text += f".. {kind}:: fairrec.{short}.{n}\n\n"
-        if constants:
-            text += "Constants\n---------\n\n"
-            text += "".join(f".. autodata:: fairrec.{short}.{n}\n\n" for n in constants)
+        text = f"{head}\n{'=' * len(head)}\n\n" + _module_section(short, "-")
         _write_if_changed(HERE / "api" / f"{short}.rst", text)
     toc = ".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   {m}\n" for m in PUBLIC_MODULES)
     _write_if_changed(HERE / "api" / "_modules.rst", toc + "   internals\n")
+    text = (HERE / "api" / "internals.txt").read_text(encoding="utf-8")
+    for short in INTERNAL_MODULES:
+        head = f"``fairrec.{short}``"
+        text += f"\n{head}\n{'-' * len(head)}\n\n" + _module_section(short, "~")
+    for short, public in REEXPORTED_MODULES.items():
+        head = f"``fairrec.{short}``"
+        text += (
+            f"\n{head}\n{'-' * len(head)}\n\n.. automodule:: fairrec.{short}\n"
+            f"   :no-members:\n\nIts public names are re-exported and documented in "
+            f":mod:`fairrec.{public}`.\n"
+        )
+    _write_if_changed(HERE / "api" / "internals.rst", text)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -219,6 +244,9 @@ _PUBLIC = _public_objects()
 
 _SHORT = {name: role.split("`")[1].lstrip("~") for name, role in napoleon_type_aliases.items()}
 _ORIGINAL: dict[str, list[str]] = {}
+#: "module.Class.attribute" -> "module.Class" for the attributes that class docstrings list in
+#: their numpydoc "Attributes" section (shown as fields of the class, not as objects)
+_IVARS: dict[str, str] = {}
 _UNIQUE: dict[str, list[str]] = {}
 for _qual in _PUBLIC:
     _UNIQUE.setdefault(_qual.rsplit(".", 1)[1], []).append(_qual)
@@ -230,6 +258,12 @@ def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     if node.get("refdomain") != "py":
         return None
     target = node["reftarget"]
+    if node.get("reftype") == "attr":
+        owner = _ivar_owner(target, node)
+        if owner is not None:  # an attribute listed in its class's docstring: link the class
+            return env.get_domain("py").resolve_xref(
+                env, node["refdoc"], app.builder, "class", owner, node, contnode
+            )
     head, _, rest = target.partition(".")
     if head == "fairrec" and rest.split(".")[0] in fairrec._LAZY:  # type: ignore[attr-defined]
         name, _, tail = rest.partition(".")
@@ -268,6 +302,15 @@ def _keep_original(
         _ORIGINAL[name] = list(lines)
 
 
+def _ivar_owner(target: str, node: Any) -> str | None:
+    head, _, rest = target.partition(".")
+    module, cls = node.get("py:module") or "", node.get("py:class") or ""
+    tries = [target, f"{module}.{target}", f"{module}.{cls}.{target}"]
+    if head in _SHORT:
+        tries.append(_SHORT[head] + (f".{rest}" if rest else ""))
+    return next((_IVARS[t] for t in tries if t in _IVARS), None)
+
+
 def _plain_attributes(
     app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
 ) -> None:
@@ -295,6 +338,8 @@ def _plain_attributes(
             # "users, items : ..." documents two attributes: one field each (a field name with
             # a space would be read as "type name")
             out += [f":ivar {one.strip()}: {text}" for one in field.split(",")]
+            if what in ("class", "exception"):
+                _IVARS.update({f"{name}.{one.strip()}": name for one in field.split(",")})
             continue
         out.append(line)
     lines[:] = out
