@@ -33,6 +33,8 @@ ARRAY_MEANING = {
     "are kept so that `forget(update_items=True)` can re-solve item vectors after `load`",
     "history/": "serving histories (viewer row, title, weight, time in ns) of the viewers with "
     "`personalization` consent at save time, inside the retention window at save time",
+    "stats/": "per-title sums and counts of the explicit ratings of the saved training cells "
+    "(only when the data has ratings)",
     "model/": "model arrays",
 }
 
@@ -40,8 +42,9 @@ ARRAY_MEANING = {
 JSON_MEANING = {
     "meta.json": "format name and version, model kind and parameters, serving parameters, "
     "fit and save times, catalog size, SHA-256 of every other file and of its own content",
-    "catalog.json": "title ids, titles, genres, maturity ratings, and `popularity`: per "
-    "title, the number of saved training viewers who played it",
+    "catalog.json": "title ids, titles, genres, maturity ratings, `popularity` (per title, "
+    "the number of saved training viewers who played it) and `like_label` (the words reasons "
+    "use for a positive event)",
     "ids.json": "external viewer ids in clear: `train_user_ids` (rows of the training matrix "
     "and of `model/user_factors`) and `history_user_ids` (viewers of `history/`)",
 }
