@@ -7,6 +7,9 @@ Build (from the repository root; the HTML lands in ``docs/_build/html/index.html
 
 ``-n`` (nitpicky) reports every cross-reference that does not resolve and ``-W`` turns every
 warning into an error, so a broken reference fails the build (``tests/test_docs.py`` shows it).
+That check, which also covers references inside docstrings and annotations, is why the site
+uses Sphinx (autodoc + napoleon for the numpy-style docstrings, MyST for Markdown pages)
+rather than MkDocs.
 """
 
 from __future__ import annotations
