@@ -23,6 +23,7 @@ _LAZY = {
     "compare": ("fairrec.evaluation", "compare"),
     "compare_models": ("fairrec.evaluation", "compare_models"),
     "tune": ("fairrec.tuning", "tune"),
+    "LiveConfig": ("fairrec.live", "LiveConfig"),
 }
 _SUBMODULES = {
     "datasets",
@@ -41,6 +42,9 @@ _SUBMODULES = {
     "spark",
     "cli",
     "audit",
+    "live",
+    "live_rows",
+    "availability",
 }
 
 __all__ = [*sorted(_LAZY), *sorted(_SUBMODULES - {"spark", "plot", "cli"}), "__version__"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fairrec.live import row_skip
 from fairrec.rows import RowBatch, RowContext, RowKind, _mark
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
@@ -58,11 +59,14 @@ def assemble(
     for kind in kinds:
         if not kind.may_apply(ctx):
             continue
-        for row in kind.build(ctx, taken):
+        skip = row_skip(ctx.batch, kind)  # live state: stale and cold-start titles
+        for row in kind.build(ctx, taken if skip is None else taken | skip):
             items = row.items
             placed = items >= 0
             safe = np.where(placed, items, 0)
             bad = placed & (forbidden[ar, safe] | taken[ar, safe])
+            if skip is not None:
+                bad |= placed & skip[ar, safe]
             if bad.any():  # removed after ranking, never only pushed down
                 items = _compact(np.where(bad, -1, items))
                 row.scores = _compact_like(row.scores, bad, items)

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.assembly import to_frame
+from fairrec.availability import check_region
 from fairrec.data import Dataset
 from fairrec.errors import DataError, NotFittedError, UnknownUserError, param_error
 from fairrec.gate import (
@@ -47,6 +48,8 @@ from fairrec.page import (
     describe_data_used,
     pages_to_frame,
 )
+from fairrec.live import cold_reasons
+from fairrec.live_api import LiveServing
 from fairrec.rows import EvidenceSource, RowContext, RowKind, default_rows, history_genre_mix
 
 __all__ = ["Recommender", "DataUseReport"]
@@ -191,7 +194,7 @@ class DataUseReport(dict):
         return self.text
 
 
-class Recommender:
+class Recommender(LiveServing):
     """Consent-aware recommender that builds home pages of titled, explained rows.
 
     Parameters
@@ -225,6 +228,9 @@ class Recommender:
         Returns "now" (naive UTC ``pandas.Timestamp``); for replays and tests.
     batch_size : int, default 256
         Viewers per chunk in batch calls (bounds memory).
+    live : LiveConfig, optional
+        Live-serving settings (observed events cap, impression discount); see
+        :class:`fairrec.live.LiveConfig` and :meth:`observe`.
 
     Examples
     --------
@@ -250,6 +256,7 @@ class Recommender:
         audit_log: Any = None,
         clock: Callable[[], pd.Timestamp] | None = None,
         batch_size: int = 256,
+        live: Any = None,
     ) -> None:
         self.model = model
         self.consent = consent
@@ -263,6 +270,7 @@ class Recommender:
         self.audit_log = audit_log
         self.clock = clock
         self.batch_size = batch_size
+        self.live = live
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ parameters
@@ -501,6 +509,7 @@ class Recommender:
             stats_=stats,
             item_ratings_=item_ratings,
         )
+        self._live_catalog(data.catalog)
         with self._lock:
             self._consent = consent
             self._fitted = fitted  # one reference swap: readers see all old or all new
@@ -548,8 +557,11 @@ class Recommender:
         return states
 
     # ------------------------------------------------------------------ serving core
-    def _gate(self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted) -> ServingBatch:
-        """One consent snapshot per viewer, reduced by the serving gate.
+    def _gate(
+        self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted, region: str | None = None
+    ) -> ServingBatch:
+        """One consent snapshot per viewer, reduced by the serving gate (and the live state:
+        observed events, availability; :mod:`fairrec.live`).
 
         The batch names each viewer by the id fairrec writes for them (:meth:`_viewers`).
         A title the viewer excluded (by id, genre or maturity) is also dropped from the
@@ -565,7 +577,9 @@ class Recommender:
             retention_days=self.retention_days,
             user_idx=idx,
         )
-        return _without_banned(batch)
+        return self._live_state().apply(
+            _without_banned(batch), f, now, self.retention_days, region
+        )
 
     @staticmethod
     def _candidates(
@@ -643,11 +657,11 @@ class Recommender:
         )
 
     def _serve(
-        self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted
+        self, users: Sequence[Any], now: pd.Timestamp, f: _Fitted, region: str | None = None
     ) -> tuple[ServingBatch, Any]:
         from fairrec.assembly import assemble
 
-        batch = self._gate(users, now, f)
+        batch = self._gate(users, now, f, region)
         ctx = self._context(batch, f)
         pages = assemble(
             ctx,
@@ -752,7 +766,7 @@ class Recommender:
             )
 
     # ------------------------------------------------------------------ public serving
-    def home(self, user: Any, now: Any = None) -> HomePage:
+    def home(self, user: Any, now: Any = None, *, region: str | None = None) -> HomePage:
         """The viewer's home page.
 
         Built from one consent snapshot: history only with ``personalization`` granted now,
@@ -763,7 +777,10 @@ class Recommender:
         user : str or int
             External viewer id.
         now : datetime-like, optional
-            Request time (default: the clock), for the retention window.
+            Request time (default: the clock), for the retention window and availability.
+        region : str, optional
+            The viewer's region code: titles not licensed there are never shown
+            (:mod:`fairrec.availability`). None: no region filter.
 
         Returns
         -------
@@ -771,8 +788,9 @@ class Recommender:
         """
         self._require_fitted()
         when = self._now(now)
+        region = check_region(region)
         f = self._fitted
-        batch, assembled = self._serve([user], when, f)
+        batch, assembled = self._serve([user], when, f, region)
         page = self._page(f, 0, batch, assembled, when)
         self._audit(batch, [page])
         return page
@@ -785,6 +803,7 @@ class Recommender:
         n_jobs: int = 1,
         progress: bool | None = None,
         as_pages: bool = False,
+        region: str | None = None,
     ) -> pd.DataFrame | list[HomePage]:
         """Home pages of many viewers as one frame (:meth:`HomePage.to_frame` schema).
 
@@ -801,17 +820,20 @@ class Recommender:
             Show a tqdm progress bar (default: when there are more than 10 chunks).
         as_pages : bool, default False
             Return the list of :class:`HomePage` instead of a frame.
+        region : str, optional
+            Region code of these viewers (see :meth:`home`).
         """
         self._require_fitted()
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
             raise param_error("n_jobs", "Recommender.home_batch", "an int >= 1", n_jobs)
         users = list(users)
         when = self._now(now)
+        region = check_region(region, "Recommender.home_batch")
         chunks = [users[i : i + self.batch_size] for i in range(0, len(users), self.batch_size)]
         f = self._fitted
 
         def work(chunk: list[Any]) -> Any:
-            batch, assembled = self._serve(chunk, when, f)
+            batch, assembled = self._serve(chunk, when, f, region)
             if as_pages or self.audit_log is not None:
                 pages = [self._page(f, v, batch, assembled, when) for v in range(len(chunk))]
                 self._audit(batch, pages)
@@ -849,15 +871,18 @@ class Recommender:
         *,
         now: Any = None,
         n_candidates: int | None = None,
+        region: str | None = None,
     ) -> pd.DataFrame:
-        """A flat top-``k`` list for one viewer (seen and excluded titles removed).
+        """A flat top-``k`` list for one viewer (seen, excluded and unavailable titles removed).
 
         Returns
         -------
         pandas.DataFrame
             Columns ``item_id, title, score, rank`` (rank 1-based) and ``reason``.
         """
-        frame = self.recommend_batch([user], k, reranker, now=now, n_candidates=n_candidates)
+        frame = self.recommend_batch(
+            [user], k, reranker, now=now, n_candidates=n_candidates, region=region
+        )
         return frame.drop(columns=[C.USER]).reset_index(drop=True)
 
     def recommend_batch(
@@ -868,6 +893,7 @@ class Recommender:
         *,
         now: Any = None,
         n_candidates: int | None = None,
+        region: str | None = None,
     ) -> pd.DataFrame:
         """Flat top-``k`` lists for many viewers: ``user_id, item_id, title, score, rank``.
 
@@ -880,22 +906,30 @@ class Recommender:
             raise param_error("k", "Recommender.recommend", "an int >= 1", k)
         users = list(users)
         when = self._now(now)
+        region = check_region(region, "Recommender.recommend")
         n_cand = n_candidates or max(self.n_candidates if reranker is not None else k, k)
         f = self._fitted
         frames = []
         for start in range(0, len(users), self.batch_size):
             chunk = users[start : start + self.batch_size]
-            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand, f))
+            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand, f, region))
         if not frames:
             return pd.DataFrame(columns=[C.USER, C.ITEM, C.TITLE, C.SCORE, C.RANK, "reason"])
         return pd.concat(frames, ignore_index=True)
 
     def _recommend_chunk(
-        self, users: list[Any], k: int, reranker: Any, now: pd.Timestamp, n_cand: int, f: _Fitted
+        self,
+        users: list[Any],
+        k: int,
+        reranker: Any,
+        now: pd.Timestamp,
+        n_cand: int,
+        f: _Fitted,
+        region: str | None = None,
     ) -> pd.DataFrame:
         from fairrec.rerank import RerankContext
 
-        batch = self._gate(users, now, f)
+        batch = self._gate(users, now, f, region)
         u = len(users)
         pers = batch.personalized
         _, cand, rel = self._candidates(batch, f, n_cand)
@@ -932,6 +966,7 @@ class Recommender:
             else "Among the most watched titles, re-ranked by "
             f"{type(reranker).__name__} (no personal data)",
         )
+        reason = cold_reasons(reason, it, batch)
         return pd.DataFrame(
             {
                 C.USER: _id_column(batch.user_ids, f.data_.user_ids)[rows],
@@ -1213,6 +1248,7 @@ class Recommender:
                     np.array([row]), _positives(train), touched, update_items=update_items
                 )
             self._consent.forget(user)
+            self._live_state().forget(user)
             if self.audit_log is not None and hasattr(self.audit_log, "erase"):
                 self.audit_log.erase(user)
             self._install(
