@@ -99,7 +99,9 @@ def _regions(values: pd.Series, ids: np.ndarray) -> list[frozenset[str] | None]:
         codes = set()
         for p in parts:
             if not isinstance(p, str):
-                raise DataError(f"Column 'regions' of catalog: title {i!r} has a non-string code {p!r}.")
+                raise DataError(
+                    f"Column 'regions' of catalog: title {i!r} has a non-string code {p!r}."
+                )
             if p.strip():
                 codes.add(p.strip().upper())
         out.append(frozenset(codes) if codes else None)
@@ -130,7 +132,9 @@ class AvailabilityTable:
         return cls(np.empty(0, dtype=object), np.empty(0, np.int64), np.empty(0, np.int64), ())
 
     @classmethod
-    def from_catalog(cls, catalog: pd.DataFrame, item_col: str = C.ITEM) -> AvailabilityTable | None:
+    def from_catalog(
+        cls, catalog: pd.DataFrame, item_col: str = C.ITEM
+    ) -> AvailabilityTable | None:
         """The availability columns of a catalog frame (None when it has none of them).
 
         Raises
@@ -188,6 +192,7 @@ class AvailabilityTable:
 
     def to_frame(self) -> pd.DataFrame:
         """The table as catalog columns (``item_id`` canonical), e.g. to ship to Spark."""
+
         def ts(a: np.ndarray, none: int) -> list:
             return [None if v == none else pd.Timestamp(int(v), unit="ns") for v in a.tolist()]
 
@@ -251,4 +256,3 @@ class _Aligned:
         if region is not None:
             out |= self._outside(region)
         return out if out.any() else None
-

@@ -103,15 +103,12 @@ class ObservedStore:
         """Codes of canonical title ids (new ids get new codes)."""
         with self._lock:
             codes = self._codes
-            out = np.empty(len(item_keys), dtype=np.int32)
-            for j, k in enumerate(pd.unique(item_keys).tolist()):
+            for k in pd.unique(item_keys).tolist():
                 if k not in codes:
                     codes[k] = len(self._keys)
                     self._keys.append(k)
-            lookup = pd.Index(list(codes.keys())).get_indexer(pd.Index(item_keys))
-            values = np.fromiter(codes.values(), dtype=np.int32, count=len(codes))
-            out[:] = values[lookup]
-            return out
+            # codes are positions in _keys
+            return pd.Index(self._keys).get_indexer(pd.Index(item_keys)).astype(np.int32)
 
     def item_keys(self) -> list[str]:
         with self._lock:
@@ -325,15 +322,16 @@ class LiveState:
                 "(Recommender.add_titles)."
             )
         if EVENT_COL in events.columns:
-            kind_raw = events[EVENT_COL].astype(object).map(
-                lambda v: v.strip().lower() if isinstance(v, str) else v
+            kind_raw = (
+                events[EVENT_COL]
+                .astype(object)
+                .map(lambda v: v.strip().lower() if isinstance(v, str) else v)
             )
             kinds = kind_raw.map(_KINDS)
             if kinds.isna().any():
                 bad = pd.unique(events[EVENT_COL][kinds.isna()])[:5].tolist()
                 raise DataError(
-                    f"Column {EVENT_COL!r} of the events must be 'play' or 'impression'; "
-                    f"got {bad}."
+                    f"Column {EVENT_COL!r} of the events must be 'play' or 'impression'; got {bad}."
                 )
             kind = kinds.to_numpy(dtype=np.int8)
         else:
@@ -367,7 +365,8 @@ class LiveState:
             self.store.add(users[keep], rec)
             if cutoff is not None:
                 self.store.prune(
-                    pd.unique(users[keep]).tolist(), int(np.datetime64(cutoff, "ns").astype(np.int64))
+                    pd.unique(users[keep]).tolist(),
+                    int(np.datetime64(cutoff, "ns").astype(np.int64)),
                 )
         return report
 
@@ -430,9 +429,7 @@ class LiveState:
                         stale = np.zeros((u, n_items), dtype=bool)
                         stale[cells // n_items, cells % n_items] = True
         values = {fl.name: getattr(batch, fl.name) for fl in fields(ServingBatch)}
-        values.update(
-            banned=banned, histories=histories, recent=recent, personalized=personalized
-        )
+        values.update(banned=banned, histories=histories, recent=recent, personalized=personalized)
         return LiveBatch(
             **values,
             observed=observed,
@@ -494,8 +491,10 @@ def row_skip(batch: Any, kind: Any) -> np.ndarray | None:
     if stale is not None and getattr(kind, "kind", None) not in batch.exempt:
         skip = stale
     if cold is not None and not getattr(kind, "shows_new_titles", False):
-        skip = cold[None, :] | skip if skip is not None else np.broadcast_to(
-            cold, (len(batch), cold.size)
+        skip = (
+            cold[None, :] | skip
+            if skip is not None
+            else np.broadcast_to(cold, (len(batch), cold.size))
         )
     return skip
 
@@ -524,9 +523,7 @@ def cold_start_vectors(
     return np.where(counts > 0, means, overall[None, :]).astype(factors.dtype)
 
 
-def extend_model(
-    model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
-) -> Any:
+def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray) -> Any:
     """A copy of ``model`` serving ``len(new_genres)`` more titles (the model is unchanged).
 
     Factor models (ALS, BPR) get :func:`cold_start_vectors` rows; ItemKNN gets titles with no
@@ -563,8 +560,7 @@ def extend_model(
 
 #: reason of a cold-start title in a flat list
 COLD_REASON = (
-    "New on the catalog: no plays yet, its place is estimated from its genres "
-    "(your watch history)"
+    "New on the catalog: no plays yet, its place is estimated from its genres (your watch history)"
 )
 
 

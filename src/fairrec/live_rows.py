@@ -113,7 +113,9 @@ class MoreLikeThis(RowKind):
                 scores=sc,
                 titles=[self.title.format(title=t) for t in names],
                 reason_kind=self.kind,
-                reason_text=[f"More like {t}, which you watched (your watch history)" for t in names],
+                reason_text=[
+                    f"More like {t}, which you watched (your watch history)" for t in names
+                ],
                 data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
                 applies=applies,
                 anchor=names,

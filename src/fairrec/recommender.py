@@ -37,6 +37,8 @@ from fairrec.gate import (
     training_oldest,
 )
 from fairrec.ids import canon_id, canon_ids
+from fairrec.live import cold_reasons
+from fairrec.live_api import LiveServing
 from fairrec.models import ALS, CandidateModel, top_n
 from fairrec.page import (
     DATA_CATALOG_POPULARITY,
@@ -48,8 +50,6 @@ from fairrec.page import (
     describe_data_used,
     pages_to_frame,
 )
-from fairrec.live import cold_reasons
-from fairrec.live_api import LiveServing
 from fairrec.rows import EvidenceSource, RowContext, RowKind, default_rows, history_genre_mix
 
 __all__ = ["Recommender", "DataUseReport"]
