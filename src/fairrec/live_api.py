@@ -46,9 +46,10 @@ class LiveServing:
 
     def _live_catalog(self, catalog: pd.DataFrame) -> None:
         """Hook of ``_install``: read the catalog's availability columns, if any."""
+        state = self._live_state()  # validates ``live`` at fit/load time
         table = AvailabilityTable.from_catalog(catalog)
         if table is not None:
-            self._live_state().set_availability(table)
+            state.set_availability(table)
 
     @property
     def live_state_(self) -> LiveState:

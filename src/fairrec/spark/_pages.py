@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fairrec import _columns as C
+from fairrec.availability import check_region
 from fairrec.consent import PURPOSES, ConsentLedger, ConsentState
 from fairrec.errors import DataError, NotFittedError, ParameterError, UnknownUserError, param_error
 from fairrec.models._threads import single_threaded_blas
@@ -193,6 +194,7 @@ def home_pages(
     user_col: str = C.USER,
     now: Any = None,
     partitions: int | None = None,
+    region: str | None = None,
 ) -> DataFrame:
     """Home pages of every viewer of a Spark DataFrame, as a Spark DataFrame.
 
@@ -213,6 +215,11 @@ def home_pages(
     user_col : str, default "user_id"
     now : datetime-like, optional
         Time of the pages (retention window); default: the recommender's clock.
+    region : str, optional
+        Region code of these viewers: titles outside their licence window at ``now`` or not
+        licensed in ``region`` are never shown (the recommender's availability table and
+        cold-start marks travel with the model; its observed events, held in the driver's
+        memory, do not: Spark pages use the histories in the model files).
     partitions : int, optional
         Partitions of the page job (default: twice Spark's default parallelism). The job
         is CPU-bound: a few partitions per executor core balance the load.
@@ -267,6 +274,7 @@ def home_pages(
     ):
         raise param_error("partitions", "home_pages", "an int >= 1 or None", partitions)
     when = rec._now(now)
+    region = check_region(region, "home_pages")
 
     keyed = df.select(F.col(user_col), id_key(df, user_col, "spark_viewers", "user_col").alias(KEY))
     user_long = not isinstance(df.schema[user_col].dataType, T.StringType)
@@ -294,6 +302,7 @@ def home_pages(
         version=rec.consent_.version,
         user_long=user_long,
         item_long=item_long,
+        live=(rec.live_state_.availability.to_frame(), sorted(rec.live_state_.cold), region),
     )
     schema = page_schema(_id_type(user_long), _id_type(item_long))
     return joined.repartition(int(partitions)).mapInPandas(build, schema=schema)
@@ -362,7 +371,9 @@ def _state_from_json(text: str) -> ConsentState:
 _LOADED: dict[str, Any] = {}
 
 
-def _executor_recommender(model: Any, token: str, rows: Any, allow: bool, version: int) -> Any:
+def _executor_recommender(
+    model: Any, token: str, rows: Any, allow: bool, version: int, live: Any = None
+) -> Any:
     rec = _LOADED.get(token)
     if rec is None:
         from fairrec.recommender import Recommender
@@ -375,6 +386,11 @@ def _executor_recommender(model: Any, token: str, rows: Any, allow: bool, versio
             for name, blob in model.value.items():
                 (Path(tmp) / name).write_bytes(blob)
             rec = Recommender.load(tmp, consent=_BatchConsent(allow, version), **overrides)
+        if live is not None:  # availability and cold-start marks of the driver's recommender
+            table, cold, _ = live
+            if len(table):
+                rec.set_availability(table, replace=True)
+            rec.live_state_.mark_cold(cold)
         _LOADED[token] = rec
     return rec
 
@@ -391,8 +407,10 @@ def _pages_of_batches(
     version: int,
     user_long: bool,
     item_long: bool,
+    live: Any = None,
 ) -> Iterator[pd.DataFrame]:
-    rec = _executor_recommender(model, token, rows, allow, version)
+    rec = _executor_recommender(model, token, rows, allow, version, live)
+    region = live[2] if live is not None else None
     consent = rec.consent_
     for batch in batches:
         if batch[user_col].isna().any():
@@ -403,7 +421,9 @@ def _pages_of_batches(
                 part[KEY].tolist(), part[_STATE].tolist(), part[_KNOWN].astype(bool).tolist()
             )
             with single_threaded_blas():  # one Spark task per core: no BLAS threads on top
-                frame = rec.home_batch(part[user_col].tolist(), now=when, progress=False)
+                frame = rec.home_batch(
+                    part[user_col].tolist(), now=when, progress=False, region=region
+                )
             yield _arrow_ready(frame, {C.USER: user_long, C.ITEM: item_long})
 
 
