@@ -10,10 +10,16 @@
 - consent gate: median page latency with a realistic ledger (default deny, grants, 30 % with
   exclusions, 20 % with stated interests) over the same recommender with no ledger
   (``consent=None``: every purpose allowed, nothing excluded), same viewers, same run.
+- live serving (issue 19; ``--live-only`` runs just this part): ``observe`` throughput
+  (plays/s, one frame of ``--observe-plays`` plays over the viewers), ``home()`` p50 right
+  after a viewer's play was observed vs the same viewers' pages before it (same run, ratio),
+  ``add_titles`` time for 1,000 titles (on a fresh copy of the fitted state each repeat) and
+  ``similar`` p50 latency (k=20, without and with a viewer).
 
 Usage::
 
     python benchmarks/bench_home.py --users 100000 --items 20000 --viewers 1000 --repeats 3
+    python benchmarks/bench_home.py --users 100000 --items 20000 --viewers 300 --repeats 3 --live-only
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import statistics
 import time
 
 import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import fairrec as fr
@@ -53,6 +60,89 @@ def _ledger(data: fr.Dataset, seed: int = 0) -> fr.ConsentLedger:
     return ledger
 
 
+def _copy(rec: fr.Recommender) -> fr.Recommender:
+    """A recommender serving the same fitted state, with its own (empty) live state."""
+    out = fr.Recommender(model=rec.model_, consent=rec.consent_)
+    out._install(
+        model=rec.model_,
+        data=rec.data_,
+        consent=rec.consent_,
+        train=rec.train_matrix_,
+        train_user_ids=rec.train_user_ids_,
+        fitted_at=rec.fitted_at_,
+    )
+    return out
+
+
+def _live(rec: fr.Recommender, data: fr.Dataset, users: list, args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(2)
+    n = args.observe_plays
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.choice(np.asarray(users, dtype=object), size=n),
+            "item_id": rng.choice(data.item_ids, size=n),
+        }
+    )
+    rates, before, after, ratio, add_s, sim_p50, sim_user_p50 = [], [], [], [], [], [], []
+    new_titles = pd.DataFrame(
+        {
+            "item_id": [f"new-{i}" for i in range(1000)],
+            "title": [f"New title {i}" for i in range(1000)],
+            "genres": [
+                [data.genre_names[i % len(data.genre_names)], data.genre_names[(3 * i) % 7]]
+                for i in range(1000)
+            ],
+        }
+    )
+    items = list(rng.choice(data.item_ids, size=len(users), replace=False))
+    for r in range(args.repeats):
+        live = _copy(rec)
+        t0 = time.perf_counter()
+        live.observe(frame)
+        rates.append(n / (time.perf_counter() - t0))
+        fresh = _copy(rec)
+        lat_before = _latencies(fresh, users)
+        lat_after = np.empty(len(users))
+        for i, (u, it) in enumerate(zip(users, items)):
+            fresh.observe(pd.DataFrame({"user_id": [u], "item_id": [it]}))
+            t0 = time.perf_counter()
+            fresh.home(u)
+            lat_after[i] = (time.perf_counter() - t0) * 1e3
+        before.append(np.percentile(lat_before, 50))
+        after.append(np.percentile(lat_after, 50))
+        ratio.append(after[-1] / before[-1])
+        target = _copy(rec)
+        t0 = time.perf_counter()
+        target.add_titles(new_titles)
+        add_s.append(time.perf_counter() - t0)
+        lat = np.empty(len(items))
+        lat_u = np.empty(len(items))
+        for i, (it, u) in enumerate(zip(items, users)):
+            t0 = time.perf_counter()
+            rec.similar(it, 20)
+            lat[i] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rec.similar(it, 20, user=u)
+            lat_u[i] = time.perf_counter() - t0
+        sim_p50.append(np.percentile(lat, 50) * 1e3)
+        sim_user_p50.append(np.percentile(lat_u, 50) * 1e3)
+        print(
+            f"repeat {r}: observe {rates[-1]:,.0f} plays/s; home p50 after observe "
+            f"{after[-1]:.2f} ms vs {before[-1]:.2f} ms; add_titles(1000) {add_s[-1]:.3f} s; "
+            f"similar p50 {sim_p50[-1]:.3f} ms (with viewer {sim_user_p50[-1]:.3f} ms)"
+        )
+    med = statistics.median
+    print("\n| live serving measure | median over repeats |")
+    print("| --- | --- |")
+    print(f"| observe throughput ({n:,} plays in one frame, plays/s) | {med(rates):,.0f} |")
+    print(f"| home() p50 right after an observe (ms) | {med(after):.2f} |")
+    print(f"| home() p50 of the same viewers before (ms) | {med(before):.2f} |")
+    print(f"| ratio after / before | {med(ratio):.3f} |")
+    print(f"| add_titles, 1,000 titles (s) | {med(add_s):.3f} |")
+    print(f"| similar(k=20) p50 (ms) | {med(sim_p50):.3f} |")
+    print(f"| similar(k=20, user=...) p50 (ms) | {med(sim_user_p50):.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=100_000)
@@ -61,6 +151,8 @@ def main() -> None:
     ap.add_argument("--batch-viewers", type=int, default=5_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=15)
+    ap.add_argument("--live-only", action="store_true", help="run only the live-serving part")
+    ap.add_argument("--observe-plays", type=int, default=100_000)
     ap.add_argument(
         "--blas-threads",
         type=int,
@@ -97,6 +189,9 @@ def main() -> None:
     for u in users[:20]:
         gated.home(u)
         open_rec.home(u)
+    if args.live_only:
+        _live(gated, data, users, args)
+        return
     page = gated.home(users[0])
     print(
         f"default page: {len(page.rows)} rows, {len(page.items)} titles, "

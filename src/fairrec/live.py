@@ -449,10 +449,23 @@ def _merge_plays(
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Histories plus observed plays (weights summed) and recent titles, newest first."""
     u, n_items = histories.shape
-    obs = sp.csr_matrix((weights, (rows, items)), shape=(u, n_items), dtype=np.float32)
-    merged = (histories + obs).tocsr().astype(np.float32)
-    merged.sum_duplicates()
-    merged.sort_indices()
+    # one CSR from both entry lists (sorted, duplicates summed) without scipy's arithmetic
+    ptr = histories.indptr
+    r = np.concatenate([np.repeat(np.arange(u), np.diff(ptr)), rows])
+    c = np.concatenate([histories.indices[ptr[0] : ptr[-1]], items]).astype(np.int64)
+    w = np.concatenate([histories.data[ptr[0] : ptr[-1]], weights]).astype(np.float32)
+    key = r * n_items + c
+    o = np.argsort(key, kind="stable")
+    key, w = key[o], w[o]
+    start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    cells = key[start]
+    indptr = np.zeros(u + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells // n_items, minlength=u), out=indptr[1:])
+    merged = sp.csr_matrix(
+        (np.add.reduceat(w, start), (cells % n_items).astype(np.int32), indptr.astype(np.int32)),
+        shape=(u, n_items),
+    )
+    merged.has_sorted_indices = True
     h = recent.shape[1]
     if h == 0:
         return merged, recent
