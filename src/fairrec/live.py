@@ -242,6 +242,9 @@ class LiveState:
         self.availability = AvailabilityTable.empty()
         self.cold: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+        # held around "consent checked, events stored" and around erasure, so an event
+        # observed while its viewer is being forgotten is never left behind
+        self._write_lock = threading.RLock()
         self._snapshots: OrderedDict[tuple, tuple[Any, _Snapshot]] = OrderedDict()
 
     # ------------------------------------------------------------------ snapshot data
@@ -344,6 +347,24 @@ class LiveState:
             w = _weights(events[weight_col], weight_col)
         else:
             w = np.ones(n, dtype=np.float32)
+        with self._write_lock:
+            return self._store_events(
+                report, consent, users, items, t, w, kind, now, retention_days
+            )
+
+    def _store_events(
+        self,
+        report: dict[str, int],
+        consent: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        t: np.ndarray,
+        w: np.ndarray,
+        kind: np.ndarray,
+        now: pd.Timestamp,
+        retention_days: float | None,
+    ) -> dict[str, int]:
+        n = len(users)
         allowed = np.asarray(consent.allowed_mask(users, PERSONALIZATION), dtype=bool)
         cutoff = retention_cutoff(now, retention_days)
         inside = (
@@ -373,7 +394,8 @@ class LiveState:
     def forget(self, user: Any) -> None:
         key = _user_key(user)
         if key is not None:
-            self.store.forget(key)
+            with self._write_lock:
+                self.store.forget(key)
 
     # ------------------------------------------------------------------ serving
     def apply(
@@ -392,6 +414,8 @@ class LiveState:
         unavailable = snap.avail.unavailable(now, region)
         if unavailable is not None:
             banned |= unavailable[None, :]
+        if not len(self.store) and snap.cold is None:
+            return batch  # nothing observed, nothing new: the gate's batch as it is
         histories, recent, personalized = batch.histories, batch.recent, batch.personalized
         observed = np.zeros(u, dtype=np.int64)
         stale = None
