@@ -119,6 +119,22 @@ def test_forget_removes_observed_plays_and_they_are_never_saved(data, tmp_path):
     rec.forget(u)
     assert rec.live_state_.store.events(["u7"])[0] is None
     assert rec.live_state_.store.n_events() == 0
+    # an erased viewer's later events are not stored
+    assert rec.observe(pd.DataFrame({"user_id": ["u7"], "item_id": ["i1"]}))["plays"] == 0
+    assert rec.live_state_.store.n_events() == 0
+
+
+def test_batch_pages_use_observed_plays_like_single_pages(data):
+    rec = _rec(data)
+    users = list(data.user_ids[20:26])
+    rows = [(u, i) for k, u in enumerate(users[:4]) for i in _unseen(data, 20 + k, 2)]
+    rec.observe(pd.DataFrame(rows, columns=["user_id", "item_id"]))
+    rec.batch_size = 4
+    batch = rec.home_batch(users, as_pages=True)
+    assert [_ids(p) for p in batch] == [_ids(rec.home(u)) for u in users]
+    frame = rec.recommend_batch(users, 10)
+    for u in users:
+        assert frame[frame.user_id == u].item_id.tolist() == rec.recommend(u, 10).item_id.tolist()
 
 
 def test_observed_ids_are_canonical_and_bad_input_is_named(data):
@@ -293,6 +309,11 @@ def test_new_title_appears_for_a_matching_stated_interest(data):
     assert rec.similar(data.item_ids[0], 300)["cold_start"].sum() == 2
     with pytest.raises(DataError, match="already"):
         rec.add_titles(pd.DataFrame({"item_id": [" doc-new"]}))
+    # flat lists mark a cold-start title in its reason
+    flat = rec.recommend(data.user_ids[20], 200)
+    marked = flat[flat.item_id.isin(["doc-new", "x-new"])]
+    assert len(marked) and marked.reason.str.startswith("New on the catalog").all()
+    assert not flat[~flat.item_id.isin(["doc-new", "x-new"])].reason.str.startswith("New").any()
 
 
 def test_add_titles_keeps_maturity_caps(data):
