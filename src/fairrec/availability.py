@@ -182,7 +182,7 @@ class AvailabilityTable:
         """This table updated with ``other``'s titles (``other`` wins for a title in both)."""
         if other is None or len(other.keys) == 0:
             return self
-        keep = ~pd.Index(self.keys).isin(pd.Index(other.keys))
+        keep = ~pd.Index(self.keys, dtype=object).isin(pd.Index(other.keys, dtype=object))
         return AvailabilityTable(
             np.concatenate([self.keys[keep], other.keys]),
             np.concatenate([self.start[keep], other.start]),
@@ -211,7 +211,11 @@ class AvailabilityTable:
     # ------------------------------------------------------------------ per snapshot
     def aligned(self, item_keys: np.ndarray) -> _Aligned:
         """The table aligned with a snapshot's titles (canonical ids, in index order)."""
-        pos = pd.Index(self.keys).get_indexer(pd.Index(item_keys)) if len(self.keys) else None
+        pos = (
+            pd.Index(self.keys, dtype=object).get_indexer(pd.Index(item_keys, dtype=object))
+            if len(self.keys)
+            else None
+        )
         return _Aligned(self, pos, len(item_keys))
 
 

@@ -108,7 +108,11 @@ class ObservedStore:
                     codes[k] = len(self._keys)
                     self._keys.append(k)
             # codes are positions in _keys
-            return pd.Index(self._keys).get_indexer(pd.Index(item_keys)).astype(np.int32)
+            return (
+                pd.Index(self._keys, dtype=object)
+                .get_indexer(pd.Index(item_keys, dtype=object))
+                .astype(np.int32)
+            )
 
     def item_keys(self) -> list[str]:
         with self._lock:
@@ -194,18 +198,44 @@ class LiveBatch(ServingBatch):
 class _Snapshot:
     """What the live state needs of one fitted snapshot (computed once per snapshot)."""
 
-    def __init__(self, f: Any, availability: AvailabilityTable, cold: frozenset[str]) -> None:
-        self.keys = canon_ids(f.data_.item_ids, "item ids")
-        self.index = pd.Index(self.keys)
-        self.avail = availability.aligned(self.keys)
+    def __init__(
+        self,
+        f: Any,
+        availability: AvailabilityTable,
+        cold: frozenset[str],
+        prev: _Snapshot | None = None,
+    ) -> None:
+        ids = f.data_.item_ids
+        self.item_ids = ids
+        self.table = availability
+        self._code_index = np.empty(0, dtype=np.int64)
+        same = prev is not None and prev.item_ids is ids  # e.g. after forget(): same catalog
+        if same:
+            self.keys, self.index = prev.keys, prev.index
+            self._code_index = prev._code_index
+        elif (
+            prev is not None
+            and len(prev.item_ids) < len(ids)
+            and np.array_equal(ids[: len(prev.item_ids)], prev.item_ids)
+        ):  # titles appended (add_titles): canonicalize only the new ones
+            self.keys = np.concatenate(
+                [prev.keys, canon_ids(ids[len(prev.item_ids) :], "item ids")]
+            )
+            self.index = pd.Index(self.keys, dtype=object)
+        else:
+            self.keys = canon_ids(ids, "item ids")
+            self.index = pd.Index(self.keys, dtype=object)
+        if same and prev.table is availability:
+            self.avail = prev.avail
+        else:
+            self.avail = availability.aligned(self.keys)
         self.cold = self.index.isin(list(cold)) if cold else None
         if self.cold is not None and not self.cold.any():
             self.cold = None
-        self._code_index = np.empty(0, dtype=np.int64)
         self._lock = threading.Lock()
 
     def positions(self, item_keys: np.ndarray) -> np.ndarray:
-        return self.index.get_indexer(pd.Index(item_keys))
+        return self.index.get_indexer(pd.Index(item_keys, dtype=object))
 
     def code_index(self, codes: np.ndarray, store: ObservedStore) -> np.ndarray:
         """Snapshot title index of observed title codes (``-1``: not in this catalog)."""
@@ -255,7 +285,8 @@ class LiveState:
             got = self._snapshots.get(key)
             if got is not None and got[0] is f:
                 return got[1]
-        snap = _Snapshot(f, avail, cold)
+            prev = next(reversed(self._snapshots.values()))[1] if self._snapshots else None
+        snap = _Snapshot(f, avail, cold, prev)
         with self._lock:
             self._snapshots[key] = (f, snap)  # holds f: its id is not reused while cached
             while len(self._snapshots) > 4:
@@ -551,13 +582,16 @@ def cold_start_vectors(
 
     A new title with no genre shared by any fitted title gets the mean of every fitted title.
     """
-    src = factors[fitted].astype(np.float64)
-    g_src = genres[fitted].astype(np.float64)
-    share = (new_genres.astype(np.float64) @ g_src.T) > 0  # (m, n_fitted)
+    src = np.ascontiguousarray(factors[fitted], dtype=np.float32)
+    g_src = (genres[fitted] > 0).astype(np.float32)
+    # one mean per distinct genre set of the new titles (catalogs reuse a few hundred sets)
+    sets, inverse = np.unique(new_genres > 0, axis=0, return_inverse=True)
+    share = ((sets.astype(np.float32) @ g_src.T) > 0).astype(np.float32)  # (sets, n_fitted)
     counts = share.sum(axis=1, keepdims=True)
-    means = share.astype(np.float64) @ src / np.maximum(counts, 1)
-    overall = src.mean(axis=0) if len(src) else np.zeros(factors.shape[1])
-    return np.where(counts > 0, means, overall[None, :]).astype(factors.dtype)
+    means = (share @ src) / np.maximum(counts, 1)
+    overall = src.mean(axis=0) if len(src) else np.zeros(factors.shape[1], np.float32)
+    means = np.where(counts > 0, means, overall[None, :])[np.ravel(inverse)]
+    return means.astype(factors.dtype)
 
 
 def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray) -> Any:

@@ -256,7 +256,10 @@ class LiveServing:
             except ParameterError as exc:
                 raise DataError(str(exc)) from exc
             snap = live.snapshot(f)
-            clash = pd.Index(new_keys).isin(snap.index) | pd.Index(new_keys).duplicated()
+            clash = (
+                pd.Index(new_keys, dtype=object).isin(snap.index)
+                | pd.Index(new_keys, dtype=object).duplicated()
+            )
             if clash.any():
                 raise DataError(
                     f"add_titles: title id(s) already in the catalog or repeated: "
