@@ -454,6 +454,11 @@ def test_availability_errors_are_named(data):
         rec.home("u1", region=3)
     rec.set_availability(pd.DataFrame({"item_id": ["i3"], "available_until": ["2025-01-01"]}))
     assert "i3" not in set(rec.similar("i4", 199)["item_id"])
+    # an update survives erasures and new titles (the catalog is not read again over it)
+    rec.forget("u3")
+    rec.add_titles(pd.DataFrame({"item_id": ["z1"], "genres": [["Drama"]]}))
+    assert "i3" not in set(rec.similar("i4", 200)["item_id"])
+    assert "i3" in set(rec.similar("i4", 200, now="2024-12-31")["item_id"])
 
 
 @pytest.mark.spark

@@ -271,6 +271,8 @@ class LiveState:
         self.store = ObservedStore(self.config.max_events_per_viewer)
         self.availability = AvailabilityTable.empty()
         self.cold: frozenset[str] = frozenset()
+        #: the catalog frame whose availability columns were read last
+        self.catalog_seen: Any = None
         self._lock = threading.Lock()
         # held around "consent checked, events stored" and around erasure, so an event
         # observed while its viewer is being forgotten is never left behind

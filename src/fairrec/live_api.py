@@ -47,6 +47,9 @@ class LiveServing:
     def _live_catalog(self, catalog: pd.DataFrame) -> None:
         """Hook of ``_install``: read the catalog's availability columns, if any."""
         state = self._live_state()  # validates ``live`` at fit/load time
+        if state.catalog_seen is catalog:  # e.g. forget(): same catalog, already read; a
+            return  # later set_availability() must not be undone by re-reading it
+        state.catalog_seen = catalog
         table = AvailabilityTable.from_catalog(catalog)
         if table is not None:
             state.set_availability(table)
@@ -301,6 +304,9 @@ class LiveServing:
                 format="csr",
             )
             live.mark_cold(new_keys.tolist())
+            # only the new rows' availability is read (earlier updates of other titles stay)
+            live.set_availability(AvailabilityTable.from_catalog(new_cat))
+            live.catalog_seen = cat
             self._install(
                 model=model,
                 data=data,
