@@ -369,7 +369,10 @@ def windowed(data):
     for v in d.user_ids[:40]:
         ledger.grant(v, "stated_interests")
         ledger.state_interests(v, genres=["Drama", "Comedy"])
-    rec = _rec(d, ledger, min_row_items=1)
+    for v in d.user_ids[30:80]:  # non-personalized pages: the popularity row kinds
+        ledger.revoke(v, "personalization")
+    # max_rows high enough that every applicable row kind is on the page
+    rec = _rec(d, ledger, min_row_items=1, max_rows=20)
     rec.add_titles(
         pd.DataFrame(
             {
@@ -403,9 +406,11 @@ def windowed(data):
     day=st.integers(-70, 120),
     region=st.sampled_from([None, "US", "de", "FR", "JP"]),
     users=st.lists(st.integers(0, 299), min_size=1, max_size=4, unique=True),
+    first=st.sampled_from([0, 35, 50]),  # one viewer each: interests, both, not personalized
 )
-def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, users):
+def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, users, first):
     d, rec, cat = windowed
+    users = [first] + [u for u in users if u != first]
     now = NOW + pd.Timedelta(days=day)
     bad = _unavailable(cat, now, region)
     titles = dict(zip(rec.data_.catalog["item_id"], rec.data_.catalog["title"]))
@@ -413,7 +418,9 @@ def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, use
     pages = rec.home_batch(ids, now=now, region=region, as_pages=True)
     frame = rec.home_batch(ids, now=now, region=region)
     assert not bad & set(frame["item_id"])
+    kinds = set()
     for u, page in zip(users, pages):
+        kinds |= {r.kind for r in page.rows}
         shown = _all_items(page)
         assert not bad & shown
         history = set(d.item_ids[d.items[d.users == u]].tolist())
@@ -434,6 +441,14 @@ def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, use
     assert not bad & set(rec.similar(d.item_ids[0], 80, now=now, region=region)["item_id"])
     session = rec.home_for(list(d.item_ids[:5]), now=now, region=region)
     assert not bad & _all_items(session)
+    assert len(kinds) >= 3
+
+
+def test_availability_property_covers_every_row_kind(windowed):
+    d, rec, _ = windowed
+    pages = rec.home_batch(list(d.user_ids[:80]), now=NOW, region="FR", as_pages=True)
+    kinds = {r.kind for p in pages for r in p.rows}
+    assert kinds >= {k.kind for k in _rows()}, kinds
 
 
 def test_availability_errors_are_named(data):
