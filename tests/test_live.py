@@ -418,9 +418,7 @@ def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, use
     pages = rec.home_batch(ids, now=now, region=region, as_pages=True)
     frame = rec.home_batch(ids, now=now, region=region)
     assert not bad & set(frame["item_id"])
-    kinds = set()
     for u, page in zip(users, pages):
-        kinds |= {r.kind for r in page.rows}
         shown = _all_items(page)
         assert not bad & shown
         history = set(d.item_ids[d.items[d.users == u]].tolist())
@@ -441,7 +439,6 @@ def test_unavailable_titles_never_appear_or_are_cited(windowed, day, region, use
     assert not bad & set(rec.similar(d.item_ids[0], 80, now=now, region=region)["item_id"])
     session = rec.home_for(list(d.item_ids[:5]), now=now, region=region)
     assert not bad & _all_items(session)
-    assert len(kinds) >= 3
 
 
 def test_availability_property_covers_every_row_kind(windowed):
