@@ -240,6 +240,16 @@ def test_impressions_follow_consent_window_and_erasure(data):
     v = data.user_ids[13]
     ledger.revoke(v, "personalization")
     assert rec.observe(imp.assign(user_id=v))["not_consented"] == len(imp)
+    # a consented viewer with no history yet: impressions are kept for later, but a page of
+    # "no personal data" rows is not shaped by them
+    ledger.grant("newbie", "personalization")
+    cold_page = rec.home("newbie")
+    assert not cold_page.personalized
+    shown = pd.DataFrame(
+        {"user_id": "newbie", "item_id": sorted(_all_items(cold_page)), "event": "impression"}
+    )
+    rec.observe(pd.concat([shown, shown]))
+    assert _ids(rec.home("newbie")) == _ids(cold_page)
 
 
 # ---------------------------------------------------------------- (2) session pages

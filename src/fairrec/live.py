@@ -62,8 +62,9 @@ class LiveConfig:
         time are dropped.
     impression_count : int, default 1
         A title shown to a viewer at least this many times within ``impression_window_days``
-        (and never played) is *stale*: the next pages leave it out of every row kind except
-        those in ``impression_exempt``.
+        (and never played) is *stale*: the viewer's next personalized pages leave it out of
+        every row kind that declares the watch history, except those in
+        ``impression_exempt`` (see :func:`row_skip`).
     impression_window_days : float, default 7.0
         How far back impressions count.
     impression_exempt : tuple of str, default ("top_picks",)
@@ -548,18 +549,40 @@ def _merge_plays(
     return merged, out
 
 
+#: Row kinds that declare the viewer's watch history on every personalized page (fairrec's
+#: own; a custom kind qualifies by ``personal = True``). Impressions, the viewer's viewing
+#: activity, only shape rows that say they use it.
+HISTORY_ROW_KINDS = frozenset(
+    {
+        "top_picks",
+        "because_you_watched",
+        "hidden_gems",
+        "outside_your_bubble",
+        "stated_interests",
+        "more_like_this",
+    }
+)
+
+
 def row_skip(batch: Any, kind: Any) -> np.ndarray | None:
     """``(u, n_items)`` titles a row kind must leave out for the live state (None: none).
 
-    Stale titles (see :class:`LiveConfig`) for every row kind not exempt; cold-start titles
-    for every row kind that does not declare ``shows_new_titles`` (their reasons could not
-    say that the title's place is estimated from its metadata).
+    Stale titles (see :class:`LiveConfig`): for personalized viewers, in row kinds that
+    declare the watch history (:data:`HISTORY_ROW_KINDS` or ``personal = True``) and are not
+    exempt — so a row labelled "no personal data" is never shaped by impressions. Cold-start
+    titles: in every row kind that does not declare ``shows_new_titles`` (their reasons could
+    not say that the title's place is estimated from its metadata).
     """
     stale = getattr(batch, "stale", None)
     cold = getattr(batch, "cold", None)
     skip = None
-    if stale is not None and getattr(kind, "kind", None) not in batch.exempt:
-        skip = stale
+    name = getattr(kind, "kind", None)
+    if (
+        stale is not None
+        and name not in batch.exempt
+        and (name in HISTORY_ROW_KINDS or getattr(kind, "personal", False))
+    ):
+        skip = stale & batch.personalized[:, None]
     if cold is not None and not getattr(kind, "shows_new_titles", False):
         skip = (
             cold[None, :] | skip
