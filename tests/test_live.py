@@ -567,7 +567,21 @@ def test_reload_under_eight_threads_loses_nothing_and_mixes_nothing(data, tmp_pa
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
 
+    others = list(data.user_ids[30:40])
+
+    def observe_and_serve() -> None:  # other viewers' plays arrive meanwhile
+        k = 0
+        while not stop.is_set():
+            u = others[k % len(others)]
+            try:
+                rec.observe(pd.DataFrame({"user_id": [u], "item_id": [data.item_ids[k % 200]]}))
+                rec.home(u)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            k += 1
+
     threads = [threading.Thread(target=serve, args=(k,)) for k in range(8)]
+    threads.append(threading.Thread(target=observe_and_serve))
     for t in threads:
         t.start()
     try:
