@@ -425,5 +425,7 @@ class LiveServing:
                 "reload: retention_days is set but the model file holds no event times."
             )
         with self._lock:
-            self._live_state().clear_cold()
+            live = self._live_state()
+            live.clear_cold()
+            live.snapshot(new)  # canonical title ids etc. computed before, not on a request
             self._fitted = new
