@@ -326,6 +326,29 @@ def test_new_title_appears_for_a_matching_stated_interest(data):
     assert not flat[~flat.item_id.isin(["doc-new", "x-new"])].reason.str.startswith("New").any()
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        fr.models.BPR(factors=8, iterations=5, random_state=0),
+        fr.models.ItemKNN(neighbors=10),
+        fr.models.Popularity(),
+        fr.models.EASE(l2=50.0),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_add_titles_for_every_model(data, model):
+    ledger = fr.ConsentLedger(default="allow")
+    ledger.state_interests("u1", genres=["Documentary"])
+    rec = fr.Recommender(model=model, consent=ledger, rows=_rows(), row_size=8, min_row_items=1)
+    rec.fit(data)
+    rec.add_titles(pd.DataFrame({"item_id": ["new"], "genres": [["Documentary"]]}))
+    assert rec.model_.n_items_ == data.n_items + 1
+    page = rec.home("u1")
+    where = {r.kind for r in page.rows if "new" in {i.item_id for i in r.items}}
+    assert where == {"new_for_you"}
+    assert len(rec.recommend("u1", 10)) == 10
+
+
 def test_add_titles_keeps_maturity_caps(data):
     cat = data.catalog.copy()
     assert "maturity" in cat.columns

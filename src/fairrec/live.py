@@ -622,8 +622,10 @@ def cold_start_vectors(
 def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray) -> Any:
     """A copy of ``model`` serving ``len(new_genres)`` more titles (the model is unchanged).
 
-    Factor models (ALS, BPR) get :func:`cold_start_vectors` rows; ItemKNN gets titles with no
-    neighbours; Popularity gets a count of 0. Other models raise ParameterError.
+    Factor models (ALS, BPR) get :func:`cold_start_vectors` rows; ItemKNN and EASE get titles
+    with no neighbours / zero weights (they score 0 until a refit); Popularity gets a count of
+    0. Other models raise ParameterError. Like the copy ``forget`` makes, the copy has no
+    record of training pairs (the evaluation guard then reads the recommender's matrix).
     """
     arrays = {k: np.asarray(v) for k, v in model.get_arrays().items()}
     m = len(new_genres)
@@ -642,6 +644,12 @@ def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted:
             "sim_indices": sim.indices.astype(np.int64),
             "sim_indptr": sim.indptr.astype(np.int64),
         }
+    elif set(arrays) == {"weights"} and arrays["weights"].ndim == 2:  # EASE: no co-occurrence
+        w = arrays["weights"]
+        n = w.shape[0]
+        out_w = np.zeros((n + m, n + m), dtype=w.dtype)
+        out_w[:n, :n] = w
+        arrays["weights"] = out_w
     elif set(arrays) == {"counts"}:
         arrays["counts"] = np.concatenate([arrays["counts"], np.zeros(m, dtype=np.float32)])
     else:
