@@ -67,7 +67,10 @@ def test_observed_play_changes_next_page_and_is_counted(data):
     after = rec.home(u)
     assert _ids(after) != _ids(before)
     assert not set(new) & _all_items(after)  # played titles are seen now
-    assert rec.explain_data_use(u)["history_events_used"] == used + 3
+    report = rec.explain_data_use(u)
+    assert report["history_events_used"] == used + 3
+    assert report["live_events_used"] == {"plays": 3, "impressions": 0}
+    assert "3 play(s) and 0 impression(s)" in report.text
     # the flat list re-solves the vector from the same history
     assert not set(new) & set(rec.recommend(u, 20)["item_id"])
     # the re-solved vector is the exact solve on history + observed plays
@@ -91,6 +94,7 @@ def test_observed_plays_without_personalization_change_nothing(data):
     assert len(rec.live_state_.store) == 0
     assert _ids(rec.home(u)) == _ids(before)
     assert rec.explain_data_use(u)["history_events_used"] == 0
+    assert rec.explain_data_use(u)["live_events_used"] == {"plays": 0, "impressions": 0}
 
     # stored while consented, unused once withdrawn
     v = data.user_ids[6]
@@ -231,6 +235,7 @@ def test_impressions_follow_consent_window_and_erasure(data):
     assert not set(hidden) - _all_items(rec.home(u))  # once: below the count, page unchanged
     rec.observe(imp.assign(timestamp=NOW))
     assert not set(hidden) & _all_items(rec.home(u))  # twice in the window: left out
+    assert rec.explain_data_use(u)["live_events_used"]["impressions"] == 2 * len(hidden)
     # outside the 3-day window they count no more
     later = NOW + pd.Timedelta(days=4)
     assert set(hidden) & _all_items(rec.home(u, now=later))

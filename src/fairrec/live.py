@@ -182,6 +182,8 @@ class LiveBatch(ServingBatch):
     ----------
     observed : (u,) int
         Observed plays (events) used per viewer.
+    impressions : (u,) int
+        Impressions inside the impression window used per viewer (personalized viewers only).
     stale : (u, n_items) bool or None
         Titles shown often enough recently (without a play) to be left out of the next page.
     cold : (n_items,) bool or None
@@ -191,6 +193,7 @@ class LiveBatch(ServingBatch):
     """
 
     observed: np.ndarray | None = None
+    impressions: np.ndarray | None = None
     stale: np.ndarray | None = None
     cold: np.ndarray | None = None
     exempt: tuple[str, ...] = ()
@@ -452,6 +455,7 @@ class LiveState:
             return batch  # nothing observed, nothing new: the gate's batch as it is
         histories, recent, personalized = batch.histories, batch.recent, batch.personalized
         observed = np.zeros(u, dtype=np.int64)
+        impressions = np.zeros(u, dtype=np.int64)
         stale = None
         consented = np.array(
             [PERSONALIZATION in s.purposes and not s.forgotten for s in batch.states], dtype=bool
@@ -480,6 +484,7 @@ class LiveState:
                 window = int(self.config.impression_window_days * 86400 * 1e9)
                 shown = keep & (ev["k"] == 1) & (ev["t"] >= now_ns - window)
                 if shown.any():
+                    impressions = np.bincount(rows[shown], minlength=u) * personalized
                     cell = rows[shown] * n_items + idx[shown]
                     cells, counts = np.unique(cell, return_counts=True)
                     cells = cells[counts >= self.config.impression_count]
@@ -491,6 +496,7 @@ class LiveState:
         return LiveBatch(
             **values,
             observed=observed,
+            impressions=impressions,
             stale=stale,
             cold=snap.cold,
             exempt=self.config.impression_exempt,
@@ -678,3 +684,25 @@ def cold_reasons(reason: np.ndarray, items: np.ndarray, batch: Any) -> np.ndarra
     if not hit.any():
         return reason
     return np.where(hit, COLD_REASON, reason)
+
+
+def explain_live(batch: Any) -> tuple[dict[str, int], list[str]]:
+    """What a viewer's data-use report says about observed events (first viewer of a batch).
+
+    Returns ``({"plays": n, "impressions": m}, lines)``: the observed plays used as watch
+    history and the impressions used to leave shown titles out, with a sentence when any.
+    """
+    plays = getattr(batch, "observed", None)
+    shown = getattr(batch, "impressions", None)
+    info = {
+        "plays": int(plays[0]) if plays is not None and len(plays) else 0,
+        "impressions": int(shown[0]) if shown is not None and len(shown) else 0,
+    }
+    lines = []
+    if info["plays"] or info["impressions"]:
+        lines.append(
+            f"- Since the model was fitted, {info['plays']} play(s) and {info['impressions']} "
+            "impression(s) (titles shown to you) are used: plays as watch history, "
+            "impressions to avoid showing you the same titles again."
+        )
+    return info, lines

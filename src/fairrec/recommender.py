@@ -37,7 +37,7 @@ from fairrec.gate import (
     training_oldest,
 )
 from fairrec.ids import canon_id, canon_ids
-from fairrec.live import cold_reasons
+from fairrec.live import cold_reasons, explain_live
 from fairrec.live_api import LiveServing
 from fairrec.models import ALS, CandidateModel, top_n
 from fairrec.page import (
@@ -995,7 +995,8 @@ class Recommender(LiveServing):
             A dict (``user_id``, ``purposes``, ``data_categories``, ``page_data_used``,
             ``retention_days``, ``history_events_used``, ``trained_on_your_data``,
             ``trained_titles``, ``model_trained_at``, ``training_data_until``,
-            ``stated_interests``, ``exclusions``, ``generated_at``, ``text``) whose ``str()``
+            ``stated_interests``, ``exclusions``, ``live_events_used`` (observed plays and
+            impressions used, :meth:`observe`), ``generated_at``, ``text``) whose ``str()``
             is a readable summary.
         """
         self._require_fitted()
@@ -1172,6 +1173,8 @@ class Recommender(LiveServing):
                 )
                 + "."
             )
+        live_use, live_lines = explain_live(batch)  # observed plays and impressions
+        lines.extend(live_lines)
         return DataUseReport(
             user_id=uid,
             purposes=purposes,
@@ -1185,6 +1188,7 @@ class Recommender(LiveServing):
             training_data_until=purposes[TRAINING]["until"],
             stated_interests=interests,
             exclusions=exclusions,
+            live_events_used=live_use,
             generated_at=when.isoformat(),
             text="\n".join(lines),
         )
