@@ -303,6 +303,12 @@ class LiveServing:
                 [f.train_matrix_, sp.csr_matrix((f.train_matrix_.shape[0], m), dtype=np.float32)],
                 format="csr",
             )
+            oldest = f.train_oldest_
+            if oldest is not None:  # same sparsity as the training matrix
+                oldest = sp.hstack(
+                    [oldest, sp.csr_matrix((oldest.shape[0], m), dtype=oldest.dtype)],
+                    format="csr",
+                )
             live.mark_cold(new_keys.tolist())
             # only the new rows' availability is read (earlier updates of other titles stay)
             live.set_availability(AvailabilityTable.from_catalog(new_cat))
@@ -314,6 +320,7 @@ class LiveServing:
                 train=train,
                 train_user_ids=f.train_user_ids_,
                 fitted_at=f.fitted_at_,
+                train_oldest=oldest,
             )
 
     # ------------------------------------------------------------------ availability
