@@ -114,8 +114,8 @@ def test_finding5_request_in_flight_writes_no_line_after_forget(tmp_path, data):
     user = data.user_ids[4]
     serve = rec._serve
 
-    def serve_then_erase(users, now, f):
-        out = serve(users, now, f)  # the page is built from the state before the erasure
+    def serve_then_erase(users, now, f, *rest):
+        out = serve(users, now, f, *rest)  # the page is built from the state before the erasure
         rec.forget(user)  # ... and forget() completes before its audit line is written
         return out
 
