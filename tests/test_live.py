@@ -148,12 +148,17 @@ def test_observed_ids_are_canonical_and_bad_input_is_named(data):
     assert rec.explain_data_use("u8")["history_events_used"] == int(
         len(np.unique(data.items[data.users == 8])) + 1
     )
+    # any spelling of the viewer reaches the same observed plays; erasure by another spelling
+    assert rec.explain_data_use("\uff558")["live_events_used"]["plays"] == 1
+    assert _ids(rec.home(" u8")) == _ids(rec.home("u8"))
     with pytest.raises(UnknownItemError, match="nope"):
         rec.observe(pd.DataFrame({"user_id": ["u8"], "item_id": ["nope"]}))
     with pytest.raises(DataError, match="event"):
         rec.observe(pd.DataFrame({"user_id": ["u8"], "item_id": [item], "event": ["click"]}))
     with pytest.raises(DataError, match="user_id"):
         rec.observe(pd.DataFrame({"item_id": [item]}))
+    rec.forget("\uff558")
+    assert rec.live_state_.store.n_events() == 0
 
 
 def test_observed_plays_respect_retention_and_clock(data):
