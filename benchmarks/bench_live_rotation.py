@@ -35,14 +35,15 @@ from fairrec.splits import temporal_holdout
 DAY0 = pd.Timestamp("2026-01-05")
 
 
-def simulate(rec: fr.Recommender, users: list, truth: pd.DataFrame, cast, days: int) -> dict:
+def simulate(rec: fr.Recommender, users: list, truth: pd.DataFrame, days: int) -> dict:
     overlaps, ndcg = [], []
     prev: dict = {}
     for d in range(days):
         now = DAY0 + pd.Timedelta(days=d)
         frame = rec.home_batch(users, now=now, progress=False)
-        frame["user_id"] = frame.user_id.map({str(u): u for u in users})
-        frame["item_id"] = frame.item_id.map(cast)
+        for col in ("user_id", "item_id"):  # the test frame's id types
+            if frame[col].dtype != truth[col].dtype:
+                frame[col] = frame[col].astype(truth[col].dtype)
         top = frame[(frame.row_kind == "top_picks") & (frame.position < 10)].copy()
         top["rank"] = top.position + 1
         ndcg.append(metrics.ndcg_at_k(top[["user_id", "item_id", "rank"]], truth, k=10))
@@ -91,7 +92,6 @@ def main() -> None:
     trained = set(split.train_frame().user_id)
     users = [u for u in truth.user_id.unique() if u in trained]
     truth = truth[truth.user_id.isin(users)]
-    cast = type(data.item_ids[0].item() if hasattr(data.item_ids[0], "item") else data.item_ids[0])
     model = fr.models.ALS(factors=64, iterations=15, random_state=0)
     print(f"data: {data}; test viewers: {len(users)}; row size {args.row_size}; {args.days} days")
     results = {}
@@ -100,7 +100,7 @@ def main() -> None:
         ("every row rotates", LiveConfig(impression_exempt=())),
     ):
         rec = fr.Recommender(model=model, row_size=args.row_size, live=cfg).fit(split.train)
-        results[name] = simulate(rec, users, truth, cast, args.days)
+        results[name] = simulate(rec, users, truth, args.days)
     names = list(results)
     print("\n| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
