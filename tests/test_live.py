@@ -106,6 +106,22 @@ def test_observed_plays_without_personalization_change_nothing(data):
     assert not page.personalized and rec.explain_data_use(v)["history_events_used"] == 0
 
 
+def test_observed_play_of_an_excluded_title_is_never_evidence(data):
+    ledger = fr.ConsentLedger(default="allow")
+    rec = _rec(data, ledger)
+    u = data.user_ids[17]
+    hidden = _unseen(data, 17, 1)[0]
+    ledger.exclude(u, items=[hidden])
+    used = rec.explain_data_use(u)["history_events_used"]
+    rec.observe(pd.DataFrame({"user_id": [u], "item_id": [hidden]}))
+    assert rec.explain_data_use(u)["history_events_used"] == used
+    name = data.catalog["title"][data.item_ids.tolist().index(hidden)]
+    page = rec.home(u)
+    assert hidden not in _all_items(page)
+    assert all(name not in r.reason.text and name not in r.title for r in page.rows)
+    assert all(name not in i.reason.text for r in page.rows for i in r.items)
+
+
 def test_forget_removes_observed_plays_and_they_are_never_saved(data, tmp_path):
     rec = _rec(data)
     u = data.user_ids[7]

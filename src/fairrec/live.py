@@ -317,6 +317,18 @@ class LiveState:
     def unavailable(self, f: Any, now: pd.Timestamp, region: str | None) -> np.ndarray | None:
         return self.snapshot(f).avail.unavailable(now, region)
 
+    def restrict(
+        self, batch: ServingBatch, f: Any, now: pd.Timestamp, region: str | None
+    ) -> ServingBatch:
+        """The batch with titles unavailable at ``now`` in ``region`` banned (in place).
+
+        Applied after the history is final: an unavailable title the viewer watched stays in
+        their history (their taste did not change), it only cannot be shown."""
+        unavailable = self.snapshot(f).avail.unavailable(now, region)
+        if unavailable is not None:
+            batch.banned |= unavailable[None, :]
+        return batch
+
     # ------------------------------------------------------------------ observing
     def observe(
         self,
@@ -441,16 +453,13 @@ class LiveState:
         f: Any,
         now: pd.Timestamp,
         retention_days: float | None,
-        region: str | None,
     ) -> LiveBatch:
-        """The batch with availability, observed plays, impressions and cold marks applied."""
+        """The batch with observed plays, impressions and cold marks applied (see
+        :meth:`restrict` for availability)."""
         snap = self.snapshot(f)
         u = len(batch)
         n_items = batch.banned.shape[1]
         banned = batch.banned
-        unavailable = snap.avail.unavailable(now, region)
-        if unavailable is not None:
-            banned |= unavailable[None, :]
         if not len(self.store) and snap.cold is None:
             return batch  # nothing observed, nothing new: the gate's batch as it is
         histories, recent, personalized = batch.histories, batch.recent, batch.personalized

@@ -577,9 +577,10 @@ class Recommender(LiveServing):
             retention_days=self.retention_days,
             user_idx=idx,
         )
-        return self._live_state().apply(
-            _without_banned(batch), f, now, self.retention_days, region
-        )
+        live = self._live_state()
+        batch = live.apply(batch, f, now, self.retention_days)  # observed plays, impressions
+        batch = _without_banned(batch)  # exclusions leave the history, observed plays too
+        return live.restrict(batch, f, now, region)  # availability
 
     @staticmethod
     def _candidates(
