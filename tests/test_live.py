@@ -375,6 +375,24 @@ def test_add_titles_for_every_model(data, model):
     assert len(rec.recommend("u1", 10)) == 10
 
 
+def test_pages_with_live_rows_pass_the_verifier(data):
+    from fairrec.verify import verify_page
+
+    ledger = fr.ConsentLedger(default="allow")
+    for v in data.user_ids[:20]:
+        ledger.grant(v, "stated_interests")
+        ledger.state_interests(v, genres=["Drama"])
+    ledger.exclude(data.user_ids[3], genres=["Comedy"])
+    rec = _rec(data, ledger, min_row_items=1, max_rows=20)
+    rec.add_titles(pd.DataFrame({"item_id": ["n1"], "genres": [["Drama"]]}))
+    kinds = set()
+    for u in data.user_ids[:30]:
+        page = rec.home(u)
+        kinds |= {r.kind for r in page.rows}
+        assert verify_page(page, rec.data_, ledger, recommender=rec) == []
+    assert {"new_for_you", "more_like_this"} <= kinds
+
+
 def test_add_titles_keeps_maturity_caps(data):
     cat = data.catalog.copy()
     assert "maturity" in cat.columns

@@ -118,6 +118,7 @@ class MoreLikeThis(RowKind):
                 ],
                 data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
                 applies=applies,
-                anchor=names,
+                # no ``anchor``: an anchor claims to be the top contributor to a title's
+                # score (fairrec.verify); this row claims similarity to the latest title
             )
         ]
