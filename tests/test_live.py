@@ -212,6 +212,8 @@ def test_memory_is_capped_oldest_dropped(data):
     assert rec.live_state_.store.nbytes() == 5 * EVENT_DTYPE.itemsize == 85
     with pytest.raises(ParameterError):
         fr.Recommender(live=LiveConfig(max_events_per_viewer=0)).fit(data)
+    with pytest.raises(ParameterError, match="impression_keep"):
+        fr.Recommender(live=LiveConfig(impression_keep=1.5)).fit(data)
 
 
 # ---------------------------------------------------------------- (6) impressions
@@ -234,8 +236,10 @@ def test_seven_days_without_playing_rotate_the_page(user):
         if prev is not None:
             overlap = len(set(shown) & set(prev)) / len(set(shown))
             assert overlap <= 0.5, (day, overlap)
-            if tp:
-                assert [i.item_id for i in tp[0].items] == top  # exempt row keeps its titles
+            if tp:  # Top picks keeps its strongest titles, and repeats at most half a row
+                mine = [i.item_id for i in tp[0].items]
+                assert mine[0] == top[0]
+                assert len(set(mine) & set(prev)) <= 5
         elif tp:
             top = [i.item_id for i in tp[0].items]
         rec.observe(

@@ -59,7 +59,7 @@ def assemble(
     for kind in kinds:
         if not kind.may_apply(ctx):
             continue
-        skip = row_skip(ctx.batch, kind)  # live state: stale and cold-start titles
+        skip = row_skip(ctx, kind)  # live state: stale and cold-start titles
         for row in kind.build(ctx, taken if skip is None else taken | skip):
             items = row.items
             placed = items >= 0

@@ -68,14 +68,20 @@ class LiveConfig:
     impression_window_days : float, default 7.0
         How far back impressions count.
     impression_exempt : tuple of str, default ("top_picks",)
-        Row kinds that may repeat stale titles (the viewer's strongest matches stay put; every
-        other row rotates).
+        Row kinds that may repeat the viewer's strongest stale titles (see
+        ``impression_keep``); every other row rotates fully.
+    impression_keep : float, default 0.5
+        Share of an exempt row's size: an exempt row may repeat stale titles only among the
+        viewer's ``round(impression_keep * row_size)`` most relevant candidates, so its top
+        stays put and the rest of it rotates (0: it rotates fully; 1: a whole row of the
+        strongest candidates may repeat).
     """
 
     max_events_per_viewer: int = 1000
     impression_count: int = 1
     impression_window_days: float = 7.0
     impression_exempt: tuple[str, ...] = ("top_picks",)
+    impression_keep: float = 0.5
 
     def validate(self) -> None:
         for name in ("max_events_per_viewer", "impression_count"):
@@ -88,6 +94,9 @@ class LiveConfig:
         ex = self.impression_exempt
         if not isinstance(ex, tuple) or not all(isinstance(k, str) for k in ex):
             raise param_error("impression_exempt", "LiveConfig", "a tuple of row kind names", ex)
+        keep = self.impression_keep
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 <= keep <= 1:
+            raise param_error("impression_keep", "LiveConfig", "a number in [0, 1]", keep)
 
 
 class ObservedStore:
@@ -189,7 +198,9 @@ class LiveBatch(ServingBatch):
     cold : (n_items,) bool or None
         Titles added without refit (cold-start vectors from their metadata).
     exempt : tuple of str
-        Row kinds that may repeat stale titles.
+        Row kinds that may repeat stale titles among the strongest candidates.
+    keep : float
+        :attr:`LiveConfig.impression_keep`.
     """
 
     observed: np.ndarray | None = None
@@ -197,6 +208,7 @@ class LiveBatch(ServingBatch):
     stale: np.ndarray | None = None
     cold: np.ndarray | None = None
     exempt: tuple[str, ...] = ()
+    keep: float = 0.0
 
 
 class _Snapshot:
@@ -509,6 +521,7 @@ class LiveState:
             stale=stale,
             cold=snap.cold,
             exempt=self.config.impression_exempt,
+            keep=self.config.impression_keep,
         )
 
 
@@ -579,25 +592,30 @@ HISTORY_ROW_KINDS = frozenset(
 )
 
 
-def row_skip(batch: Any, kind: Any) -> np.ndarray | None:
+def row_skip(ctx: Any, kind: Any) -> np.ndarray | None:
     """``(u, n_items)`` titles a row kind must leave out for the live state (None: none).
 
     Stale titles (see :class:`LiveConfig`): for personalized viewers, in row kinds that
-    declare the watch history (:data:`HISTORY_ROW_KINDS` or ``personal = True``) and are not
-    exempt — so a row labelled "no personal data" is never shaped by impressions. Cold-start
-    titles: in every row kind that does not declare ``shows_new_titles`` (their reasons could
-    not say that the title's place is estimated from its metadata).
+    declare the watch history (:data:`HISTORY_ROW_KINDS` or ``personal = True``) — so a row
+    labelled "no personal data" is never shaped by impressions; an exempt row kind may still
+    use the stale titles among the viewer's ``round(keep * row_size)`` most relevant
+    candidates. Cold-start titles: in every row kind that does not declare
+    ``shows_new_titles`` (their reasons could not say that the title's place is estimated
+    from its metadata).
     """
+    batch = ctx.batch
     stale = getattr(batch, "stale", None)
     cold = getattr(batch, "cold", None)
     skip = None
     name = getattr(kind, "kind", None)
-    if (
-        stale is not None
-        and name not in batch.exempt
-        and (name in HISTORY_ROW_KINDS or getattr(kind, "personal", False))
-    ):
+    if stale is not None and (name in HISTORY_ROW_KINDS or getattr(kind, "personal", False)):
         skip = stale & batch.personalized[:, None]
+        keep = int(round(batch.keep * ctx.k)) if name in batch.exempt else 0
+        if keep > 0:  # the viewer's strongest candidates may repeat
+            top = ctx.cand[:, :keep]
+            ok = top >= 0
+            who = np.broadcast_to(np.arange(len(batch))[:, None], top.shape)[ok]
+            skip[who, top[ok]] = False
     if cold is not None and not getattr(kind, "shows_new_titles", False):
         skip = (
             cold[None, :] | skip

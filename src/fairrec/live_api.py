@@ -208,6 +208,7 @@ class LiveServing:
             observed=np.zeros(1, dtype=np.int64),
             cold=snap.cold,
             exempt=live.config.impression_exempt,
+            keep=live.config.impression_keep,
         )
         ctx = self._context(batch, f)
         assembled = assemble(
