@@ -59,6 +59,15 @@ def main() -> None:
         "'1.0:0.8,0.9:0.7,0.8:0.6,0.7:0.5,0.6:0.5'; prints the novelty / 2D-nDCG trade-off",
     )
     ap.add_argument(
+        "--frontier",
+        default="",
+        help="comma-separated 'cap:floor' exploration settings of the exploratory rows "
+        "(BecauseYouWatched/OutsideYourBubble max_popularity : BecauseYouWatched "
+        "min_relevance), e.g. '1.0:0.8,0.9:0.8,0.8:0.8,0.7:0.8,0.8:0.9,0.8:0.6,0.7:0'; prints "
+        "page recall and long-tail hits vs the plain list and saves "
+        "benchmarks/results/frontier_recall_tail_<data>.png (the default marked)",
+    )
+    ap.add_argument(
         "--truth", action="store_true", help="report whether the page's claims hold (issue 14)"
     )
     args = ap.parse_args()
@@ -85,9 +94,7 @@ def main() -> None:
     truth = truth[truth.user_id.isin(users)]
 
     pages = rec.home_batch(users, progress=False)
-    pages["user_id"] = pages.user_id.map({str(u): u for u in users})
-    cast = type(data.item_ids[0].item() if hasattr(data.item_ids[0], "item") else data.item_ids[0])
-    pages["item_id"] = pages.item_id.map(cast)
+    pages = _typed(pages, users, data)
 
     # Top picks vs plain ALS top-10
     top = pages[pages.row_kind == "top_picks"].copy()
@@ -117,6 +124,11 @@ def main() -> None:
         }
 
     ours, base = page_stats(pages), page_stats(plain)
+    # the plain list of the same length per viewer: page recall and long-tail hits
+    same = plain[["user_id", "item_id"]]
+    head = head_titles(train)
+    hits_page, tail_page = hits(pages, truth, head)
+    hits_plain, tail_plain = hits(same, truth, head)
     print(f"data: {data}; test viewers: {len(users)}; row size {args.row_size}")
     print("\n| row | NDCG@10 |\n| --- | --- |")
     print(f"| plain ALS top-10 | {ndcg_als:.4f} |")
@@ -130,9 +142,143 @@ def main() -> None:
         f"\ncoverage ratio {ours['catalog coverage'] / base['catalog coverage']:.2f}x, "
         f"novelty {100 * (ours['mean novelty'] / base['mean novelty'] - 1):+.1f} %"
     )
+    print(
+        f"\n| held-out positives ({len(truth)}; {int((~truth.item_id.isin(head)).sum())} "
+        "long-tail) | found | long-tail found |\n| --- | --- | --- |"
+    )
+    print(f"| plain ALS list, same length per viewer | {hits_plain} | {tail_plain} |")
+    print(f"| fairrec default page | {hits_page} | {tail_page} |")
+    print(
+        f"| ratio | {hits_page / max(hits_plain, 1):.2f}x | {tail_page / max(tail_plain, 1):.2f}x |"
+    )
+    print(
+        f"\npage recall {hits_page / len(truth):.4f} vs plain {hits_plain / len(truth):.4f} "
+        f"({hits_page / max(hits_plain, 1):.2f}x); long-tail hits {tail_page} vs {tail_plain} "
+        f"({tail_page / max(tail_plain, 1):.2f}x); coverage ceiling "
+        f"{min(1.0, len(users) * ours['titles/viewer'] / data.n_items) / base['catalog coverage']:.2f}x"
+    )
     print("row kinds shown:", pages.groupby("row_kind").user_id.nunique().to_dict())
+    pers = len(users)
+    print(
+        "hidden gems on "
+        f"{100 * pages[pages.row_kind == 'hidden_gems'].user_id.nunique() / pers:.1f} % "
+        "of personalized pages"
+    )
+    serendipity_report(rec, users, truth, train)
     if args.sweep:
         sweep(rec, split.train, users, truth, train, data, args.sweep)
+    if args.frontier:
+        name = f"synthetic{args.synthetic.replace(':', 'x')}" if args.synthetic else "ml100k"
+        frontier(rec, split.train, users, truth, train, data, args.frontier, name)
+
+
+def _typed(pages: pd.DataFrame, users: list, data) -> pd.DataFrame:
+    """The page frame with the split's own id values (pages carry canonical ids)."""
+    from fairrec.ids import canon_id
+
+    pages = pages.copy()
+    pages["user_id"] = pages.user_id.map({canon_id(u): u for u in users} | {u: u for u in users})
+    first = data.item_ids[0]
+    cast = type(first.item() if hasattr(first, "item") else first)
+    pages["item_id"] = pages.item_id.map(cast)
+    return pages
+
+
+def head_titles(train: pd.DataFrame, share: float = 0.8) -> set:
+    """The head: the most played titles that together draw ``share`` of the training plays."""
+    counts = train.item_id.value_counts()
+    cum = counts.cumsum() / counts.sum()
+    n_head = int(np.searchsorted(cum.to_numpy(), share, side="left")) + 1
+    return set(counts.index[:n_head])
+
+
+def hits(frame: pd.DataFrame, truth: pd.DataFrame, head: set) -> tuple[int, int]:
+    """Held-out positives found anywhere in ``frame``, and those outside ``head``."""
+    got = frame[["user_id", "item_id"]].drop_duplicates().merge(truth[["user_id", "item_id"]])
+    return len(got), int((~got.item_id.isin(head)).sum())
+
+
+def serendipity_report(rec, users, truth, train) -> None:
+    """The ``Serendipity`` re-ranker vs plain ALS top-10 (same model, same candidates)."""
+    plain = rec.recommend_batch(users, k=10)
+    ser = rec.recommend_batch(users, k=10, reranker=fr.rerank.Serendipity())
+    print(
+        "\n| top-10 | NDCG@10 | serendipity | unexpectedness | novelty |\n| --- | --- | --- | --- | --- |"
+    )
+    figures = []
+    for name, recs in (("plain ALS", plain), ("Serendipity()", ser)):
+        f = (
+            metrics.ndcg_at_k(recs, truth, k=10),
+            metrics.serendipity(recs, truth, train=train, k=10),
+            metrics.unexpectedness(recs, train, k=10),
+            metrics.novelty(recs, train, k=10),
+        )
+        figures.append(f)
+        print(f"| {name} | " + " | ".join(f"{x:.4f}" for x in f) + " |")
+    (n0, s0, u0, _), (n1, s1, u1, _) = figures
+    print(
+        f"Serendipity vs plain: NDCG@10 {n1 / n0:.3f}x, serendipity {100 * (s1 / s0 - 1):+.1f} %, "
+        f"unexpectedness {100 * (u1 / u0 - 1):+.1f} %"
+    )
+
+
+def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -> None:
+    """Page recall vs long-tail hits (both vs the plain list of the same length per viewer)
+    for other exploration settings of the same fitted model; saves the frontier plot."""
+    from fairrec import rows as R
+
+    head = head_titles(train)
+    default = R.BecauseYouWatched()
+    d_key = (default.max_popularity, default.min_relevance)
+    print(
+        "\n| exploration (cap : floor) | titles/viewer | page recall vs plain | long-tail hits "
+        "vs plain | novelty vs plain |\n| --- | --- | --- | --- | --- |"
+    )
+    share = train.item_id.value_counts(normalize=True)
+    floor_ = 1 / len(train)
+    table = {}
+    for setting in spec.split(","):
+        cap, floor = (float(x) for x in setting.split(":"))
+        kinds = [
+            R.TopPicks(),
+            R.BecauseYouWatched(max_popularity=cap, min_relevance=floor),
+            R.StatedInterests(),
+            R.HiddenGems(),
+            R.OutsideYourBubble(max_popularity=cap),
+        ]
+        r = fr.Recommender.from_fitted(
+            rec.model_, train_data, train_user_ids=rec.train_user_ids_, rows=kinds,
+            row_size=rec.row_size,
+        )
+        pages = _typed(r.home_batch(users, progress=False), users, data)
+        n = pages.groupby("user_id").size()
+        plain = r.recommend_batch(users, k=int(n.max()))
+        plain = plain[plain["rank"] <= plain.user_id.map(n)]
+        h, t = hits(pages, truth, head)
+        hp, tp = hits(plain, truth, head)
+        nov = (-np.log2(pages.item_id.map(share).fillna(floor_))).mean()
+        pnov = (-np.log2(plain.item_id.map(share).fillna(floor_))).mean()
+        label = f"{cap:g} : {floor:g}" + (" (default)" if (cap, floor) == d_key else "")
+        table[label] = {
+            "page recall vs plain": h / max(hp, 1),
+            "long-tail hits vs plain": t / max(tp, 1),
+        }
+        print(
+            f"| {label} | {len(pages) / len(users):.1f} | {h / max(hp, 1):.2f}x ({h}/{hp}) | "
+            f"{t / max(tp, 1):.2f}x ({t}/{tp}) | {100 * (nov / pnov - 1):+.1f} % |"
+        )
+    frame = pd.DataFrame(table).T
+    fig = fr.plot.tradeoff(
+        frame,
+        x="long-tail hits vs plain",
+        y="page recall vs plain",
+        x_higher=True,
+        y_higher=True,
+        title=f"Page exploration settings (BecauseYouWatched cap : floor), {name}",
+    )
+    out = Path(__file__).resolve().parent / "results" / f"frontier_recall_tail_{name}.png"
+    fig.savefig(out, bbox_inches="tight")
+    print(f"saved {out}")
 
 
 def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
@@ -165,9 +311,7 @@ def sweep(rec, train_data, users, truth, train, data, spec: str) -> None:
             row_size=rec.row_size,
         )
         pages = r.home_batch(users, progress=False)
-        pages["user_id"] = pages.user_id.map({str(u): u for u in users})
-        cast = type(data.item_ids[0].item())
-        pages["item_id"] = pages.item_id.map(cast)
+        pages = _typed(pages, users, data)
         n = len(pages) // len(users)
         plain = r.recommend_batch(users, k=n)
         nov = (-np.log2(pages.item_id.map(share).fillna(floor))).mean()

@@ -29,6 +29,7 @@ from fairrec.rows import (
     BecauseYouWatched,
     DiversePopular,
     HiddenGems,
+    OffTheMainstream,
     OutsideYourBubble,
     PopularInGenre,
     StatedInterests,
@@ -457,6 +458,7 @@ ALL_ROWS = [
     StatedInterests(),
     HiddenGems(),
     OutsideYourBubble(min_neighbors=2, max_overlap=0.5),
+    OffTheMainstream(min_relevance=0.5),
     DiversePopular(only_unpersonalized=False),
     PopularInGenre(n_rows=2, only_unpersonalized=False),
 ]

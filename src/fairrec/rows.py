@@ -32,6 +32,7 @@ __all__ = [
     "TopPicks",
     "BecauseYouWatched",
     "HiddenGems",
+    "OffTheMainstream",
     "OutsideYourBubble",
     "StatedInterests",
     "DiversePopular",
@@ -210,6 +211,27 @@ def _below(ctx: RowContext, cap: float) -> np.ndarray | None:
     if cap >= 1.0:
         return None
     return ctx.cand_pop_pct < cap
+
+
+def _relevance_floor(ctx: RowContext, floor: float) -> np.ndarray | None:
+    """(u, C) mask of candidates at or above the relevance floor: a relevance percentile
+    among the viewer's candidates (``ctx.rel_pct``, the page's score). Viewers without
+    personalization have no model relevance: the floor does not apply to them. None: no
+    floor (0)."""
+    if floor <= 0.0:
+        return None
+    return (ctx.rel_pct >= floor) | ~ctx.batch.personalized[:, None]
+
+
+def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+def _check_floor(owner: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise param_error("min_relevance", owner, "in [0, 1)", value)
 
 
 def _check_cap(owner: str, name: str, value: Any) -> None:
@@ -429,11 +451,18 @@ class BecauseYouWatched(RowKind):
         Candidates considered per row.
     similarity_weight : float, default 0.7
         Weight of the similarity to the anchor against the viewer's relevance when ordering.
-    max_popularity : float, default 0.7
+    max_popularity : float, default 0.8
         Only titles below this popularity percentile are eligible: the row explores the
-        anchor's neighbourhood off the mainstream (1.0 disables the cap).
+        anchor's neighbourhood off the mainstream (1.0 disables the cap). On MovieLens 100K
+        the titles above the 80th percentile draw about 80 % of the plays (the head).
     min_titles : int, default 3
         An anchor needs at least this many candidates it tops.
+    min_relevance : float, default 0.8
+        Relevance floor: only candidates whose relevance percentile among the viewer's
+        candidates (the page's score) is at least this are eligible, so the row holds the
+        viewer's relevant titles off the mainstream and is never filled with weak ones
+        (0 disables the floor). With the default 1,000 candidates: the top 200. A viewer
+        with too few such titles gets no row (rows are never padded).
     """
 
     kind = "because_you_watched"
@@ -446,10 +475,13 @@ class BecauseYouWatched(RowKind):
         similarity_weight: float = 0.7,
         reranker: Any = None,
         n_recent: int = 10,
-        max_popularity: float = 0.7,
+        max_popularity: float = 0.8,
         min_titles: int = 3,
+        min_relevance: float = 0.8,
     ) -> None:
         _check_pool("BecauseYouWatched", pool)
+        _check_floor("BecauseYouWatched", min_relevance)
+        self.min_relevance = min_relevance
         _check_cap("BecauseYouWatched", "max_popularity", max_popularity)
         self.max_popularity = max_popularity
         if not 0.0 <= similarity_weight <= 1.0:
@@ -468,7 +500,12 @@ class BecauseYouWatched(RowKind):
         k = ctx.k
         cand, rel, eligible = _compact_pool(
             ctx,
-            *_gather_pool(ctx, taken, None, _below(ctx, self.max_popularity)),
+            *_gather_pool(
+                ctx,
+                taken,
+                None,
+                _both(_below(ctx, self.max_popularity), _relevance_floor(ctx, self.min_relevance)),
+            ),
             self.pool + (self.n_rows - 1) * k,
         )
         anchor_of, col_of, value, _, basis = _contributions(ctx, np.where(eligible, cand, -1))
@@ -636,6 +673,9 @@ class HiddenGems(RowKind):
         Minimum relevance percentile among the viewer's candidates (personalized only).
     min_watchers : int, default 5
         Watchers a title needs before its liked share is compared (when liking is measured).
+    max_items : int, optional
+        Show at most this many gems (default: the row size). Rare titles are rarely the
+        ones a viewer plays next, so a shorter row keeps the page relevant.
     """
 
     kind = "hidden_gems"
@@ -647,9 +687,13 @@ class HiddenGems(RowKind):
         reranker: Any = None,
         pool: int = 300,
         min_watchers: int = 5,
+        max_items: int | None = None,
     ) -> None:
         _check_pool("HiddenGems", pool)
         _check_pool("HiddenGems", min_watchers)
+        if max_items is not None:
+            _check_pool("HiddenGems", max_items)
+        self.max_items = max_items
         self.pool = pool
         if not 0.0 < quantile <= 1.0:
             raise param_error("quantile", "HiddenGems", "in (0, 1]", quantile)
@@ -681,6 +725,8 @@ class HiddenGems(RowKind):
         )
         context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors, context)
+        if self.max_items is not None:
+            picks = picks[:, : self.max_items]
         items, scores = _pick(ctx, cand, picks, rel)
         pers = ctx.batch.personalized
         n = ctx.n
@@ -751,6 +797,96 @@ class HiddenGems(RowKind):
         ]
 
 
+class OffTheMainstream(RowKind):
+    """The viewer's most relevant titles outside the catalog's most watched ones.
+
+    The page's allocation row: built after the themed rows, it takes what is left of the
+    viewer's *relevant* candidates off the mainstream, so those reach the page without the
+    rows being filled with weak titles. A title is eligible when fewer than ``max_share`` of
+    the catalog's titles have fewer watchers than it (the share
+    :func:`fairrec.evidence.popularity_share` states, as for *Hidden gems*) and its
+    relevance percentile among the viewer's candidates (the page's score) is at least
+    ``min_relevance``. Titles keep the model's order (light MMR diversity). Each title's
+    evidence states its watchers and popularity share; the row's evidence the two bounds.
+
+    Parameters
+    ----------
+    max_share : float in (0, 1], default 0.8
+        Outside the most watched ``1 - max_share`` of the catalog's titles (on MovieLens 100K
+        the most watched fifth draws about 80 % of the plays, the usual head).
+    min_relevance : float in [0, 1), default 0.8
+        Relevance floor (with the default 1,000 candidates: the viewer's top 200).
+    pool : int, default 300
+    reranker : re-ranker, default ``MMR(lambda_=0.95)``
+    title : str, default "Off the mainstream for you"
+    """
+
+    kind = "off_the_mainstream"
+    personal = True
+
+    def __init__(
+        self,
+        max_share: float = 0.8,
+        min_relevance: float = 0.8,
+        pool: int = 300,
+        reranker: Any = None,
+        title: str = "Off the mainstream for you",
+    ) -> None:
+        _check_cap("OffTheMainstream", "max_share", max_share)
+        _check_floor("OffTheMainstream", min_relevance)
+        _check_pool("OffTheMainstream", pool)
+        self.max_share = max_share
+        self.min_relevance = min_relevance
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.95)
+        self.title = title
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        st = _stats(ctx)
+        off = (st.pop_share < self.max_share)[np.maximum(ctx.cand, 0)] & (ctx.cand >= 0)
+        off &= ctx.rel_pct >= self.min_relevance
+        cand, rel, valid = _compact_pool(ctx, *_gather_pool(ctx, taken, None, off), self.pool)
+        picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
+        items, scores = _pick(ctx, cand, picks, rel)
+        n = ctx.n
+        texts, evidence = [], []
+        for its in items.tolist():
+            t_row, e_row = [], []
+            for i in its:
+                if i < 0:
+                    break
+                e_row.append(_popularity_evidence(st, i))
+                t_row.append(
+                    f"Off the mainstream: {_watched_text(st, i)}; "
+                    f"{_share_text(st.pop_share[i])} of the catalog's titles have fewer viewers "
+                    "(your watch history)"
+                )
+            texts.append(t_row)
+            evidence.append(e_row)
+        claim = (
+            f"Among the top {_share_text(1 - self.min_relevance)} of your candidates, and "
+            f"watched by fewer viewers than the most watched {_share_text(1 - self.max_share)} "
+            "of the catalog's titles (your watch history)"
+        )
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=[self.title] * n,
+                reason_kind=self.kind,
+                reason_text=[claim] * n,
+                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                applies=ctx.batch.personalized.copy(),
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}]
+                * n,
+            )
+        ]
+
+
 _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
@@ -803,7 +939,7 @@ class OutsideYourBubble(RowKind):
     title : str
     pool : int, default 300
         Candidates considered.
-    max_popularity : float, default 0.7
+    max_popularity : float, default 0.8
         Only titles below this popularity percentile are eligible (1.0: no cap).
     min_neighbors : int, default 4
     max_overlap : float, default 0.33
@@ -817,7 +953,7 @@ class OutsideYourBubble(RowKind):
         reranker: Any = None,
         title: str = "Outside your bubble",
         pool: int = 300,
-        max_popularity: float = 0.7,
+        max_popularity: float = 0.8,
         min_neighbors: int = 4,
         max_overlap: float = 0.33,
     ) -> None:
@@ -1154,13 +1290,20 @@ class PopularInGenre(RowKind):
 
 
 def default_rows() -> list[RowKind]:
-    """The default page: personalized rows, stated interests, and non-personal rows."""
+    """The default page: personalized rows, stated interests, and non-personal rows.
+
+    Rows are built in this order, each from the candidates the earlier ones left: the themed
+    rows first, then *Off the mainstream* takes what is left of the viewer's relevant
+    candidates outside the head. *Hidden gems* shows at most half a row: rare titles are
+    rarely the ones played next (benchmarks/RESULTS.md, "Surprising and relevant").
+    """
     return [
         TopPicks(),
         BecauseYouWatched(n_rows=2),
         StatedInterests(),
-        HiddenGems(),
+        HiddenGems(max_items=10),
         OutsideYourBubble(),
+        OffTheMainstream(),
         DiversePopular(),
         PopularInGenre(n_rows=2),
     ]

@@ -485,6 +485,26 @@ class _Verifier:
                             p,
                             it.item_id,
                         )
+        if kind == "off_the_mainstream" and row.reason is not None and row.reason.evidence:
+            claim = row.reason.evidence
+            t = self._stats()
+            if not t["share"][i] < claim.get("max_share", 1.0):
+                self.fail(
+                    "claim",
+                    f"{self.cat.titles[i]!r} is not off the mainstream "
+                    f"(popularity share {t['share'][i]:.3f})",
+                    r,
+                    p,
+                    it.item_id,
+                )
+            if it.score < claim.get("min_relevance", 0.0) - _TOL:
+                self.fail(
+                    "claim",
+                    f"relevance percentile {it.score:.3f} is below the row's floor",
+                    r,
+                    p,
+                    it.item_id,
+                )
         if kind == "popular_in_genre" and row.reason is not None and row.reason.evidence:
             g = row.reason.evidence.get("genre")
             if g is not None and g not in self.cat.genres[i]:
