@@ -247,7 +247,10 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
             R.OutsideYourBubble(max_popularity=cap),
         ]
         r = fr.Recommender.from_fitted(
-            rec.model_, train_data, train_user_ids=rec.train_user_ids_, rows=kinds,
+            rec.model_,
+            train_data,
+            train_user_ids=rec.train_user_ids_,
+            rows=kinds,
             row_size=rec.row_size,
         )
         pages = _typed(r.home_batch(users, progress=False), users, data)

@@ -881,8 +881,7 @@ class OffTheMainstream(RowKind):
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=np.full(items.shape, None, dtype=object),
                 item_evidence=_objects(evidence, items.shape),
-                evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}]
-                * n,
+                evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}] * n,
             )
         ]
 
