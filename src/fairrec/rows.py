@@ -23,7 +23,7 @@ from fairrec.errors import param_error
 from fairrec.gate import ServingBatch
 from fairrec.models import top_n
 from fairrec.page import DATA_CATALOG_POPULARITY, DATA_STATED_INTERESTS, DATA_WATCH_HISTORY
-from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity
+from fairrec.rerank import MMR, RerankContext, Serendipity
 
 __all__ = [
     "RowContext",
@@ -670,9 +670,15 @@ class HiddenGems(RowKind):
         On MovieLens 100K (``keep_below=True``) the gems' median popularity percentile is
         then about 30 % (benchmarks/RESULTS.md, "Truthful pages").
     min_relevance : float, default 0.5
-        Minimum relevance percentile among the viewer's candidates (personalized only).
+        Relevance floor (personalized viewers): the title's model score is at least the
+        ``min_relevance`` quantile of the viewer's scores over the titles that may be shown
+        (the whole catalog, unseen and not excluded). Gems are taken from the whole catalog,
+        so a gem may lie beyond the viewer's ``n_candidates`` (its page score is then 0).
     min_watchers : int, default 5
         Watchers a title needs before its liked share is compared (when liking is measured).
+    reranker : re-ranker, default ``MMR(lambda_=0.5, similarity="jaccard")`` on genres
+        (a re-ranker with ``similarity="jaccard"`` gets the genre rows, any other the model's
+        title vectors)
     max_items : int, optional
         Show at most this many gems (default: the row size). Rare titles are rarely the
         ones a viewer plays next, so a shorter row keeps the page relevant.
@@ -702,7 +708,10 @@ class HiddenGems(RowKind):
         self.quantile = quantile
         self.min_relevance = min_relevance
         self.min_watchers = min_watchers
-        self.reranker = reranker if reranker is not None else LongTail(lambda_=0.5)
+        # spread over genres: a gem row dominated by the genre of the rows above it would be
+        # dropped by the page's genre-diversity rule (assembly, ``max_rows_per_genre``)
+        default = MMR(lambda_=0.5, similarity="jaccard")
+        self.reranker = reranker if reranker is not None else default
 
     def eligible(self, st: Any) -> np.ndarray:
         """(n_items,) titles whose facts make the row's claim true."""
@@ -716,15 +725,20 @@ class HiddenGems(RowKind):
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         st = _stats(ctx)
-        ok_title = self.eligible(st)
-        safe = np.maximum(ctx.cand, 0)
-        tail = ok_title[safe] & (ctx.cand >= 0)
-        relevant = (ctx.rel_pct >= self.min_relevance) | ~ctx.batch.personalized[:, None]
-        cand, rel, valid = _compact_pool(
-            ctx, *_gather_pool(ctx, taken, None, tail & relevant), self.pool
-        )
+        # the pool comes from the whole catalog, not only the viewer's top candidates: on a
+        # large catalog the most relevant titles are rarely rare ones
+        ok = self.eligible(st)[None, :] & ~ctx.blocked & ~taken
+        pers = ctx.batch.personalized
+        if self.min_relevance > 0 and pers.any():
+            ok &= (ctx.scores >= _catalog_floor(ctx, self.min_relevance)) | ~pers[:, None]
+        cand, rel = top_n(np.where(ok, ctx.scores, -np.inf), self.pool)
+        valid = cand >= 0
+        rel = np.where(valid, rel, 0.0)
         context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
-        picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors, context)
+        on_genres = getattr(self.reranker, "similarity", None) == "jaccard"
+        vectors = ctx.genres if on_genres else ctx.vectors
+        score = _normalize(rel, valid) if on_genres else rel
+        picks = self._rerank(self.reranker, ctx, score, cand, valid, vectors, context)
         if self.max_items is not None:
             picks = picks[:, : self.max_items]
         items, scores = _pick(ctx, cand, picks, rel)
@@ -778,8 +792,8 @@ class HiddenGems(RowKind):
                 reason_text=[
                     claim
                     + (
-                        f", and in the top {_share_text(1 - self.min_relevance)} of your "
-                        "candidates (your watch history)"
+                        f", and in the top {_share_text(1 - self.min_relevance)} of the "
+                        "catalog's titles for you (your watch history)"
                         if p
                         else " (no personal data)"
                     )
@@ -884,6 +898,18 @@ class OffTheMainstream(RowKind):
                 evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}] * n,
             )
         ]
+
+
+def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
+    """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
+    may be shown to them (unseen, not excluded)."""
+    allowed = ~ctx.blocked
+    count = allowed.sum(axis=1)
+    asc = np.sort(np.where(allowed, ctx.scores, -np.inf), axis=1)
+    n_items = ctx.scores.shape[1]
+    at = n_items - count + np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
+    thr = asc[ctx.ar[:, 0], np.minimum(at, n_items - 1)]
+    return np.where(count > 0, thr, np.inf)[:, None]
 
 
 _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
