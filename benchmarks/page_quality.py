@@ -61,9 +61,8 @@ def main() -> None:
     ap.add_argument(
         "--frontier",
         default="",
-        help="comma-separated 'cap:floor' exploration settings of the exploratory rows "
-        "(BecauseYouWatched/OutsideYourBubble max_popularity : BecauseYouWatched "
-        "min_relevance), e.g. '1.0:0.8,0.9:0.8,0.8:0.8,0.7:0.8,0.8:0.9,0.8:0.6,0.7:0'; prints "
+        help="comma-separated 'cap:floor' exploration settings of the default page's "
+        "exploratory rows (popularity bound : relevance floor, see explored()), e.g. '1.0:0.8,0.9:0.8,0.8:0.8,0.7:0.8,0.8:0.9,0.8:0.6,0.7:0'; prints "
         "page recall and long-tail hits vs the plain list and saves "
         "benchmarks/results/frontier_recall_tail_<data>.png (the default marked)",
     )
@@ -230,6 +229,25 @@ def serendipity_report(rec, users, truth, train) -> None:
     )
 
 
+def explored(cap: float, floor: float) -> list:
+    """The default rows with other exploration settings: ``cap`` the popularity bound of
+    the exploratory rows (BecauseYouWatched / OutsideYourBubble ``max_popularity``,
+    OffTheMainstream ``max_share``), ``floor`` their relevance floor (``min_relevance`` of
+    BecauseYouWatched and OffTheMainstream)."""
+    from fairrec import rows as R
+
+    out = []
+    for kind in R.default_rows():
+        if isinstance(kind, R.BecauseYouWatched):
+            kind = R.BecauseYouWatched(n_rows=kind.n_rows, max_popularity=cap, min_relevance=floor)
+        elif isinstance(kind, R.OutsideYourBubble):
+            kind = R.OutsideYourBubble(max_popularity=cap)
+        elif isinstance(kind, R.OffTheMainstream):
+            kind = R.OffTheMainstream(max_share=cap, min_relevance=floor)
+        out.append(kind)
+    return out
+
+
 def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -> None:
     """Page recall vs long-tail hits (both vs the plain list of the same length per viewer)
     for other exploration settings of the same fitted model; saves the frontier plot."""
@@ -239,7 +257,8 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
     default = R.BecauseYouWatched()
     d_key = (default.max_popularity, default.min_relevance)
     print(
-        "\n| exploration (cap : floor) | titles/viewer | page recall vs plain | long-tail hits "
+        "\n| exploration (popularity cap : relevance floor) | titles/viewer "
+        "| page recall vs plain | long-tail hits "
         "vs plain | novelty vs plain |\n| --- | --- | --- | --- | --- |"
     )
     share = train.item_id.value_counts(normalize=True)
@@ -247,13 +266,7 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
     table = {}
     for setting in spec.split(","):
         cap, floor = (float(x) for x in setting.split(":"))
-        kinds = [
-            R.TopPicks(),
-            R.BecauseYouWatched(max_popularity=cap, min_relevance=floor),
-            R.StatedInterests(),
-            R.HiddenGems(),
-            R.OutsideYourBubble(max_popularity=cap),
-        ]
+        kinds = explored(cap, floor)
         r = fr.Recommender.from_fitted(
             rec.model_,
             train_data,
@@ -285,7 +298,7 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
         y="page recall vs plain",
         x_higher=True,
         y_higher=True,
-        title=f"Page exploration settings (BecauseYouWatched cap : floor), {name}",
+        title=f"Default page, exploration settings (popularity cap : relevance floor), {name}",
     )
     out = Path(__file__).resolve().parent / "results" / f"frontier_recall_tail_{name}.png"
     fig.savefig(out, bbox_inches="tight")
