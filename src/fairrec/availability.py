@@ -16,7 +16,7 @@ A title is *available* at time ``now`` in ``region`` when
 regions, or it lists none). ``region=None`` means the caller does not filter by region.
 
 The table is keyed by canonical title id (:func:`fairrec.ids.canon_id`), so it survives a
-model reload or :meth:`Recommender.add_titles`; :meth:`AvailabilityTable.unavailable`
+model reload or :meth:`~fairrec.live_api.LiveServing.add_titles`; :meth:`AvailabilityTable.aligned`
 aligns it with a snapshot's titles.
 """
 

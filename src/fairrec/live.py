@@ -2,7 +2,7 @@
 and availability — everything a backend changes between two refits.
 
 The state lives next to the fitted snapshot, never inside it: a model reload
-(:meth:`Recommender.reload`) swaps the snapshot and keeps the observed events, the
+(:meth:`~fairrec.live_api.LiveServing.reload`) swaps the snapshot and keeps the observed events, the
 availability table and the serving configuration.
 
 Observed events
@@ -64,7 +64,7 @@ class LiveConfig:
         A title shown to a viewer at least this many times within ``impression_window_days``
         (and never played) is *stale*: the viewer's next personalized pages leave it out of
         every row kind that declares the watch history, except those in
-        ``impression_exempt`` (see :func:`row_skip`).
+        ``impression_exempt`` (see ``fairrec.live.row_skip``).
     impression_window_days : float, default 7.0
         How far back impressions count.
     impression_exempt : tuple of str, default ("top_picks",)
@@ -355,7 +355,7 @@ class LiveState:
         time_col: str | None = C.TIME,
         weight_col: str | None = C.WEIGHT,
     ) -> dict[str, int]:
-        """Validate and store events; see :meth:`Recommender.observe`."""
+        """Validate and store events; see :meth:`~fairrec.live_api.LiveServing.observe`."""
         from fairrec.data import _timestamps, _weights
 
         if not isinstance(events, pd.DataFrame):

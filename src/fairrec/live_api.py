@@ -72,7 +72,7 @@ class LiveServing:
     ) -> dict[str, int]:
         """Add plays and impressions seen after ``fit`` to the viewers' serving state.
 
-        The next :meth:`home` / :meth:`recommend` of the viewer uses them: the history the
+        The next :meth:`~fairrec.recommender.Recommender.home` / :meth:`~fairrec.recommender.Recommender.recommend` of the viewer uses them: the history the
         model scores from is the consented history plus the observed plays, so the viewer's
         vector is re-solved from it (ALS: implicit's exact least-squares solve, the same one
         as for training histories; BPR: the same least-squares fold-in on BPR's factors;
@@ -82,7 +82,7 @@ class LiveServing:
 
         Events of viewers without ``personalization`` consent now are dropped, not stored;
         stored events are used only while the viewer keeps that consent, only inside the
-        retention window and never after :meth:`forget`. They are held in memory only (never
+        retention window and never after :meth:`~fairrec.recommender.Recommender.forget`. They are held in memory only (never
         written to model files), at most ``LiveConfig.max_events_per_viewer`` per viewer
         (oldest dropped).
 

@@ -16,7 +16,7 @@ __all__ = ["NewForYou", "MoreLikeThis"]
 
 
 class NewForYou(RowKind):
-    """Titles added without refit (:meth:`Recommender.add_titles`) that match the viewer's
+    """Titles added without refit (:meth:`~fairrec.live_api.LiveServing.add_titles`) that match the viewer's
     consented genres: stated liked genres (with ``stated_interests``) and the genres of the
     consented history (with ``personalization``). Nothing else is used.
 
@@ -84,7 +84,7 @@ class NewForYou(RowKind):
 
 class MoreLikeThis(RowKind):
     """The nearest neighbours, by the model's item vectors, of the viewer's most recently
-    watched title (the same similarity as :meth:`Recommender.similar` for factor models).
+    watched title (the same similarity as :meth:`~fairrec.live_api.LiveServing.similar` for factor models).
 
     Parameters
     ----------

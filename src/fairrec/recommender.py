@@ -230,7 +230,7 @@ class Recommender(LiveServing):
         Viewers per chunk in batch calls (bounds memory).
     live : LiveConfig, optional
         Live-serving settings (observed events cap, impression discount); see
-        :class:`fairrec.live.LiveConfig` and :meth:`observe`.
+        :class:`fairrec.live.LiveConfig` and :meth:`~fairrec.live_api.LiveServing.observe`.
 
     Examples
     --------
@@ -997,7 +997,7 @@ class Recommender(LiveServing):
             ``retention_days``, ``history_events_used``, ``trained_on_your_data``,
             ``trained_titles``, ``model_trained_at``, ``training_data_until``,
             ``stated_interests``, ``exclusions``, ``live_events_used`` (observed plays and
-            impressions used, :meth:`observe`), ``generated_at``, ``text``) whose ``str()``
+            impressions used, :meth:`~fairrec.live_api.LiveServing.observe`), ``generated_at``, ``text``) whose ``str()``
             is a readable summary.
         """
         self._require_fitted()
