@@ -616,3 +616,45 @@ def test_spark_pages_are_truthful(rated):
         assert not set(got[got.user_id == str(users[0])].item_id) & {str(i) for i in banned}
     finally:
         spark.stop()
+
+
+def _closest_reference(h, t, self_rows, k):
+    """closest_viewers by its definition: a stable sort of every training row by -key."""
+    watched = (t.toarray() != 0) | _explicit(t)
+    overlap = (h.toarray() != 0).astype(float) @ watched.T.astype(float)
+    key = overlap**2 / np.maximum(watched.sum(axis=1), 1)[None, :]
+    key[overlap <= 0] = -1.0
+    for v, r in enumerate(self_rows):
+        if r >= 0:
+            key[v, r] = -1.0
+    order = np.argsort(-key, axis=1, kind="stable")[:, :k]
+    nb = np.where(np.take_along_axis(key, order, axis=1) > 0, order, -1)
+    nb = np.pad(nb, ((0, 0), (0, k - nb.shape[1])), constant_values=-1)
+    pos = (t.toarray() > 0).astype(int)
+    liked = np.array([pos[[j for j in row if j >= 0]].sum(axis=0) for row in nb])
+    return nb, liked.reshape(len(nb), t.shape[1])
+
+
+def _explicit(t):
+    out = np.zeros(t.shape, dtype=bool)
+    coo = t.tocoo()
+    out[coo.row, coo.col] = True
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 30))
+def test_closest_viewers_is_the_stable_top_k_with_ties_by_row(seed, k):
+    from fairrec.evidence import closest_viewers
+
+    rng = np.random.default_rng(seed)
+    n_train, n_items, u = (int(rng.integers(1, n)) for n in (80, 12, 4))
+    rows, cols = np.nonzero(rng.random((n_train, n_items)) < 0.4)
+    weights = rng.integers(0, 3, len(rows)).astype(float)  # 0: watched, not a positive
+    t = sp.csr_matrix((weights, (rows, cols)), shape=(n_train, n_items))
+    h = sp.csr_matrix((rng.random((u, n_items)) < 0.4).astype(float))
+    self_rows = rng.integers(-1, n_train, u)
+    nb, liked = closest_viewers(h, t, self_rows, k)
+    ref_nb, ref_liked = _closest_reference(h, t, self_rows, k)
+    assert (nb == ref_nb).all()
+    assert (liked == ref_liked).all()

@@ -418,6 +418,59 @@ def _train_parts(train: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, sp.cs
     return parts
 
 
+def _overlap(histories: sp.csr_matrix, tbt: sp.csr_matrix, n_train: int) -> np.ndarray:
+    """(u, n_train) float: the binary ``histories`` times the binary ``tbt`` -- titles each
+    viewer has in common with each training viewer.
+
+    Summed as one ``bincount`` over the rows of ``tbt`` each viewer's entries select (no
+    sparse product, no sort)."""
+    h = histories
+    u = h.shape[0]
+    starts, ends = tbt.indptr[h.indices], tbt.indptr[h.indices + 1]
+    lens = ends - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros((u, n_train))
+    # gather every training row of every history title, flat, with its viewer
+    offs = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    cols = tbt.indices[np.arange(total) + offs].astype(np.int64)
+    if u > 1:
+        viewer = np.repeat(np.repeat(np.arange(u), np.diff(h.indptr)), lens)
+        cols += viewer * n_train
+    return np.bincount(cols, minlength=u * n_train).astype(np.float64).reshape(u, n_train)
+
+
+def _top_rows(who: np.ndarray, col: np.ndarray, val: np.ndarray, u: int, k: int) -> np.ndarray:
+    """Per row, the columns of the ``k`` largest values, by value descending then column
+    ascending (``-1`` padded): exactly the first ``k`` of a stable sort by ``-value``.
+
+    ``(who, col, val)`` are the candidate entries (positive values), in row-major order. A
+    partition finds each row's ``k``-th largest value; only the entries at or above it (ties
+    kept) are sorted."""
+    out = np.full((u, k), -1, dtype=np.int64)
+    if len(who) == 0:
+        return out
+    cnt = np.bincount(who, minlength=u)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    width = int(cnt.max())
+    if width > k:
+        # padded per-row values; padding is distinct and below every value (a partition
+        # degrades on many equal entries)
+        pad = np.empty((u, width))
+        pad[:] = -1.0 - np.arange(width, dtype=np.float64)
+        pad[who, np.arange(len(who)) - start[who]] = val
+        kth = np.partition(pad, width - k, axis=1)[:, width - k]
+        keep = val >= kth[who]
+        who, col, val = who[keep], col[keep], val[keep]
+    order = np.lexsort((col, -val, who))  # by row, value descending, column ascending
+    who, col = who[order], col[order]
+    first = np.searchsorted(who, np.arange(u))
+    rank = np.arange(len(who)) - first[who]
+    keep = rank < k
+    out[who[keep], rank[keep]] = col[keep]
+    return out
+
+
 def closest_viewers(
     histories: sp.csr_matrix, train: sp.csr_matrix, self_rows: np.ndarray, k: int = N_NEIGHBORS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -436,24 +489,21 @@ def closest_viewers(
     """
     u = histories.shape[0]
     n_train = train.shape[0]
-    hb = histories.copy()
-    hb.data = np.ones_like(hb.data)
     tbt, sizes, pos = _train_parts(train)
-    overlap = (hb @ tbt).toarray()  # (u, n_train)
-    key = overlap**2 / np.maximum(sizes, 1.0)[None, :]  # cosine^2 * |H_u|: same order
-    key[overlap <= 0] = -1.0
-    mine = self_rows >= 0
-    key[np.flatnonzero(mine), self_rows[mine]] = -1.0
+    overlap = _overlap(histories, tbt, n_train)  # (u, n_train) titles watched in common
+    who, col = np.nonzero(overlap > 0)  # a training viewer sharing no title is never close
+    o = overlap[who, col]
+    val = o * o / np.maximum(sizes[col], 1.0)  # cosine^2 * |H_u|: same order
+    mine = self_rows[who]
+    keep = col != mine  # the viewer's own training row is skipped
     kk = min(k, n_train)
     neighbors = np.full((u, k), -1, dtype=np.int64)
     if kk:
-        # exact order with ties by row: sort by (-key, row)
-        order = np.argsort(-key, axis=1, kind="stable")[:, :kk]  # stable: ties by row
-        chosen = np.take_along_axis(key, order, axis=1)
-        neighbors[:, :kk] = np.where(chosen > 0, order, -1)
-    who, at = np.nonzero(neighbors >= 0)
+        neighbors[:, :kk] = _top_rows(who[keep], col[keep], val[keep], u, kk)
+    ok = neighbors >= 0
     sel = sp.csr_matrix(
-        (np.ones(len(who)), (who, neighbors[who, at])), shape=(u, n_train), dtype=np.float64
+        (np.ones(int(ok.sum())), neighbors[ok], np.concatenate([[0], np.cumsum(ok.sum(axis=1))])),
+        shape=(u, n_train),
     )
-    liked = np.rint((sel @ pos).toarray()).astype(np.int64)
+    liked = _overlap(sel, pos, pos.shape[1]).astype(np.int64)  # neighbours' positives, summed
     return neighbors, liked
