@@ -170,11 +170,15 @@ def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np
     return np.where(share > dominance, best, -1)
 
 
+#: one encoder for every evidence cell (``json.dumps`` with options builds one per call)
+_EV_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _ev_json(ev: dict | None) -> str:
     """Evidence as the frame writes it (the JSON of ``fairrec.page._evidence_json``)."""
     if ev is None:
         return ""
-    return json.dumps(ev, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _EV_ENCODER.encode(ev)
 
 
 def to_frame(

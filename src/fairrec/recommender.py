@@ -881,10 +881,15 @@ class Recommender(LiveServing):
         pandas.DataFrame
             Columns ``item_id, title, score, rank`` (rank 1-based) and ``reason``.
         """
-        frame = self.recommend_batch(
-            [user], k, reranker, now=now, n_candidates=n_candidates, region=region
+        return self.recommend_batch(
+            [user],
+            k,
+            reranker,
+            now=now,
+            n_candidates=n_candidates,
+            region=region,
+            _with_user=False,
         )
-        return frame.drop(columns=[C.USER]).reset_index(drop=True)
 
     def recommend_batch(
         self,
@@ -895,6 +900,7 @@ class Recommender(LiveServing):
         now: Any = None,
         n_candidates: int | None = None,
         region: str | None = None,
+        _with_user: bool = True,
     ) -> pd.DataFrame:
         """Flat top-``k`` lists for many viewers: ``user_id, item_id, title, score, rank``.
 
@@ -913,10 +919,13 @@ class Recommender(LiveServing):
         frames = []
         for start in range(0, len(users), self.batch_size):
             chunk = users[start : start + self.batch_size]
-            frames.append(self._recommend_chunk(chunk, k, reranker, when, n_cand, f, region))
+            frames.append(
+                self._recommend_chunk(chunk, k, reranker, when, n_cand, f, region, _with_user)
+            )
         if not frames:
             return pd.DataFrame(columns=[C.USER, C.ITEM, C.TITLE, C.SCORE, C.RANK, "reason"])
-        return pd.concat(frames, ignore_index=True)
+        # one chunk (a single viewer): its frame as is (concat copies every column)
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def _recommend_chunk(
         self,
@@ -927,6 +936,7 @@ class Recommender(LiveServing):
         n_cand: int,
         f: _Fitted,
         region: str | None = None,
+        with_user: bool = True,
     ) -> pd.DataFrame:
         from fairrec.rerank import RerankContext
 
@@ -968,9 +978,12 @@ class Recommender(LiveServing):
             f"{type(reranker).__name__} (no personal data)",
         )
         reason = cold_reasons(reason, it, batch)
+        # recommend() (one viewer) builds its frame without the user column rather than
+        # dropping it afterwards (a pandas drop costs more than the model call)
+        user_col = {C.USER: _id_column(batch.user_ids, f.data_.user_ids)[rows]} if with_user else {}
         return pd.DataFrame(
             {
-                C.USER: _id_column(batch.user_ids, f.data_.user_ids)[rows],
+                **user_col,
                 C.ITEM: f.data_.item_ids[it],
                 C.TITLE: f.titles_[it],
                 C.SCORE: sc[ok].astype(np.float64),

@@ -916,14 +916,14 @@ _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each title's genre-set id and the (K, K) "share no genre" matrix of the K distinct
-    genre sets (cached per catalog array)."""
+    """Each title's genre-set id and the (K, K) "share no genre" 0/1 matrix (float64) of the
+    K distinct genre sets (cached per catalog array)."""
     hit = _SIGNATURES.get(id(genres))
     if hit is not None and hit[0] is genres:
         return hit[1], hit[2]
     sigs, inverse = np.unique(genres > 0, axis=0, return_inverse=True)
     s = sigs.astype(np.float32)
-    disjoint = (s @ s.T) == 0
+    disjoint = ((s @ s.T) == 0).astype(np.float64)
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
     _SIGNATURES[id(genres)] = (genres, inverse.ravel(), disjoint)
@@ -941,9 +941,8 @@ def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.n
     sig, disjoint = _genre_signatures(ctx.genres)
     k = disjoint.shape[0]
     rows = np.repeat(np.arange(u), np.diff(h.indptr))
-    counts = np.zeros((u, k), dtype=np.float64)
-    np.add.at(counts, (rows, sig[h.indices]), 1.0)
-    none_shared = counts @ disjoint.astype(np.float64)  # (u, K) titles sharing no genre
+    counts = np.bincount(rows * k + sig[h.indices], minlength=u * k).reshape(u, k)
+    none_shared = counts.astype(np.float64) @ disjoint  # (u, K) titles sharing no genre
     got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
     out = n_hist[:, None] - np.rint(got).astype(np.int64)
     return np.where(items >= 0, out, 0), n_hist
