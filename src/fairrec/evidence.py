@@ -422,22 +422,33 @@ def _overlap(histories: sp.csr_matrix, tbt: sp.csr_matrix, n_train: int) -> np.n
     """(u, n_train) float: the binary ``histories`` times the binary ``tbt`` -- titles each
     viewer has in common with each training viewer.
 
-    Summed as one ``bincount`` over the rows of ``tbt`` each viewer's entries select (no
-    sparse product, no sort)."""
+    Summed with ``bincount`` over the rows of ``tbt`` each viewer's entries select (no sparse
+    product, no sort), for groups of viewers of at most ``_CHUNK`` gathered entries (a batch
+    of viewers with popular histories gathers hundreds of millions)."""
     h = histories
     u = h.shape[0]
-    starts, ends = tbt.indptr[h.indices], tbt.indptr[h.indices + 1]
-    lens = ends - starts
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros((u, n_train))
-    # gather every training row of every history title, flat, with its viewer
-    offs = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-    cols = tbt.indices[np.arange(total) + offs].astype(np.int64)
-    if u > 1:
-        viewer = np.repeat(np.repeat(np.arange(u), np.diff(h.indptr)), lens)
-        cols += viewer * n_train
-    return np.bincount(cols, minlength=u * n_train).astype(np.float64).reshape(u, n_train)
+    out = np.zeros((u, n_train))
+    lens = (tbt.indptr[h.indices + 1] - tbt.indptr[h.indices]).astype(np.int64)
+    if not len(lens) or not lens.any():
+        return out
+    per_viewer = np.add.reduceat(np.concatenate([lens, [0]]), h.indptr[:-1])
+    per_viewer[np.diff(h.indptr) == 0] = 0
+    group = np.cumsum(per_viewer) // _CHUNK  # consecutive viewers, ~_CHUNK entries each
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, u]):
+        e0, e1 = h.indptr[lo], h.indptr[hi]
+        ln = lens[e0:e1]
+        total = int(ln.sum())
+        if total == 0:
+            continue
+        starts = tbt.indptr[h.indices[e0:e1]]
+        offs = np.repeat(starts - (np.cumsum(ln) - ln), ln)
+        cols = tbt.indices[np.arange(total) + offs].astype(np.int64)
+        if hi - lo > 1:
+            viewer = np.repeat(np.arange(hi - lo), np.diff(h.indptr[lo : hi + 1]))
+            cols += np.repeat(viewer, ln) * n_train
+        out[lo:hi] = np.bincount(cols, minlength=(hi - lo) * n_train).reshape(hi - lo, n_train)
+    return out
 
 
 def _top_rows(who: np.ndarray, col: np.ndarray, val: np.ndarray, u: int, k: int) -> np.ndarray:
