@@ -501,16 +501,18 @@ def closest_viewers(
     u = histories.shape[0]
     n_train = train.shape[0]
     tbt, sizes, pos = _train_parts(train)
-    overlap = _overlap(histories, tbt, n_train)  # (u, n_train) titles watched in common
-    who, col = np.nonzero(overlap > 0)  # a training viewer sharing no title is never close
-    o = overlap[who, col]
-    val = o * o / np.maximum(sizes[col], 1.0)  # cosine^2 * |H_u|: same order
-    mine = self_rows[who]
-    keep = col != mine  # the viewer's own training row is skipped
     kk = min(k, n_train)
     neighbors = np.full((u, k), -1, dtype=np.int64)
-    if kk:
-        neighbors[:, :kk] = _top_rows(who[keep], col[keep], val[keep], u, kk)
+    # groups of viewers whose dense (viewers x n_train) overlap stays about _CHUNK floats
+    step = max(1, _CHUNK // max(n_train, 1))
+    for lo in range(0, u if kk else 0, step):
+        hi = min(lo + step, u)
+        overlap = _overlap(histories[lo:hi], tbt, n_train)  # titles watched in common
+        who, col = np.nonzero(overlap > 0)  # a viewer sharing no title is never close
+        o = overlap[who, col]
+        val = o * o / np.maximum(sizes[col], 1.0)  # cosine^2 * |H_u|: same order
+        keep = col != self_rows[lo:hi][who]  # the viewer's own training row is skipped
+        neighbors[lo:hi, :kk] = _top_rows(who[keep], col[keep], val[keep], hi - lo, kk)
     ok = neighbors >= 0
     sel = sp.csr_matrix(
         (np.ones(int(ok.sum())), neighbors[ok], np.concatenate([[0], np.cumsum(ok.sum(axis=1))])),
