@@ -215,3 +215,20 @@ def test_model_file_without_any_history_still_serves(tmp_path, small_data):
     loaded = fr.Recommender.load(tmp_path / "m", consent=ledger, on_unknown="ignore")
     page = loaded.home(small_data.user_ids[0])
     assert not page.personalized and page.rows
+
+
+def test_recommend_takes_the_reranker_names_compare_takes(fitted, small_data):
+    """``recommend(reranker="mmr")`` is the MMR re-ranker, like ``fr.compare``'s "mmr"."""
+    from fairrec.errors import ParameterError
+
+    user = small_data.user_ids[0]
+    by_name = fitted.recommend(user, k=8, reranker="MMR")
+    by_object = fitted.recommend(user, k=8, reranker=fr.rerank.MMR())
+    assert by_name["item_id"].tolist() == by_object["item_id"].tolist()
+    assert "MMR" in by_name["reason"].iloc[0]
+    with pytest.raises(ParameterError, match="known names: .*mmr"):
+        fitted.recommend(user, k=8, reranker="mrm")
+    with pytest.raises(ParameterError, match="reranker"):
+        fitted.recommend(user, k=8, reranker=0.7)
+    with pytest.raises(ParameterError, match="does not take"):
+        fr.rerank.by_name("dpp", lambda_=0.5)

@@ -519,17 +519,6 @@ def evaluate(
 
 
 # ---------------------------------------------------------------------------- compare
-_RERANKER_NAMES = {
-    "topk": "TopK",
-    "top-k": "TopK",
-    "mmr": "MMR",
-    "dpp": "DPP",
-    "calibrated": "Calibrated",
-    "longtail": "LongTail",
-    "long_tail": "LongTail",
-    "long-tail": "LongTail",
-    "serendipity": "Serendipity",
-}
 _PLAIN = {"none", "plain", "als", "model"}
 
 
@@ -541,12 +530,12 @@ def _build(cls_or_name: Any, params: dict[str, Any], label: str) -> Any:
         key = cls_or_name.lower()
         if key in _PLAIN and not params:
             return None
-        if key not in _RERANKER_NAMES:
+        if key not in rerank.RERANKER_NAMES:
             raise ParameterError(
                 f"The method {label!r} of compare names an unknown re-ranker "
-                f"{cls_or_name!r}; known: {sorted(_RERANKER_NAMES)} (or 'none')."
+                f"{cls_or_name!r}; known: {sorted(rerank.RERANKER_NAMES)} (or 'none')."
             )
-        cls = getattr(rerank, _RERANKER_NAMES[key])
+        cls = getattr(rerank, rerank.RERANKER_NAMES[key])
     if not isinstance(cls, type):
         raise ParameterError(
             f"The method {label!r} of compare: 'reranker' must be a re-ranker name or "

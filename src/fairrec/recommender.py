@@ -904,11 +904,23 @@ class Recommender(LiveServing):
     ) -> pd.DataFrame:
         """Flat top-``k`` lists for many viewers: ``user_id, item_id, title, score, rank``.
 
-        With a ``reranker`` (:mod:`fairrec.rerank`), the top ``n_candidates`` titles are
-        re-ranked with the model's item vectors, the viewer's history profile and genre
-        distribution, and title popularity as context.
+        With a ``reranker`` (:mod:`fairrec.rerank`: an instance, or a name such as ``"mmr"``
+        that :func:`fairrec.rerank.by_name` knows, the names ``fairrec.compare`` accepts), the
+        top ``n_candidates`` titles are re-ranked with the model's item vectors, the viewer's
+        history profile and genre distribution, and title popularity as context.
         """
         self._require_fitted()
+        if isinstance(reranker, str):
+            from fairrec.rerank import by_name
+
+            reranker = by_name(reranker)
+        elif reranker is not None and not callable(getattr(reranker, "rerank", None)):
+            raise param_error(
+                "reranker",
+                "Recommender.recommend",
+                "a re-ranker (fairrec.rerank), a re-ranker name such as 'mmr', or None",
+                reranker,
+            )
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise param_error("k", "Recommender.recommend", "an int >= 1", k)
         users = list(users)

@@ -26,6 +26,9 @@ Re-rankers (small frozen classes holding parameters; each calls a pure function)
 - :class:`Calibrated` / :func:`calibrated`: genre calibration (Steck 2018).
 - :class:`LongTail` / :func:`xquad`: head / tail xQuAD (Abdollahpouri et al. 2019).
 - :class:`Serendipity` / :func:`serendipity`: relevance x unexpectedness above a floor.
+
+:func:`by_name` builds one from a name (``"topk"``, ``"mmr"``, ``"dpp"``, ``"calibrated"``, ``"longtail"``, ``"serendipity"``),
+as ``Recommender.recommend(reranker="mmr")`` and ``fairrec.compare`` accept.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from fairrec.rerank._calibrated import Calibrated, calibrated
 from fairrec.rerank._dpp import DPP, dpp_greedy
 from fairrec.rerank._longtail import LongTail, long_tail_mask, xquad
 from fairrec.rerank._mmr import MMR, mmr
+from fairrec.rerank._names import RERANKER_NAMES as RERANKER_NAMES
+from fairrec.rerank._names import by_name
 from fairrec.rerank._serendipity import Serendipity, serendipity
 from fairrec.rerank._topk import TopK, topk
 
@@ -47,6 +52,7 @@ __all__ = [
     "Reranker",
     "Serendipity",
     "TopK",
+    "by_name",
     "calibrated",
     "dpp_greedy",
     "long_tail_mask",
