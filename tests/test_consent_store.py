@@ -8,12 +8,8 @@ server started by the ``pg_server`` fixture (``tests/consent_stores.py``).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 import unicodedata
 import warnings
@@ -22,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _procs import spawn, wait_line
 from consent_stores import KEY
 from fairrec.cli import main as cli_main
 from fairrec.consent import ConsentFileWarning, ConsentLedger
@@ -49,34 +46,7 @@ def _key_arg(key):
     return repr(key) if key is not None else "None"
 
 
-def _child(code: str, *args: str) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        OPENBLAS_NUM_THREADS="1",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def _wait_line(proc: subprocess.Popen, prefix: str, timeout: float = 60.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"child ended early: {proc.stderr.read()[-3000:]}")
-        lines.append(line.strip())
-        if line.startswith(prefix):
-            return lines
-    raise AssertionError(f"no {prefix!r} line from the child within {timeout} s")
-
+_child, _wait_line = spawn, wait_line
 
 # ------------------------------------------------------------------------------ two processes
 

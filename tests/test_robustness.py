@@ -23,9 +23,7 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
-import textwrap
 import time
 import tracemalloc
 import warnings
@@ -34,6 +32,7 @@ from pathlib import Path
 import pytest
 
 import fairrec as fr
+from _procs import spawn, wait_line
 from fairrec.consent import ConsentFileWarning, ConsentLedger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,30 +102,7 @@ def test_checker_catches_a_page_that_does_not_match_its_state(stress):
 # ------------------------------------------------------------------------------ SIGKILL
 
 
-def _child(code: str, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def _wait_line(proc: subprocess.Popen, prefix: str, timeout: float = 30.0) -> list[str]:
-    """Read stdout lines until one starts with ``prefix``; all lines read are returned."""
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"child ended early: {proc.stderr.read()[-2000:]}")
-        lines.append(line.strip())
-        if line.startswith(prefix):
-            return lines
-    raise AssertionError(f"no {prefix!r} line from the child within {timeout} s")
-
+_child, _wait_line = spawn, wait_line
 
 _SAVE_CHILD = """
     import os, signal, sys
