@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from fairrec.errors import DataError, param_error
+from fairrec.models import top_n
 
 __all__ = ["RerankContext", "Reranker", "Batch", "trusted"]
 
@@ -308,47 +309,18 @@ def finish(picks: np.ndarray, batch: Batch) -> np.ndarray:
 # --------------------------------------------------------------------------- top-k
 
 
-#: :func:`topk_rows` fully sorts a small input (rows of at most ``_SORT_BELOW`` candidates,
-#: ``_SORT_CELLS`` cells in all): one stable sort then costs less than a partition plus tie
-#: handling. Larger inputs are partitioned (O(n) per row). Both give the same result.
-_SORT_BELOW = 1024
-_SORT_CELLS = 1 << 14
-
-
 def topk_rows(key: np.ndarray, kk: int) -> np.ndarray:
     """Positions of the ``kk`` largest entries of each row, descending, ties by position.
 
-    Entries equal to ``-inf`` are treated as unavailable and come back as ``-1``.
-    Runs in O(n) per row plus a sort of the ``kk`` selected entries (rows shorter than
-    ``_SORT_BELOW`` are sorted whole, which gives the same result faster).
+    The indices of :func:`fairrec.models.top_n`, the one top-k kernel fairrec's models and
+    re-rankers share (``key`` is not changed). Non-finite entries (here: ``-inf``, what the
+    re-rankers use to mark a candidate unavailable) come back as ``-1``; a row with fewer
+    than ``kk`` available entries is padded with ``-1``.
     """
     u, n = key.shape
     if kk <= 0 or n == 0:
         return np.full((u, max(kk, 0)), -1, dtype=np.int64)
-    neg = -key  # ascending order of neg == descending order of key
-    if n <= _SORT_BELOW and u * n <= _SORT_CELLS:
-        out = np.argsort(neg, axis=1, kind="stable")[:, :kk]
-        out[neg[np.arange(u)[:, None], out] == np.inf] = -1
-        return out
-    if kk < n:
-        thr = np.partition(neg, kk - 1, axis=1)[:, kk - 1 : kk]
-        take_mask = neg < thr
-        eq = neg == thr
-        need = kk - take_mask.sum(axis=1)
-        excess = np.flatnonzero(eq.sum(axis=1) > need)
-        if excess.size:  # ties at the threshold: keep the first `need` of them
-            sub = eq[excess]
-            sub &= np.cumsum(sub, axis=1) <= need[excess, None]
-            eq[excess] = sub
-        take_mask |= eq
-        cols = np.nonzero(take_mask)[1].reshape(u, kk)
-    else:
-        cols = np.broadcast_to(np.arange(n), (u, n))
-    sel = np.take_along_axis(neg, cols, axis=1)
-    order = np.argsort(sel, axis=1, kind="stable")
-    out = np.take_along_axis(cols, order, axis=1).astype(np.int64)
-    out[np.take_along_axis(key, out, axis=1) == -np.inf] = -1
-    return out
+    return top_n(key, kk)[0]
 
 
 def fill_by_relevance(picks: np.ndarray, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
