@@ -1,6 +1,6 @@
 """The home-page serving fast paths give exactly what the straightforward computations give.
 
-* the re-rankers' ``_rerank_trusted`` (used by the page rows) against their public ``rerank``;
+* the re-rankers' ``rerank_trusted`` (used by the page rows) against their public ``rerank``;
 * MMR's one-viewer 1-d kernel against a slow greedy reference and against the batch kernel;
 * xQuAD's decision-table walk: the one-viewer walk against the vectorized one;
 * the one top-k kernel (``fairrec.models.top_n``) as models and re-rankers use it: every
@@ -34,7 +34,7 @@ import fairrec.models._topk as topk_kernel
 import fairrec.rerank._base as rbase
 from fairrec.models._base import CandidateModel
 from fairrec.page import Item, Reason, _new_item, _new_reason
-from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, mmr, xquad
+from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr, xquad
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
 from fairrec.rerank._mmr import _mmr_kernel
@@ -111,6 +111,7 @@ def check_positions(picks: np.ndarray, valid: np.ndarray, kk: int) -> None:
 
 
 TRUSTED = [
+    TopK(),
     MMR(lambda_=0.0),
     MMR(lambda_=0.5),
     MMR(lambda_=1.0),
@@ -186,7 +187,7 @@ def test_rerank_trusted_equals_public_rerank(reranker, seed, u, n, k, p, dtype, 
         # one viewer per chunk sends every viewer through the one-viewer kernels
         if one_per_chunk == "trusted":
             mp.setattr(rbase, "_CHUNK_PLANE", 1)
-        got = reranker._rerank_trusted(raw, valid, k, vectors.astype(dtype), context)
+        got = reranker.rerank_trusted(raw, valid, k, vectors.astype(dtype), context)
     with pytest.MonkeyPatch.context() as mp:
         if one_per_chunk == "public":
             mp.setattr(rbase, "_CHUNK_PLANE", 1)
@@ -199,7 +200,9 @@ def test_rerank_trusted_equals_public_rerank(reranker, seed, u, n, k, p, dtype, 
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("reranker", [MMR(lambda_=0.5), LongTail(), Serendipity()], ids=repr)
+@pytest.mark.parametrize(
+    "reranker", [TopK(), MMR(lambda_=0.5), LongTail(), Serendipity()], ids=repr
+)
 def test_rerank_trusted_leaves_its_inputs_alone(reranker):
     rng = np.random.default_rng(0)
     u, n = 3, 9
@@ -208,7 +211,7 @@ def test_rerank_trusted_leaves_its_inputs_alone(reranker):
     vectors = exact_unit_rows(rng, (u, n))
     context = trusted_context(reranker, rng, u, n)
     copies = [scores.copy(), valid.copy(), vectors.copy()]
-    reranker._rerank_trusted(scores, valid, 4, vectors, context)
+    reranker.rerank_trusted(scores, valid, 4, vectors, context)
     for before, after in zip(copies, [scores, valid, vectors]):
         np.testing.assert_array_equal(before, after)
 
@@ -311,7 +314,7 @@ def test_mmr_lambda_zero_with_invalid_candidates_warns_nothing(call):
         if call == "mmr":
             got = mmr(scores, vectors, 3, lambda_=0.0, valid=valid)
         else:
-            got = MMR(lambda_=0.0)._rerank_trusted(scores, valid, 3, vectors)
+            got = MMR(lambda_=0.0).rerank_trusted(scores, valid, 3, vectors)
     assert got.tolist() == [[0, 2, 3]]  # no relevance weight: orthogonal titles by position
 
 

@@ -9,14 +9,14 @@ depend on which batch it was computed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from fairrec.errors import DataError, param_error
 from fairrec.models import top_n
 
-__all__ = ["RerankContext", "Reranker", "Batch", "trusted"]
+__all__ = ["RerankContext", "Reranker", "TrustedReranker", "Batch", "trusted"]
 
 #: Greedy kernels process viewers in chunks (results do not depend on the chunking: viewers
 #: are independent) so that a (chunk, n) array stays cache-sized and a (chunk, n, width)
@@ -38,6 +38,71 @@ class Reranker(Protocol):
         context: RerankContext | None = None,
         valid: Any = None,
     ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TrustedReranker(Reranker, Protocol):
+    """A re-ranker with a fast path for arrays fairrec built itself: every fairrec re-ranker.
+
+    The home-page rows (:mod:`fairrec.rows`) call :meth:`rerank_trusted` on a re-ranker that
+    implements it, and the public :meth:`~Reranker.rerank` on any other; both give the same
+    positions. Parameters are validated when the re-ranker is built, so neither path checks
+    them again.
+    """
+
+    #: Whether :meth:`rerank_trusted` reads ``vectors`` (the rows gather the candidates'
+    #: vectors only for re-rankers that do).
+    uses_vectors: ClassVar[bool]
+
+    def rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`~Reranker.rerank` for a batch whose arrays need no checks.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (u, n)
+            Relevance, finite wherever ``valid`` (other cells may hold anything, NaN too).
+        valid : bool ndarray of shape (u, n)
+            Candidates that may be chosen.
+        k : int
+            Row length, an int >= 1.
+        vectors : ndarray of shape (u, n, d), optional
+            The candidates' vectors with unit-norm (or zero) rows; needed when
+            :attr:`uses_vectors`.
+        context : RerankContext, optional
+            As for :meth:`~Reranker.rerank`, with a leading viewer axis where a field is per
+            viewer.
+
+        Returns
+        -------
+        ndarray of int64, shape (u, min(k, n))
+            Positions in display order, padded with -1: the same as :meth:`~Reranker.rerank`
+            gives for these arrays. The inputs are not changed.
+        """
+        ...
+
+
+class _LegacyNames:
+    """The names the rows used before :class:`TrustedReranker` was public (deprecated).
+
+    ``_rerank_trusted`` is :meth:`~TrustedReranker.rerank_trusted` and ``_uses_vectors``
+    is :attr:`~TrustedReranker.uses_vectors`; kept until every caller uses the public names.
+    """
+
+    uses_vectors: ClassVar[bool] = True
+
+    @property
+    def _uses_vectors(self) -> bool:
+        return type(self).uses_vectors
+
+    def _rerank_trusted(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return self.rerank_trusted(*args, **kwargs)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +254,7 @@ def trusted(scores: np.ndarray, valid: np.ndarray, k: int) -> Batch:
     """A :class:`Batch` from arrays fairrec built itself, without the checks of :func:`prepare`.
 
     ``scores`` is ``(u, n)`` float, finite wherever the ``(u, n)`` bool ``valid`` is true;
-    ``k`` is an int >= 1. Used by the re-rankers' ``_rerank_trusted`` (the home-page rows).
+    ``k`` is an int >= 1. Used by the re-rankers' ``rerank_trusted`` (the home-page rows).
     """
     s = np.where(valid, scores, -np.inf)
     return Batch(scores=s, valid=valid, single=False, k=k, kk=min(k, s.shape[1]))
