@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import importlib
 import importlib.util
 import json
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -207,8 +209,15 @@ def test_describe_data_used():
 
 
 def test_docstring_examples():
-    failures, tried = doctest.testmod(page_module, verbose=False)
-    assert tried > 0 and failures == 0
+    """The package's examples, wherever in ``fairrec.page`` their object is defined."""
+    modules = [page_module] + [
+        importlib.import_module(f"fairrec.page.{info.name}")
+        for info in pkgutil.iter_modules(page_module.__path__)
+    ]
+    assert len(modules) > 5
+    results = [doctest.testmod(module, verbose=False) for module in modules]
+    assert sum(r.attempted for r in results) > 10
+    assert sum(r.failed for r in results) == 0
 
 
 # ------------------------------------------------------------------ frames
