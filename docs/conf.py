@@ -59,7 +59,6 @@ PUBLIC_MODULES = {
     "recommender": "the recommender",
     "live_api": "live serving methods of the recommender",
     "live": "live serving: observed events, cold-start titles",
-    "live_rows": "live row kinds (New for you, More like this)",
     "availability": "availability windows and regions",
     "page": "home page objects",
     "metrics": "metrics",
@@ -75,9 +74,14 @@ PUBLIC_MODULES = {
 # them as imported: the generated pages list them with ``autodata`` (``_write_api_pages``).
 # Internal modules: importable, documented on api/internals so that pages can link to them,
 # no stability promise.
-INTERNAL_MODULES = ["gate", "assembly", "persist", "evidence", "vocab"]
+INTERNAL_MODULES = ["gate", "assembly", "persist", "rows.evidence", "vocab"]
 # Modules whose public names another public module re-exports (documented there).
-REEXPORTED_MODULES = {"splits": "evaluation", "verify": "audit"}
+REEXPORTED_MODULES = {
+    "splits": "evaluation",
+    "verify": "audit",
+    "live_rows": "rows",  # deprecated alias (issue 17)
+    "evidence": "rows.evidence",  # deprecated alias (issue 17)
+}
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 import fairrec as fr
 from fairrec.errors import DataError, ParameterError, UnknownItemError
 from fairrec.live import EVENT_DTYPE, LiveConfig
-from fairrec.live_rows import MoreLikeThis, NewForYou
-from fairrec.rows import default_rows
+from fairrec.rows import MoreLikeThis, NewForYou, default_rows
 
 NOW = pd.Timestamp("2025-07-01")
 SETTINGS = settings(

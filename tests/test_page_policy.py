@@ -12,7 +12,6 @@ import pytest
 import fairrec as fr
 from fairrec.audit import verify_page
 from fairrec.errors import ParameterError
-from fairrec.evidence import popularity_share
 from fairrec.page import HomePage
 from fairrec.rerank import MMR
 from fairrec.rows import (
@@ -23,6 +22,7 @@ from fairrec.rows import (
     TopPicks,
     default_rows,
 )
+from fairrec.rows.evidence import popularity_share
 
 NOW = "2030-01-01"
 

@@ -23,7 +23,6 @@ from fairrec.errors import (
     UnknownTitleError,
     VocabularyError,
 )
-from fairrec.evidence import contributions, popularity_share, top_contributions
 from fairrec.page import HomePage
 from fairrec.rows import (
     BecauseYouWatched,
@@ -35,6 +34,7 @@ from fairrec.rows import (
     StatedInterests,
     TopPicks,
 )
+from fairrec.rows.evidence import contributions, popularity_share, top_contributions
 
 NOW = "2030-01-01"
 
@@ -645,8 +645,8 @@ def _explicit(t):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 30))
 def test_closest_viewers_is_the_stable_top_k_with_ties_by_row(seed, k):
-    from fairrec import evidence
-    from fairrec.evidence import closest_viewers
+    from fairrec.rows import evidence
+    from fairrec.rows.evidence import closest_viewers
 
     rng = np.random.default_rng(seed)
     n_train, n_items, u = (int(rng.integers(1, n)) for n in (80, 12, 4))

@@ -2,6 +2,7 @@
 (nearest neighbours of the latest watched title by the model's vectors).
 
 Add them to a recommender's rows, e.g. ``rows=default_rows() + [NewForYou(), MoreLikeThis()]``.
+(Formerly ``fairrec.live_rows``, which still re-exports them.)
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 
 from fairrec.models import top_n
 from fairrec.page import DATA_STATED_INTERESTS, DATA_WATCH_HISTORY, describe_data_used
-from fairrec.rows import RowBatch, RowContext, RowKind
+from fairrec.rows._base import RowKind
+from fairrec.rows._context import RowBatch, RowContext
 
 __all__ = ["NewForYou", "MoreLikeThis"]
 

@@ -1,0 +1,65 @@
+"""The base class of row kinds."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fairrec.rows._context import RowBatch, RowContext
+
+
+class RowKind:
+    """Base of row kinds: parameters in ``__init__``, work in :meth:`build`.
+
+    Attributes
+    ----------
+    kind : str
+        Machine-readable kind, also the reason kind.
+    personal : bool
+        The row uses the viewer's history: it only applies to personalized viewers.
+    """
+
+    kind: ClassVar[str] = "row"
+    personal: ClassVar[bool] = False
+    #: added to the row's expected value when rows are ordered on the page
+    value_bonus: ClassVar[float] = 0.0
+
+    def may_apply(self, ctx: RowContext) -> bool:
+        """Cheap check: can the row apply to anyone in the batch? (else it is not built)"""
+        return bool(ctx.batch.personalized.any()) if self.personal else True
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        """Rows for the batch; ``taken`` is the (u, n_items) mask of titles already placed."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def _rerank(
+        self,
+        reranker: Any,
+        ctx: RowContext,
+        rel: np.ndarray,
+        cand: np.ndarray,
+        valid: np.ndarray,
+        vectors: np.ndarray,
+        context: Any = None,
+        gathered: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Positions chosen by ``reranker`` among ``cand``: (u, <= k), -1 padded.
+
+        fairrec's own re-rankers take the arrays as they are (``_rerank_trusted``: the
+        checks of ``rerank`` are for outside callers, and ``ctx.vectors`` rows are unit-norm
+        already); any other re-ranker goes through its public ``rerank``.
+        """
+        fast = getattr(reranker, "_rerank_trusted", None)
+        if fast is not None and vectors is ctx.vectors:
+            if gathered is None and getattr(reranker, "_uses_vectors", True):
+                gathered = vectors[np.maximum(cand, 0)]
+            return fast(rel, valid, ctx.k, gathered, context)
+        vecs = vectors[np.maximum(cand, 0)] if gathered is None else gathered
+        return reranker.rerank(
+            np.where(valid, rel, 0.0), ctx.k, vectors=vecs, context=context, valid=valid
+        )

@@ -1,0 +1,124 @@
+"""Shared steps of row kinds: candidate pools, popularity caps and relevance floors, mapping
+re-ranker picks back to titles, the ``taken`` mask, and parameter checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fairrec.errors import param_error
+from fairrec.rows._context import RowContext
+
+
+def _gather_pool(
+    ctx: RowContext, taken: np.ndarray, size: int | None, extra_valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First ``size`` candidates per viewer with validity (not taken, not padding)."""
+    cand = ctx.cand if size is None else ctx.cand[:, :size]
+    rel = ctx.rel[:, : cand.shape[1]]
+    valid = cand >= 0
+    valid &= ~taken[ctx.ar, np.maximum(cand, 0)]
+    if extra_valid is not None:
+        valid &= extra_valid[:, : cand.shape[1]]
+    return cand, np.where(valid, rel, 0.0), valid
+
+
+def _below(ctx: RowContext, cap: float) -> np.ndarray | None:
+    """(u, C) mask of candidates whose popularity percentile is below ``cap`` (None: no cap)."""
+    if cap >= 1.0:
+        return None
+    return ctx.cand_pop_pct < cap
+
+
+def _relevance_floor(ctx: RowContext, floor: float) -> np.ndarray | None:
+    """(u, C) mask of candidates at or above the relevance floor: a relevance percentile
+    among the viewer's candidates (``ctx.rel_pct``, the page's score). Viewers without
+    personalization have no model relevance: the floor does not apply to them. None: no
+    floor (0)."""
+    if floor <= 0.0:
+        return None
+    return (ctx.rel_pct >= floor) | ~ctx.batch.personalized[:, None]
+
+
+def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+def _check_floor(owner: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise param_error("min_relevance", owner, "in [0, 1)", value)
+
+
+def _check_cap(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise param_error(name, owner, "in (0, 1]", value)
+
+
+def _compact_pool(
+    ctx: RowContext, cand: np.ndarray, rel: np.ndarray, valid: np.ndarray, pool: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first ``pool`` valid candidates of each viewer (relevance order preserved):
+    re-rankers then work on ``pool`` columns, not on every candidate."""
+    order = np.argsort(~valid, axis=1, kind="stable")[:, :pool]
+    return cand[ctx.ar, order], rel[ctx.ar, order], valid[ctx.ar, order]
+
+
+def _pick(
+    ctx: RowContext, cand: np.ndarray, picks: np.ndarray, rel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map re-ranker positions back to title indices and scores (``-1`` stays padding)."""
+    got = picks >= 0
+    safe = np.where(got, picks, 0)
+    items = np.where(got, cand[ctx.ar, safe], -1)
+    scores = np.where(got, rel[ctx.ar, safe], -np.inf)
+    return items, scores
+
+
+def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Min-max scale each row of ``x`` to [0, 1] over its ``valid`` entries (all entries when
+    ``valid`` is None; the others come out as they may)."""
+    lo = (x if valid is None else np.where(valid, x, np.inf)).min(axis=1, keepdims=True)
+    hi = (x if valid is None else np.where(valid, x, -np.inf)).max(axis=1, keepdims=True)
+    span = hi - lo
+    return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
+
+
+def _check_pool(owner: str, pool: Any) -> None:
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise param_error("pool", owner, "an int >= 1", pool)
+
+
+def _first_allowed(order: np.ndarray, blocked: np.ndarray, pool: int, scan: int = 4) -> np.ndarray:
+    """Per viewer, the first ``pool`` titles of a shared ``order`` that are not ``blocked``.
+
+    Only the first ``scan * pool`` titles of the order are looked at (the pool of a popular
+    row needs no more); ``-1`` pads a viewer for whom fewer are allowed there.
+    """
+    head = order[: scan * pool]
+    ok = ~blocked[:, head]
+    pos = np.cumsum(ok, axis=1) - 1
+    sel = ok & (pos < pool)
+    out = np.full((blocked.shape[0], min(pool, len(head))), -1, dtype=np.int64)
+    rows, cols = np.nonzero(sel)
+    out[rows, pos[rows, cols]] = head[cols]
+    return out
+
+
+def _mark(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
+    who, at = np.nonzero((items >= 0) & applies[:, None])
+    taken[who, items[who, at]] = True
+
+
+def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
+    """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
+    may be shown to them (unseen, not excluded)."""
+    allowed = ~ctx.blocked
+    count = allowed.sum(axis=1)
+    asc = np.sort(np.where(allowed, ctx.scores, -np.inf), axis=1)
+    n_items = ctx.scores.shape[1]
+    at = n_items - count + np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
+    thr = asc[ctx.ar[:, 0], np.minimum(at, n_items - 1)]
+    return np.where(count > 0, thr, np.inf)[:, None]

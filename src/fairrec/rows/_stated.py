@@ -1,0 +1,140 @@
+"""*Because you like G*: titles in the genres (or close to the titles) the viewer stated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fairrec.models import top_n
+from fairrec.page import DATA_STATED_INTERESTS, DATA_WATCH_HISTORY
+from fairrec.rerank import MMR
+from fairrec.rows._base import RowKind
+from fairrec.rows._context import RowBatch, RowContext
+from fairrec.rows._facts import (
+    _id_of,
+    _objects,
+)
+from fairrec.rows._pools import (
+    _check_pool,
+    _normalize,
+    _pick,
+)
+
+
+class StatedInterests(RowKind):
+    """Titles in the genres (or close to the titles) the viewer said they like.
+
+    Applies only where ``stated_interests`` is granted. Relevance is the model's for
+    personalized viewers, catalog popularity otherwise; the reason says which. Genres are
+    named in the catalog's spelling (the Recommender matched them), titles by their title;
+    a stated title the viewer also excluded is neither used nor named.
+    """
+
+    kind = "stated_interests"
+    # the viewer told us they want this: rank the row above inferred ones of similar value
+    value_bonus = 0.25
+
+    def __init__(self, pool: int = 300, reranker: Any = None, min_similarity: float = 0.5) -> None:
+        _check_pool("StatedInterests", pool)
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.8)
+        self.min_similarity = min_similarity
+
+    @staticmethod
+    def _liked_items(ctx: RowContext) -> np.ndarray:
+        b = ctx.batch
+        return b.liked_items & ~b.banned
+
+    def may_apply(self, ctx: RowContext) -> bool:
+        b = ctx.batch
+        return bool((b.interests & (b.liked_genres.any(1) | self._liked_items(ctx).any(1))).any())
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        b = ctx.batch
+        liked_items = self._liked_items(ctx)
+        in_genre = (b.liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u, n_items)
+        liked = in_genre.copy()
+        near_sim = None
+        if liked_items.any():
+            # the most similar stated title per catalog title (exact, per stated title)
+            sims = ctx.vectors @ ctx.vectors.T if ctx.vectors.shape[0] <= 4096 else None
+            near_sim = np.full(liked.shape, -np.inf, dtype=np.float32)
+            near_idx = np.full(liked.shape, -1, dtype=np.int64)
+            who, what = np.nonzero(liked_items)
+            for v, j in zip(who.tolist(), what.tolist()):  # stated titles: a handful per viewer
+                s = sims[j] if sims is not None else ctx.vectors @ ctx.vectors[j]
+                better = s > near_sim[v]
+                near_sim[v] = np.where(better, s, near_sim[v])
+                near_idx[v] = np.where(better, j, near_idx[v])
+            liked |= near_sim >= self.min_similarity
+        scores = np.where(liked & ~taken & np.isfinite(ctx.scores), ctx.scores, -np.inf)
+        cand, rel = top_n(scores, self.pool)
+        valid = cand >= 0
+        rel = np.where(valid, rel, 0.0)
+        picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
+        items, out = _pick(ctx, cand, picks, rel)
+        applies = b.interests & (b.liked_genres.any(1) | liked_items.any(1))
+        names, row_ev, texts, evidence, row_texts = [], [], [], [], []
+        for v, its in enumerate(items.tolist()):
+            g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
+            t_names = [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])]
+            label = g_names + t_names
+            names.append(", ".join(label[:3]) + (" and more" if len(label) > 3 else ""))
+            row_ev.append({"genres": g_names, "titles": t_names})
+            data = (
+                "your stated interests and watch history"
+                if b.personalized[v]
+                else "your stated interests"
+            )
+            row_text = f"Matches your stated interest {names[-1]} ({data})"
+            row_texts.append(row_text)
+            t_row, e_row = [], []
+            for i in its:
+                if i < 0:
+                    break
+                matched = [
+                    ctx.genre_names[g]
+                    for g in np.flatnonzero(b.liked_genres[v] & (ctx.genres[i] > 0))
+                ]
+                if matched:
+                    e_row.append({"genres": matched})
+                    t_row.append(
+                        row_text  # the row's reason says it all: printed once
+                        if matched == label
+                        else f"In {', '.join(matched)}, which you told us you like ({data})"
+                    )
+                else:
+                    j = int(near_idx[v, i])
+                    e_row.append(
+                        {
+                            "near_title": ctx.title_list[j],
+                            "near_id": _id_of(ctx, j),
+                            "similarity": round(float(near_sim[v, i]), 6),
+                        }
+                    )
+                    t_row.append(
+                        f"Close to {ctx.title_list[j]}, which you told us you like ({data})"
+                    )
+            texts.append(t_row)
+            evidence.append(e_row)
+        data_used = [
+            (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
+            for p in b.personalized
+        ]
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=out,
+                titles=[f"Because you like {n}" for n in names],
+                reason_kind=self.kind,
+                reason_text=row_texts,
+                data_used=data_used,
+                applies=applies,
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=np.full(items.shape, None, dtype=object),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=row_ev,
+            )
+        ]

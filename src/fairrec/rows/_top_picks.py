@@ -1,0 +1,91 @@
+"""*Top picks for you*: the most relevant titles, each with the history title that adds most
+to its score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fairrec.page import DATA_WATCH_HISTORY
+from fairrec.rerank import MMR
+from fairrec.rows._base import RowKind
+from fairrec.rows._context import RowBatch, RowContext
+from fairrec.rows._facts import (
+    _anchor_phrase,
+    _contributions,
+    _id_of,
+    _objects,
+)
+from fairrec.rows._pools import (
+    _check_pool,
+    _gather_pool,
+    _pick,
+)
+
+
+class TopPicks(RowKind):
+    """Most relevant titles with light MMR diversity; each title names the title of the
+    viewer's consented history that contributes most to its score (its evidence holds the
+    contribution; for models without an exact decomposition, the most similar title)."""
+
+    kind = "top_picks"
+    personal = True
+
+    def __init__(self, pool: int = 200, reranker: Any = None, title: str = "Top picks for you"):
+        _check_pool("TopPicks", pool)
+        self.pool = pool
+        self.reranker = reranker if reranker is not None else MMR(lambda_=0.85)
+        self.title = title
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        cand, rel, valid = _gather_pool(ctx, taken, self.pool)
+        picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
+        items, scores = _pick(ctx, cand, picks, rel)
+        applies = ctx.batch.personalized.copy()
+        anchor, _, value, total, basis = _contributions(ctx, items)
+        names = ctx.title_list
+        texts: list[list[Any]] = []
+        anchors: list[list[Any]] = []
+        evidence: list[list[Any]] = []
+        for its, an, va, to in zip(items.tolist(), anchor.tolist(), value.tolist(), total.tolist()):
+            t_row, a_row, e_row = [], [], []
+            for it, a, v, tot in zip(its, an, va, to):
+                if it < 0:
+                    break
+                if a >= 0:
+                    t_row.append(_anchor_phrase(basis, names[a]) + " (your watch history)")
+                    a_row.append(names[a])
+                    e_row.append(
+                        {
+                            "anchor_id": _id_of(ctx, a),
+                            "anchor": names[a],
+                            "basis": basis,
+                            "contribution": round(float(v), 6),
+                            "model_score": round(float(tot), 6),
+                        }
+                    )
+                else:
+                    t_row.append("Close to your watch history as a whole (your watch history)")
+                    a_row.append(None)
+                    e_row.append({"anchor_id": None, "anchor": None, "basis": basis})
+            texts.append(t_row)
+            anchors.append(a_row)
+            evidence.append(e_row)
+        n = ctx.n
+        return [
+            RowBatch(
+                kind=self.kind,
+                items=items,
+                scores=scores,
+                titles=[self.title] * n,
+                reason_kind=self.kind,
+                reason_text=["The titles most relevant to you (your watch history)"] * n,
+                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                applies=applies,
+                item_reason_text=_objects(texts, items.shape),
+                item_anchor=_objects(anchors, items.shape),
+                item_evidence=_objects(evidence, items.shape),
+                evidence=[{"basis": basis}] * n,
+            )
+        ]
