@@ -28,3 +28,17 @@ def test_every_public_name_of_rows_is_importable_from_the_package():
     for name in rows.__all__:
         obj = getattr(rows, name)
         assert obj.__module__.startswith("fairrec.rows"), name
+
+
+def test_mark_taken_marks_shown_titles_only():
+    import numpy as np
+
+    taken = np.zeros((3, 5), dtype=bool)
+    items = np.array([[4, 1, -1], [0, 2, 3], [1, -1, -1]])
+    rows.mark_taken(taken, items, np.array([True, False, True]))
+    assert taken.tolist() == [
+        [False, True, False, False, True],  # -1 padding marks nothing
+        [False] * 5,  # the row is not shown to viewer 1
+        [False, True, False, False, False],
+    ]
+    assert rows._mark is rows.mark_taken  # the former private name, kept for fairrec.assembly

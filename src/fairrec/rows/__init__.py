@@ -12,9 +12,10 @@ they only apply to viewers whose history may be used.
 
 Layout (one job per file; the public names are all re-exported here):
 
-* ``_context`` -- :class:`RowContext`, :class:`RowBatch`, ``EvidenceSource``,
+* ``_context`` -- :class:`RowContext`, :class:`RowBatch`, :class:`EvidenceSource`,
   :func:`history_genre_mix`;
-* ``_base`` -- :class:`RowKind`; ``_pools`` -- candidate pools, caps, floors, picking;
+* ``_base`` -- :class:`RowKind`; ``_pools`` -- candidate pools, caps, floors, picking,
+  :func:`mark_taken`;
   ``_facts`` -- facts and phrases shared by reasons;
 * one module per row family: ``_top_picks``, ``_because``, ``_rare`` (hidden gems, off the
   mainstream), ``_bubble``, ``_stated``, ``_popular``, ``_live`` (new for you, more like
@@ -28,7 +29,7 @@ from __future__ import annotations
 from fairrec.rows._base import RowKind
 from fairrec.rows._because import BecauseYouWatched
 from fairrec.rows._bubble import OutsideYourBubble
-from fairrec.rows._context import (  # noqa: F401  (EvidenceSource: used by the Recommender)
+from fairrec.rows._context import (
     EvidenceSource,
     RowBatch,
     RowContext,
@@ -36,7 +37,10 @@ from fairrec.rows._context import (  # noqa: F401  (EvidenceSource: used by the 
 )
 from fairrec.rows._defaults import default_rows
 from fairrec.rows._live import MoreLikeThis, NewForYou
-from fairrec.rows._pools import _mark  # noqa: F401  (used by fairrec.assembly)
+from fairrec.rows._pools import (
+    _mark,  # noqa: F401  (former name of mark_taken: fairrec.assembly)
+    mark_taken,
+)
 from fairrec.rows._popular import DiversePopular, PopularInGenre
 from fairrec.rows._rare import HiddenGems, OffTheMainstream
 from fairrec.rows._stated import StatedInterests
@@ -56,6 +60,8 @@ __all__ = [
     "PopularInGenre",
     "NewForYou",
     "MoreLikeThis",
+    "EvidenceSource",
     "default_rows",
     "history_genre_mix",
+    "mark_taken",
 ]

@@ -13,6 +13,7 @@ from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
     _contributions,
+    _data_note,
     _id_of,
     _objects,
 )
@@ -116,6 +117,8 @@ class BecauseYouWatched(RowKind):
         vecs = ctx.vectors[np.maximum(cand, 0)]
         w = self.similarity_weight
         names = ctx.title_list
+        used = (DATA_WATCH_HISTORY,)
+        note = _data_note(used)
         rows = []
         for r in range(self.n_rows):
             if r < order.shape[1]:
@@ -142,10 +145,10 @@ class BecauseYouWatched(RowKind):
                 titles.append(f"Because you watched {name}")
                 texts.append(
                     f"Because you watched {name}: of your history, it adds most to each "
-                    "title here (your watch history)"
+                    f"title here {note}"
                     if basis != "vector_similarity"
                     else f"Because you watched {name}: the title of your history most "
-                    "similar to each title here (your watch history)"
+                    f"similar to each title here {note}"
                 )
                 aid = _id_of(ctx, a) if a >= 0 else None
                 row_ev.append({"anchor_id": aid, "anchor": name, "basis": basis})
@@ -171,7 +174,7 @@ class BecauseYouWatched(RowKind):
                     titles=titles,
                     reason_kind=self.kind,
                     reason_text=texts,
-                    data_used=[(DATA_WATCH_HISTORY,)] * u,
+                    data_used=[used] * u,
                     applies=applies,
                     anchor=anchors,
                     item_reason_text=text_arr,

@@ -13,6 +13,7 @@ from fairrec.rerank import RerankContext, Serendipity
 from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
+    _data_note,
     _objects,
     _share_text,
 )
@@ -111,6 +112,8 @@ class OutsideYourBubble(RowKind):
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         n = ctx.n
         ev = ctx.evidence
+        used = (DATA_WATCH_HISTORY,)
+        note = _data_note(used)
         if ev is None:  # no training data to find close viewers in: the claim cannot hold
             empty = np.full((n, 0), -1, dtype=np.int64)
             return [
@@ -121,7 +124,7 @@ class OutsideYourBubble(RowKind):
                     [self.title] * n,
                     self.kind,
                     [""] * n,
-                    [(DATA_WATCH_HISTORY,)] * n,
+                    [used] * n,
                     np.zeros(n, dtype=bool),
                 )
             ]
@@ -162,9 +165,7 @@ class OutsideYourBubble(RowKind):
                     if o == 0
                     else f"only {o} of the {h} titles you watched share a genre with it"
                 )
-                t_row.append(
-                    f"{c} of your {k_} closest viewers liked it; {tail} (your watch history)"
-                )
+                t_row.append(f"{c} of your {k_} closest viewers liked it; {tail} {note}")
             texts.append(t_row)
             evidence.append(e_row)
         return [
@@ -177,10 +178,10 @@ class OutsideYourBubble(RowKind):
                 reason_text=[
                     f"Liked by at least {self.min_neighbors} of your {N_NEIGHBORS} closest "
                     f"viewers; at most {_share_text(self.max_overlap)} of the titles you "
-                    "watched share a genre with each (your watch history)"
+                    f"watched share a genre with each {note}"
                 ]
                 * n,
-                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                data_used=[used] * n,
                 applies=ctx.batch.personalized.copy(),
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=np.full(items.shape, None, dtype=object),

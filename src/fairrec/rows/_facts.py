@@ -7,8 +7,29 @@ from typing import Any
 
 import numpy as np
 
+from fairrec.page import describe_data_used
 from fairrec.rows._context import RowContext
 from fairrec.rows.evidence import BASIS_SIMILARITY, TitleStats, popularity_share, top_contributions
+
+
+def _data_note(categories: tuple[str, ...]) -> str:
+    """The label of the data a reason used, in parentheses: ``"(your watch history)"``.
+
+    Every reason text of fairrec's row kinds names its data with this, from the categories
+    the row declares in ``data_used`` (the one label table: :func:`fairrec.page.data_label`
+    via :func:`fairrec.page.describe_data_used`), never with a hand-typed label.
+
+    Parameters
+    ----------
+    categories : tuple of str
+        The data categories the reason declares.
+
+    Returns
+    -------
+    str
+        ``"(" + describe_data_used(categories) + ")"``.
+    """
+    return f"({describe_data_used(categories)})"
 
 
 def _share_text(x: float) -> str:

@@ -13,6 +13,7 @@ from fairrec.models import top_n
 from fairrec.page import DATA_STATED_INTERESTS, DATA_WATCH_HISTORY, describe_data_used
 from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
+from fairrec.rows._facts import _data_note
 
 __all__ = ["NewForYou", "MoreLikeThis"]
 
@@ -64,10 +65,10 @@ class NewForYou(RowKind):
         for a, h in zip(used_liked.any(axis=1).tolist(), used_hist.any(axis=1).tolist()):
             cats = tuple(c for c, on in ((DATA_STATED_INTERESTS, a), (DATA_WATCH_HISTORY, h)) if on)
             data_used.append(cats)
-            label = describe_data_used(cats) if cats else "no personal data"
+            label = describe_data_used(cats)
             texts.append(
                 f"New on the catalog, matched by genre to {label}; no plays yet, so its place "
-                f"is estimated from its genres ({label})"
+                f"is estimated from its genres {_data_note(cats)}"
             )
         applies = got.any(axis=1) & (used_liked.any(axis=1) | used_hist.any(axis=1))
         return [
@@ -108,6 +109,7 @@ class MoreLikeThis(RowKind):
         sim = np.asarray(av @ ctx.vectors.T, dtype=np.float32)
         cand, sc = top_n(sim, ctx.k, exclude=ctx.blocked | taken)
         names = [ctx.title_list[a] if a >= 0 else None for a in anchor.tolist()]
+        used = (DATA_WATCH_HISTORY,)
         return [
             RowBatch(
                 kind=self.kind,
@@ -115,10 +117,8 @@ class MoreLikeThis(RowKind):
                 scores=sc,
                 titles=[self.title.format(title=t) for t in names],
                 reason_kind=self.kind,
-                reason_text=[
-                    f"More like {t}, which you watched (your watch history)" for t in names
-                ],
-                data_used=[(DATA_WATCH_HISTORY,)] * ctx.n,
+                reason_text=[f"More like {t}, which you watched {_data_note(used)}" for t in names],
+                data_used=[used] * ctx.n,
                 applies=applies,
                 # no ``anchor``: an anchor claims to be the top contributor to a title's
                 # score (fairrec.verify); this row claims similarity to the latest title

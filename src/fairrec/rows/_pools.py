@@ -107,9 +107,27 @@ def _first_allowed(order: np.ndarray, blocked: np.ndarray, pool: int, scan: int 
     return out
 
 
-def _mark(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
+def mark_taken(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> None:
+    """Mark a row's titles as placed on each page, in place.
+
+    Page assembly calls it after each row so that later rows never repeat a title; a row
+    kind that builds several rows (e.g. one per genre) calls it between them.
+
+    Parameters
+    ----------
+    taken : ndarray of bool, shape (u, n_items)
+        Titles already placed on each viewer's page; updated in place.
+    items : ndarray of int, shape (u, k)
+        The row's title indices per viewer, ``-1`` padded (:attr:`RowBatch.items`).
+    applies : ndarray of bool, shape (u,)
+        Viewers the row is shown to (:attr:`RowBatch.applies`); the others' pages are left
+        as they are.
+    """
     who, at = np.nonzero((items >= 0) & applies[:, None])
     taken[who, items[who, at]] = True
+
+
+_mark = mark_taken  # the former private name (fairrec.assembly imported it)
 
 
 def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:

@@ -11,6 +11,7 @@ from fairrec.rerank import MMR
 from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
+    _data_note,
     _objects,
     _popularity_evidence,
     _share_text,
@@ -20,10 +21,13 @@ from fairrec.rows._facts import (
 from fairrec.rows._pools import (
     _check_pool,
     _first_allowed,
-    _mark,
     _normalize,
     _pick,
+    mark_taken,
 )
+
+#: the data of every popular row: catalog popularity, no personal data of the viewer
+_USED = (DATA_CATALOG_POPULARITY,)
 
 
 class DiversePopular(RowKind):
@@ -62,8 +66,8 @@ class DiversePopular(RowKind):
                 scores=scores,
                 titles=[self.title] * n,
                 reason_kind=self.kind,
-                reason_text=["Popular across genres (no personal data)"] * n,
-                data_used=[(DATA_CATALOG_POPULARITY,)] * n,
+                reason_text=[f"Popular across genres {_data_note(_USED)}"] * n,
+                data_used=[_USED] * n,
                 applies=~ctx.batch.personalized if self.only_unpersonalized else np.ones(n, bool),
                 item_reason_text=texts,
                 item_anchor=np.full(items.shape, None, dtype=object),
@@ -87,7 +91,7 @@ def _popular_reasons(
             share = st.pop_share[i]
             t_row.append(
                 f"{head}: {_watched_text(st, i)}; {_share_text(share)} of the catalog's "
-                "titles have fewer viewers (no personal data)"
+                f"titles have fewer viewers {_data_note(_USED)}"
             )
         texts.append(t_row)
         evidence.append(e_row)
@@ -121,7 +125,7 @@ class PopularInGenre(RowKind):
             genre_order = ctx.pop_order[ctx.genres[ctx.pop_order, g] > 0]
             items = _first_allowed(genre_order, ctx.blocked | local, ctx.k)
             scores = np.where(items >= 0, ctx.popularity[np.maximum(items, 0)], 0.0)
-            _mark(local, items, applies)
+            mark_taken(local, items, applies)
             name = ctx.genre_names[g]
             texts, evidence = _popular_reasons(ctx, items, f"Popular in {name}")
             rows.append(
@@ -131,8 +135,8 @@ class PopularInGenre(RowKind):
                     scores=np.where(items >= 0, np.log1p(scores), -np.inf),
                     titles=[f"Popular in {name}"] * n,
                     reason_kind=self.kind,
-                    reason_text=[f"Popular in {name} (no personal data)"] * n,
-                    data_used=[(DATA_CATALOG_POPULARITY,)] * n,
+                    reason_text=[f"Popular in {name} {_data_note(_USED)}"] * n,
+                    data_used=[_USED] * n,
                     applies=applies.copy(),
                     item_reason_text=texts,
                     item_anchor=np.full(items.shape, None, dtype=object),

@@ -14,6 +14,7 @@ from fairrec.rerank import MMR, RerankContext
 from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
+    _data_note,
     _objects,
     _popularity_evidence,
     _share_text,
@@ -123,10 +124,10 @@ class HiddenGems(RowKind):
         pers = ctx.batch.personalized
         n = ctx.n
         measured = st.liking_measured and st.liked_median is not None
-        label = "your watch history"
+        used = [(DATA_WATCH_HISTORY,) if p else (DATA_CATALOG_POPULARITY,) for p in pers]
         evidence, texts = [], []
         for v, its in enumerate(items.tolist()):
-            lab = label if pers[v] else "no personal data"
+            lab = _data_note(used[v])
             e_row, t_row = [], []
             for i in its:
                 if i < 0:
@@ -138,10 +139,10 @@ class HiddenGems(RowKind):
                         extra = f", mean rating {st.mean_rating[i]:.1f}"
                     t_row.append(
                         f"A hidden gem: {_watched_text(st, i)}; "
-                        f"{_share_text(st.liked_share[i])} of them {st.like_label}{extra} ({lab})"
+                        f"{_share_text(st.liked_share[i])} of them {st.like_label}{extra} {lab}"
                     )
                 else:
-                    t_row.append(f"Rarely watched: {_watched_text(st, i)} ({lab})")
+                    t_row.append(f"Rarely watched: {_watched_text(st, i)} {lab}")
             evidence.append(e_row)
             texts.append(t_row)
         rare = f"no more viewers than {_share_text(1 - self.quantile)} of the catalog's titles have"
@@ -169,15 +170,14 @@ class HiddenGems(RowKind):
                     claim
                     + (
                         f", and in the top {_share_text(1 - self.min_relevance)} of the "
-                        "catalog's titles for you (your watch history)"
+                        "catalog's titles for you"
                         if p
-                        else " (no personal data)"
+                        else ""
                     )
-                    for p in pers
+                    + f" {_data_note(u)}"
+                    for p, u in zip(pers, used)
                 ],
-                data_used=[
-                    (DATA_WATCH_HISTORY,) if p else (DATA_CATALOG_POPULARITY,) for p in pers
-                ],
+                data_used=used,
                 applies=np.ones(n, dtype=bool),
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=np.full(items.shape, None, dtype=object),
@@ -235,6 +235,7 @@ class OffTheMainstream(RowKind):
         st = _stats(ctx)
         off = (st.pop_share < self.max_share)[np.maximum(ctx.cand, 0)] & (ctx.cand >= 0)
         off &= ctx.rel_pct >= self.min_relevance
+        used = (DATA_WATCH_HISTORY,)
         cand, rel, valid = _compact_pool(ctx, *_gather_pool(ctx, taken, None, off), self.pool)
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
         items, scores = _pick(ctx, cand, picks, rel)
@@ -249,14 +250,14 @@ class OffTheMainstream(RowKind):
                 t_row.append(
                     f"Off the mainstream: {_watched_text(st, i)}; "
                     f"{_share_text(st.pop_share[i])} of the catalog's titles have fewer viewers "
-                    "(your watch history)"
+                    f"{_data_note(used)}"
                 )
             texts.append(t_row)
             evidence.append(e_row)
         claim = (
             f"Among the top {_share_text(1 - self.min_relevance)} of your candidates, and "
             f"watched by fewer viewers than the most watched {_share_text(1 - self.max_share)} "
-            "of the catalog's titles (your watch history)"
+            f"of the catalog's titles {_data_note(used)}"
         )
         return [
             RowBatch(
@@ -266,7 +267,7 @@ class OffTheMainstream(RowKind):
                 titles=[self.title] * n,
                 reason_kind=self.kind,
                 reason_text=[claim] * n,
-                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                data_used=[used] * n,
                 applies=ctx.batch.personalized.copy(),
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=np.full(items.shape, None, dtype=object),

@@ -12,6 +12,7 @@ from fairrec.rerank import MMR
 from fairrec.rows._base import RowKind
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
+    _data_note,
     _id_of,
     _objects,
 )
@@ -75,6 +76,10 @@ class StatedInterests(RowKind):
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
         items, out = _pick(ctx, cand, picks, rel)
         applies = b.interests & (b.liked_genres.any(1) | liked_items.any(1))
+        data_used = [
+            (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
+            for p in b.personalized
+        ]
         names, row_ev, texts, evidence, row_texts = [], [], [], [], []
         for v, its in enumerate(items.tolist()):
             g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
@@ -82,12 +87,8 @@ class StatedInterests(RowKind):
             label = g_names + t_names
             names.append(", ".join(label[:3]) + (" and more" if len(label) > 3 else ""))
             row_ev.append({"genres": g_names, "titles": t_names})
-            data = (
-                "your stated interests and watch history"
-                if b.personalized[v]
-                else "your stated interests"
-            )
-            row_text = f"Matches your stated interest {names[-1]} ({data})"
+            data = _data_note(data_used[v])
+            row_text = f"Matches your stated interest {names[-1]} {data}"
             row_texts.append(row_text)
             t_row, e_row = [], []
             for i in its:
@@ -102,7 +103,7 @@ class StatedInterests(RowKind):
                     t_row.append(
                         row_text  # the row's reason says it all: printed once
                         if matched == label
-                        else f"In {', '.join(matched)}, which you told us you like ({data})"
+                        else f"In {', '.join(matched)}, which you told us you like {data}"
                     )
                 else:
                     j = int(near_idx[v, i])
@@ -113,15 +114,9 @@ class StatedInterests(RowKind):
                             "similarity": round(float(near_sim[v, i]), 6),
                         }
                     )
-                    t_row.append(
-                        f"Close to {ctx.title_list[j]}, which you told us you like ({data})"
-                    )
+                    t_row.append(f"Close to {ctx.title_list[j]}, which you told us you like {data}")
             texts.append(t_row)
             evidence.append(e_row)
-        data_used = [
-            (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
-            for p in b.personalized
-        ]
         return [
             RowBatch(
                 kind=self.kind,

@@ -14,6 +14,7 @@ from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
     _anchor_phrase,
     _contributions,
+    _data_note,
     _id_of,
     _objects,
 )
@@ -45,6 +46,8 @@ class TopPicks(RowKind):
         applies = ctx.batch.personalized.copy()
         anchor, _, value, total, basis = _contributions(ctx, items)
         names = ctx.title_list
+        used = (DATA_WATCH_HISTORY,)
+        note = _data_note(used)
         texts: list[list[Any]] = []
         anchors: list[list[Any]] = []
         evidence: list[list[Any]] = []
@@ -54,7 +57,7 @@ class TopPicks(RowKind):
                 if it < 0:
                     break
                 if a >= 0:
-                    t_row.append(_anchor_phrase(basis, names[a]) + " (your watch history)")
+                    t_row.append(f"{_anchor_phrase(basis, names[a])} {note}")
                     a_row.append(names[a])
                     e_row.append(
                         {
@@ -66,7 +69,7 @@ class TopPicks(RowKind):
                         }
                     )
                 else:
-                    t_row.append("Close to your watch history as a whole (your watch history)")
+                    t_row.append(f"Close to your watch history as a whole {note}")
                     a_row.append(None)
                     e_row.append({"anchor_id": None, "anchor": None, "basis": basis})
             texts.append(t_row)
@@ -80,8 +83,8 @@ class TopPicks(RowKind):
                 scores=scores,
                 titles=[self.title] * n,
                 reason_kind=self.kind,
-                reason_text=["The titles most relevant to you (your watch history)"] * n,
-                data_used=[(DATA_WATCH_HISTORY,)] * n,
+                reason_text=[f"The titles most relevant to you {note}"] * n,
+                data_used=[used] * n,
                 applies=applies,
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=_objects(anchors, items.shape),
