@@ -42,3 +42,48 @@ def test_mark_taken_marks_shown_titles_only():
         [False, True, False, False, False],
     ]
     assert rows._mark is rows.mark_taken  # the former private name, kept for fairrec.assembly
+
+
+def test_rows_use_the_public_fast_path_of_a_trusted_reranker_and_rerank_otherwise(small_data):
+    import fairrec as fr
+    from fairrec.rerank import MMR, TrustedReranker
+
+    calls = {"trusted": 0, "trusted_public": 0, "public": 0}
+
+    class Counted:  # implements the protocol structurally (no fairrec base class)
+        uses_vectors = True
+
+        def __init__(self) -> None:
+            self.inner = MMR(lambda_=0.85)
+
+        def rerank(self, scores, k, *, vectors=None, context=None, valid=None):
+            calls["trusted_public"] += 1
+            return self.inner.rerank(scores, k, vectors=vectors, context=context, valid=valid)
+
+        def rerank_trusted(self, scores, valid, k, vectors=None, context=None):
+            calls["trusted"] += 1
+            return self.inner.rerank_trusted(scores, valid, k, vectors, context)
+
+    class PublicOnly:  # a re-ranker written outside fairrec: only the public method
+        def __init__(self) -> None:
+            self.inner = MMR(lambda_=0.85)
+
+        def rerank(self, scores, k, *, vectors=None, context=None, valid=None):
+            calls["public"] += 1
+            return self.inner.rerank(scores, k, vectors=vectors, context=context, valid=valid)
+
+    assert isinstance(Counted(), TrustedReranker)
+    assert not isinstance(PublicOnly(), TrustedReranker)
+    users = list(small_data.user_ids[:6])
+    pages = {}
+    for name, reranker in (("trusted", Counted()), ("public", PublicOnly())):
+        rec = fr.Recommender(
+            model=fr.models.ALS(factors=8, iterations=4, random_state=0),
+            rows=[rows.TopPicks(reranker=reranker)],
+            row_size=8,
+        ).fit(small_data)
+        got = [rec.home(u) for u in users]
+        pages[name] = [[i.item_id for r in p.rows for i in r.items] for p in got]
+    assert calls["trusted"] >= 1 and calls["trusted_public"] == 0 and calls["public"] >= 1
+    assert any(pages["trusted"])
+    assert pages["trusted"] == pages["public"]  # both paths place the same titles

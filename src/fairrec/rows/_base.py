@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fairrec.rerank import TrustedReranker
 from fairrec.rows._context import RowBatch, RowContext
 
 
@@ -50,15 +51,16 @@ class RowKind:
     ) -> np.ndarray:
         """Positions chosen by ``reranker`` among ``cand``: (u, <= k), -1 padded.
 
-        fairrec's own re-rankers take the arrays as they are (``_rerank_trusted``: the
-        checks of ``rerank`` are for outside callers, and ``ctx.vectors`` rows are unit-norm
-        already); any other re-ranker goes through its public ``rerank``.
+        A :class:`~fairrec.rerank.TrustedReranker` (every fairrec re-ranker) takes the
+        arrays as they are through its public fast path
+        :meth:`~fairrec.rerank.TrustedReranker.rerank_trusted` (the checks of ``rerank`` are
+        for outside callers, and ``ctx.vectors`` rows are unit-norm already); any other
+        re-ranker, or vectors other than ``ctx.vectors``, goes through its public ``rerank``.
         """
-        fast = getattr(reranker, "_rerank_trusted", None)
-        if fast is not None and vectors is ctx.vectors:
-            if gathered is None and getattr(reranker, "_uses_vectors", True):
+        if vectors is ctx.vectors and isinstance(reranker, TrustedReranker):
+            if gathered is None and reranker.uses_vectors:
                 gathered = vectors[np.maximum(cand, 0)]
-            return fast(rel, valid, ctx.k, gathered, context)
+            return reranker.rerank_trusted(rel, valid, ctx.k, gathered, context)
         vecs = vectors[np.maximum(cand, 0)] if gathered is None else gathered
         return reranker.rerank(
             np.where(valid, rel, 0.0), ctx.k, vectors=vecs, context=context, valid=valid
