@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
-from fairrec import gate
+from fairrec.serving import gate
 from fairrec.consent import ConsentState
 from fairrec.errors import DataError
 from fairrec.models import top_n

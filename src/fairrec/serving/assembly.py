@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fairrec.live import row_skip
 from fairrec.rows import RowBatch, RowContext, RowKind, _mark
+from fairrec.serving.cold import row_skip
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
 

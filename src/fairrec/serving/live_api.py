@@ -19,10 +19,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
-from fairrec.availability import AvailabilityTable, check_region
 from fairrec.errors import DataError, ModelFileError, ParameterError, UnknownItemError, param_error
 from fairrec.ids import canon_id, canon_ids
-from fairrec.live import LiveConfig, LiveState, extend_model
+from fairrec.serving.availability import AvailabilityTable, check_region
+from fairrec.serving.cold import extend_model
+from fairrec.serving.live import LiveState
+from fairrec.serving.observed import LiveConfig
 
 __all__ = ["LiveServing"]
 
@@ -149,9 +151,9 @@ class LiveServing:
         -------
         HomePage
         """
-        from fairrec.assembly import assemble
         from fairrec.consent import ConsentState
-        from fairrec.gate import PERSONALIZATION, ServingBatch
+        from fairrec.serving.assembly import assemble
+        from fairrec.serving.gate import PERSONALIZATION, ServingBatch
 
         self._require_fitted()
         if isinstance(history, (str, bytes)) or not hasattr(history, "__iter__"):
@@ -197,8 +199,8 @@ class LiveServing:
         # availability and cold marks; the session's own events are not stored anywhere
         from dataclasses import fields
 
-        from fairrec.gate import ServingBatch as _SB
-        from fairrec.live import LiveBatch
+        from fairrec.serving.gate import ServingBatch as _SB
+        from fairrec.serving.live import LiveBatch
 
         unavailable = snap.avail.unavailable(when, region)
         if unavailable is not None:
@@ -422,7 +424,7 @@ class LiveServing:
         fairrec.errors.ModelFileError
             The files are not a valid model (the serving state is then unchanged).
         """
-        from fairrec.persist import load_recommender
+        from fairrec.serving.persist import load_recommender
 
         self._require_fitted()
         overrides = {"rows": self.rows} if self.rows is not None else {}
