@@ -1,0 +1,16 @@
+"""Deprecated alias of :mod:`fairrec.serving.live_api`
+(moved there in the serving-stage redesign, issue 17); import from there instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fairrec.serving import live_api as _live_api
+from fairrec.serving.live_api import *  # noqa: F403
+from fairrec.serving.live_api import __all__  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    # any other name of the module (including private helpers) still resolves
+    return getattr(_live_api, name)
