@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
-from fairrec.serving import gate
 from fairrec.consent import ConsentState
 from fairrec.errors import DataError
 from fairrec.models import top_n
 from fairrec.models._base import check_interactions
+from fairrec.serving import gate
 
 # ---------------------------------------------------------------- top_n
 
