@@ -15,6 +15,7 @@ rather than MkDocs.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,36 @@ def _same_object(target: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _package_constant_doc(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """A constant a package re-exports from one of its files (``fairrec.page.FRAME_DTYPES``,
+    written in ``fairrec/page/_schema.py``) keeps the docstring written where it is defined,
+    not the docstring of its type (autodoc reads attribute docstrings from the source of the
+    module it documents, here the package's ``__init__``)."""
+    if what != "data":
+        return
+    package, _, attr = name.rpartition(".")
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return
+    if not hasattr(module, "__path__"):
+        return  # a plain module: autodoc found its source already
+    from sphinx.pycode import ModuleAnalyzer
+
+    if ("", attr) in ModuleAnalyzer.for_module(package).find_attr_docs():
+        return
+    for info in pkgutil.iter_modules(module.__path__, package + "."):
+        sub = importlib.import_module(info.name)
+        if getattr(sub, attr, None) is not obj:
+            continue
+        docs = ModuleAnalyzer.for_module(info.name).find_attr_docs()
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+
+
 def _keep_original(
     app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
 ) -> None:
@@ -418,5 +449,6 @@ def setup(app: Any) -> None:
     app.connect("builder-inited", _write_toplevel)
     app.connect("env-check-consistency", check_public_names)
     app.connect("missing-reference", resolve_aliases)
+    app.connect("autodoc-process-docstring", _package_constant_doc, priority=50)
     app.connect("autodoc-process-docstring", _keep_original, priority=100)
     app.connect("autodoc-process-docstring", _plain_attributes, priority=900)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import importlib
 import importlib.util
 import json
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -29,7 +31,10 @@ from fairrec.page import (
     Item,
     Reason,
     Row,
+    data_used_cell,
     describe_data_used,
+    evidence_cell,
+    frame_from_columns,
     pages_to_frame,
 )
 
@@ -207,8 +212,15 @@ def test_describe_data_used():
 
 
 def test_docstring_examples():
-    failures, tried = doctest.testmod(page_module, verbose=False)
-    assert tried > 0 and failures == 0
+    """The package's examples, wherever in ``fairrec.page`` their object is defined."""
+    modules = [page_module] + [
+        importlib.import_module(f"fairrec.page.{info.name}")
+        for info in pkgutil.iter_modules(page_module.__path__)
+    ]
+    assert len(modules) > 5
+    results = [doctest.testmod(module, verbose=False) for module in modules]
+    assert sum(r.attempted for r in results) > 10
+    assert sum(r.failed for r in results) == 0
 
 
 # ------------------------------------------------------------------ frames
@@ -271,6 +283,102 @@ def test_pages_to_frame_equals_concatenated_frames():
     assert {c: str(t) for c, t in empty.dtypes.items()} == dict(FRAME_DTYPES)
     with pytest.raises(DataError, match=r"pages\[1\]"):
         pages_to_frame([make_page(), "not a page"])
+
+
+def _columns_of(page: HomePage) -> dict:
+    frame = page.to_frame()
+    return {name: frame[name].tolist() for name in FRAME_COLUMNS}
+
+
+def test_frame_from_columns_is_the_writer_of_to_frame():
+    page = make_page()
+    pd.testing.assert_frame_equal(frame_from_columns(_columns_of(page)), page.to_frame())
+    # numeric id arrays become plain ints, arrays of any kind are typed like lists
+    cols = _columns_of(page)
+    cols["user_id"] = np.array([5] * len(cols["user_id"]), dtype=np.int32)
+    cols["row"] = np.asarray(cols["row"], dtype=np.int32)
+    cols["title"] = np.asarray(cols["title"], dtype=object)
+    frame = frame_from_columns(cols)
+    assert {c: str(t) for c, t in frame.dtypes.items()} == dict(FRAME_DTYPES)
+    assert [type(x) for x in frame["user_id"]] == [int] * len(frame)
+    assert frame["title"].tolist() == page.to_frame()["title"].tolist()
+    empty = frame_from_columns({name: np.array([]) for name in FRAME_COLUMNS})
+    pd.testing.assert_frame_equal(empty, HomePage.empty("u").to_frame())
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda c: c.pop("evidence"), r"\['evidence'\] are missing"),
+        (lambda c: c.update(extra=[1] * 6), r"unknown column\(s\) \['extra'\]"),
+        (lambda c: c.update(score=[1.0]), r"differ in length: .*'score': 1"),
+    ],
+)
+def test_frame_from_columns_names_the_column_at_fault(change, fragment):
+    cols = _columns_of(make_page())
+    change(cols)
+    with pytest.raises(DataError, match=fragment):
+        frame_from_columns(cols)
+    with pytest.raises(DataError, match="mapping"):
+        frame_from_columns([("user_id", [])])
+
+
+def test_cells_are_written_one_way():
+    reason = Reason(
+        "k", "t", (DATA_WATCH_HISTORY, DATA_STATED_INTERESTS), evidence={"b": 1.5, "a": [1, "x"]}
+    )
+    page = HomePage("u", (Row("R", "k", (Item("a", "A", 1.0, reason),)),), True, reason.data_used)
+    frame = page.to_frame()
+    assert (
+        frame["data_used"].iloc[0]
+        == data_used_cell(reason.data_used)
+        == "watch_history|stated_interests"
+    )
+    assert frame["evidence"].iloc[0] == evidence_cell(reason.evidence) == '{"a":[1,"x"],"b":1.5}'
+    assert json.loads(frame["evidence"].iloc[0]) == reason.to_dict()["evidence"]
+    assert data_used_cell(()) == "" and evidence_cell(None) == ""
+
+
+def test_trusted_constructors_equal_the_validating_ones():
+    page = make_page()
+    rows = []
+    for row in page.rows:
+        items = tuple(
+            Item.trusted(
+                it.item_id,
+                it.title,
+                it.score,
+                Reason.trusted(
+                    it.reason.kind, it.reason.text, it.reason.data_used, it.reason.anchor
+                ),
+                it.genres,
+            )
+            for it in row.items
+        )
+        rows.append(Row.trusted(row.title, row.kind, items, row.reason))
+    fast = HomePage.trusted(
+        page.user_id,
+        tuple(rows),
+        page.personalized,
+        page.data_used,
+        page.generated_at,
+        page.consent_version,
+    )
+    assert type(fast) is HomePage and fast == page and fast.to_dict() == page.to_dict()
+    assert repr(fast) == repr(page) and str(fast) == str(page)
+    pd.testing.assert_frame_equal(fast.to_frame(), page.to_frame())
+    assert HomePage.from_dict(fast.to_dict()) == fast  # the validating route agrees
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.rows = ()  # type: ignore[misc]
+    # the deprecated private names still build the same objects
+    old_reason = page_module._new_reason("k", "t", ("watch_history",), None)
+    assert old_reason == Reason("k", "t", ("watch_history",))
+    assert page_module._new_item("a", "A", 1.0, old_reason, ()) == Item("a", "A", 1.0, old_reason)
+    assert page_module._trusted(Row, title="R", kind="k", items=(), reason=None) == Row(
+        "R", "k", ()
+    )
+    assert page_module._evidence_json(Reason("k", "t", evidence={"x": 1})) == '{"x":1}'
+    assert page_module._SEP == "|"
 
 
 # ------------------------------------------------------------------ dict / JSON

@@ -1,9 +1,10 @@
 """The home-page serving fast paths give exactly what the straightforward computations give.
 
-* the re-rankers' ``_rerank_trusted`` (used by the page rows) against their public ``rerank``;
+* the re-rankers' ``rerank_trusted`` (used by the page rows) against their public ``rerank``;
 * MMR's one-viewer 1-d kernel against a slow greedy reference and against the batch kernel;
 * xQuAD's decision-table walk: the one-viewer walk against the vectorized one;
-* ``topk_rows``'s full-sort path against its partition path and a stable sort;
+* the one top-k kernel (``fairrec.models.top_n``) as models and re-rankers use it: every
+  path against a stable sort;
 * ``Similarity``'s one-viewer products against the stacked ones;
 * ``history_genre_mix`` against ``histories @ genres``;
 * the trusted page-object constructors against the validating ones;
@@ -29,10 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
+import fairrec.models._topk as topk_kernel
 import fairrec.rerank._base as rbase
 from fairrec.models._base import CandidateModel
 from fairrec.page import Item, Reason, _new_item, _new_reason
-from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, mmr, xquad
+from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr, xquad
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
 from fairrec.rerank._mmr import _mmr_kernel
@@ -109,6 +111,7 @@ def check_positions(picks: np.ndarray, valid: np.ndarray, kk: int) -> None:
 
 
 TRUSTED = [
+    TopK(),
     MMR(lambda_=0.0),
     MMR(lambda_=0.5),
     MMR(lambda_=1.0),
@@ -184,7 +187,7 @@ def test_rerank_trusted_equals_public_rerank(reranker, seed, u, n, k, p, dtype, 
         # one viewer per chunk sends every viewer through the one-viewer kernels
         if one_per_chunk == "trusted":
             mp.setattr(rbase, "_CHUNK_PLANE", 1)
-        got = reranker._rerank_trusted(raw, valid, k, vectors.astype(dtype), context)
+        got = reranker.rerank_trusted(raw, valid, k, vectors.astype(dtype), context)
     with pytest.MonkeyPatch.context() as mp:
         if one_per_chunk == "public":
             mp.setattr(rbase, "_CHUNK_PLANE", 1)
@@ -197,7 +200,9 @@ def test_rerank_trusted_equals_public_rerank(reranker, seed, u, n, k, p, dtype, 
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("reranker", [MMR(lambda_=0.5), LongTail(), Serendipity()], ids=repr)
+@pytest.mark.parametrize(
+    "reranker", [TopK(), MMR(lambda_=0.5), LongTail(), Serendipity()], ids=repr
+)
 def test_rerank_trusted_leaves_its_inputs_alone(reranker):
     rng = np.random.default_rng(0)
     u, n = 3, 9
@@ -206,7 +211,7 @@ def test_rerank_trusted_leaves_its_inputs_alone(reranker):
     vectors = exact_unit_rows(rng, (u, n))
     context = trusted_context(reranker, rng, u, n)
     copies = [scores.copy(), valid.copy(), vectors.copy()]
-    reranker._rerank_trusted(scores, valid, 4, vectors, context)
+    reranker.rerank_trusted(scores, valid, 4, vectors, context)
     for before, after in zip(copies, [scores, valid, vectors]):
         np.testing.assert_array_equal(before, after)
 
@@ -309,7 +314,7 @@ def test_mmr_lambda_zero_with_invalid_candidates_warns_nothing(call):
         if call == "mmr":
             got = mmr(scores, vectors, 3, lambda_=0.0, valid=valid)
         else:
-            got = MMR(lambda_=0.0)._rerank_trusted(scores, valid, 3, vectors)
+            got = MMR(lambda_=0.0).rerank_trusted(scores, valid, 3, vectors)
     assert got.tolist() == [[0, 2, 3]]  # no relevance weight: orthogonal titles by position
 
 
@@ -429,9 +434,15 @@ def test_walk_paths_agree_on_any_decision_table(seed, u, kk, p):
 
 
 def topk_reference(key: np.ndarray, kk: int) -> np.ndarray:
+    """A stable sort of whole rows; non-finite entries are unavailable (-1)."""
     out = np.argsort(-key, axis=1, kind="stable")[:, :kk]
-    out[np.take_along_axis(key, out, axis=1) == -np.inf] = -1
+    out[~np.isfinite(np.take_along_axis(key, out, axis=1))] = -1
     return out
+
+
+#: (_SORT_BELOW, _SORT_CELLS) of the shared kernel: its default, everything through the
+#: selection path, everything through one stable sort
+KERNEL_PATHS = [None, (0, 0), (10**9, 10**9)]
 
 
 @FAST
@@ -452,15 +463,15 @@ def test_topk_rows_sort_and_partition_paths_equal_stable_sort(
     if signed_zero:
         key[key == 0] = rng.choice([0.0, -0.0], size=int((key == 0).sum()))
     key[rng.random((u, n)) < p_inf] = -np.inf
-    key[rng.random((u, n)) < 0.05] = np.inf
     want = topk_reference(key, kk)
     assert want.shape == (u, min(kk, n))
     before = key.copy()
-    sort = topk_rows(key, kk)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rbase, "_SORT_BELOW", 0)  # every row through the partition path
-        part = topk_rows(key, kk)
-    for got in (sort, part):
+    for path in KERNEL_PATHS:
+        with pytest.MonkeyPatch.context() as mp:
+            if path is not None:
+                mp.setattr(topk_kernel, "_SORT_BELOW", path[0])
+                mp.setattr(topk_kernel, "_SORT_CELLS", path[1])
+            got = topk_rows(key, kk)
         assert got.dtype == np.int64 and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(key, before)
@@ -474,11 +485,55 @@ def test_topk_rows_long_rows_both_paths(n, kk):
     key[rng.random((3, n)) < 0.5] = -np.inf
     key[2] = -np.inf  # a row with nothing available
     want = topk_reference(key, kk)
-    np.testing.assert_array_equal(topk_rows(key, kk), want)
-    for below in (0, 10**6):  # partition everything / sort everything
+    for path in KERNEL_PATHS:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(rbase, "_SORT_BELOW", below)
+            if path is not None:
+                mp.setattr(topk_kernel, "_SORT_BELOW", path[0])
+                mp.setattr(topk_kernel, "_SORT_CELLS", path[1])
             np.testing.assert_array_equal(topk_rows(key, kk), want)
+
+
+def test_one_top_k_kernel_for_models_and_rerankers():
+    """The re-rankers' top-k is the models' ``top_n`` (one kernel, imported from one place)."""
+    import fairrec.models as fm
+    import fairrec.models._base as mbase
+
+    assert rbase.top_n is fm.top_n is mbase.top_n is topk_kernel.top_n
+    assert not hasattr(rbase, "_SORT_BELOW")  # no second copy of the selection code
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.integers(1, 40),
+    n=st.sampled_from([1, 5, 60, 200, 700, 1500]),
+    k=st.integers(1, 60),
+    levels=st.sampled_from([1, 4, 10**6]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    p_gone=st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_shared_top_k_ties_by_index_in_every_caller(seed, u, n, k, levels, dtype, p_gone):
+    """Property: ``top_n`` (models), ``topk_rows`` and ``TopK`` (re-rankers) pick the same
+    positions, the best scores first and ties by the lower index, whatever path a size takes."""
+    rng = np.random.default_rng(seed)
+    key = (rng.integers(-levels, levels + 1, size=(u, n)) / 4).astype(dtype)
+    gone = rng.random((u, n)) < p_gone
+    key[gone] = -np.inf
+    kk = min(k, n)
+    want = topk_reference(key, kk)
+    idx, sc = fr.models.top_n(key.copy(), k)
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(topk_rows(key, kk), want)
+    picks = fr.rerank.TopK().rerank(np.where(gone, 0.0, key), k, valid=~gone)
+    np.testing.assert_array_equal(picks, want)
+    taken = want >= 0
+    np.testing.assert_array_equal(sc[taken], np.take_along_axis(key, want, axis=1)[taken])
+    # ties really are by index: among equal scores of a row the positions ascend
+    for r in range(u):
+        row = want[r][want[r] >= 0]
+        vals = key[r, row]
+        same = vals[1:] == vals[:-1]
+        assert (row[1:][same] > row[:-1][same]).all()
 
 
 def test_topk_rows_degenerate_sizes():
@@ -490,6 +545,8 @@ def test_topk_rows_degenerate_sizes():
 @FAST
 @given(seed=SEED, u=st.integers(1, 4), n=st.integers(1, 15), below=st.sampled_from([0, 1024]))
 def test_fill_by_relevance_on_both_topk_paths(seed, u, n, below):
+    """``below`` 0 sends every row through the kernel's selection path, 1024 through its
+    stable sort."""
     rng = np.random.default_rng(seed)
     scores = grid_scores(rng, (u, n), levels=3)
     valid = rng.random((u, n)) < 0.7
@@ -500,7 +557,7 @@ def test_fill_by_relevance_on_both_topk_paths(seed, u, n, below):
         m = int(rng.integers(0, min(kk, len(ok)) + 1))
         picks[v, :m] = rng.permutation(ok)[:m]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rbase, "_SORT_BELOW", below)
+        mp.setattr(topk_kernel, "_SORT_BELOW", below)
         got = fill_by_relevance(picks.copy(), scores, valid)
     for v in range(u):
         head = [int(j) for j in picks[v] if j >= 0]

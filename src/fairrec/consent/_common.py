@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import re
 import secrets
 import stat
 import warnings
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError, param_error
+from fairrec._checks import check_time_ns
+from fairrec._durable import (
+    JsonlScan,
+    append_synced,
+    atomic_write,
+    fsync_dir,
+    json_line,
+    repair_tail,
+    scan_jsonl,
+)
+from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError
 from fairrec.ids import canon_id, canon_ids
 
 PURPOSES: tuple[str, ...] = ("personalization", "training", "stated_interests")
@@ -121,23 +128,7 @@ def _canon_ids_array(values: object, what: str = "user_ids") -> np.ndarray:
 
 def _to_ns(value: object, name: str, owner: str) -> int:
     """A datetime-like (or Unix seconds) -> nanoseconds since the epoch, UTC."""
-    expected = "a datetime, pandas Timestamp, ISO-8601 string or Unix seconds"
-    if isinstance(value, (bool, np.bool_)):
-        raise param_error(name, owner, expected, value)
-    try:
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            ts = pd.Timestamp(float(value), unit="s", tz="UTC")
-        else:
-            ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise param_error(name, owner, expected, value) from None
-    if ts is pd.NaT or pd.isna(ts):
-        raise param_error(name, owner, expected, value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    try:
-        return int(ts.as_unit("ns").value)
-    except (OverflowError, pd.errors.OutOfBoundsDatetime, ValueError):
-        raise param_error(name, owner, "a time between 1677 and 2262", value) from None
+    return check_time_ns(value, name, owner)
 
 
 def _ts(t_ns: int) -> pd.Timestamp:
@@ -233,67 +224,11 @@ def _keyed_hash(key: bytes, domain: bytes, canon_id: str) -> str:
     return hmac.digest(key, domain + canon_id.encode("utf-8"), "sha256").hex()
 
 
-def _dumps(obj: Mapping[str, Any]) -> bytes:
-    return (
-        json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
-    ).encode("utf-8")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _append_bytes(path: Path, data: bytes) -> None:
-    """Append ``data`` with one write, then flush to disk (fsync)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, chunks: Iterable[bytes]) -> None:
-    """Write a whole file atomically: temp file in the same folder, fsync, os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-@dataclass
-class _Scan:
-    """What :func:`_scan_jsonl` found in a JSON-lines file."""
-
-    records: list[tuple[int, dict[str, Any]]]  # (1-based line number, object)
-    good_len: int  # bytes up to the end of the last complete line
-    torn_line: int | None  # the skipped torn last line, if any
-    needs_newline: bool  # the last complete line lacks its "\n"
-    raws: list[bytes] = field(default_factory=list)  # the raw bytes of each record's line
+_dumps = json_line
+_append_bytes = append_synced
+_atomic_write = atomic_write
+_fsync_dir = fsync_dir
+_repair_tail = repair_tail
 
 
 def _scan_jsonl(
@@ -304,67 +239,14 @@ def _scan_jsonl(
     data: bytes | None = None,
     first_line: int = 1,
     base: int = 0,
-) -> _Scan:
-    """Parse a JSON-lines file; a torn last line warns and is skipped, others raise.
-
-    ``data`` (the bytes of the file from byte ``base`` on, starting at line ``first_line``)
-    parses a tail of the file already read; offsets in the result are absolute.
-    """
-    if data is None:
-        data = path.read_bytes()
-    pieces = data.split(b"\n")
-    last = max((i for i, p in enumerate(pieces) if p.strip()), default=-1)
-    records: list[tuple[int, dict[str, Any]]] = []
-    raws: list[bytes] = []
-    offset = good_len = base
-    torn: int | None = None
-    needs_newline = False
-    for i, raw in enumerate(pieces):
-        has_newline = i < len(pieces) - 1
-        end = offset + len(raw) + (1 if has_newline else 0)
-        if raw.strip():
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-                if not isinstance(obj, dict):
-                    raise ValueError("a line must hold a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
-                if i != last:
-                    raise error(
-                        f"{path}: line {i + first_line} of the {what} is malformed ({exc}). Only a torn "
-                        f"last line can be skipped; a bad line in the middle means the file is "
-                        f"corrupted."
-                    ) from None
-                torn = i + first_line
-                warnings.warn(
-                    f"{path}: line {torn} of the {what} is incomplete (a torn append, e.g. a "
-                    f"crash while writing) and was skipped; the {len(records)} complete lines "
-                    f"before it were kept.",
-                    ConsentFileWarning,
-                    stacklevel=3,
-                )
-                break
-            records.append((i + first_line, obj))
-            raws.append(raw)
-            good_len = end
-            needs_newline = not has_newline
-        offset = end
-    return _Scan(records, good_len, torn, needs_newline, raws)
-
-
-def _repair_tail(path: Path, scan: _Scan) -> None:
-    """Cut a torn last line and end the file with a newline, so the next append is clean."""
-    if scan.torn_line is not None:
-        os.truncate(path, scan.good_len)
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(size - 1, 0))
-        tail = fh.read(1)
-    if size and tail != b"\n":
-        _append_bytes(path, b"\n")
-    else:
-        fd = os.open(path, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+) -> JsonlScan:
+    """:func:`fairrec._durable.scan_jsonl` with the consent ledger's error and warning."""
+    return scan_jsonl(
+        path,
+        what,
+        error,
+        warning=ConsentFileWarning,
+        data=data,
+        first_line=first_line,
+        base=base,
+    )

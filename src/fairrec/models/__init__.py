@@ -1,6 +1,7 @@
 """Candidate models: ALS and BPR (from ``implicit``), EASE, Popularity and ItemKNN baselines."""
 
-from fairrec.models._base import CandidateModel, top_n
+from fairrec.models._base import CandidateModel
+from fairrec.models._topk import top_n
 from fairrec.models.als import ALS
 from fairrec.models.bpr import BPR
 from fairrec.models.ease import EASE

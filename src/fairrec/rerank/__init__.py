@@ -18,6 +18,12 @@ candidates. Results are deterministic, ties going to the lower position, and a b
 the same rows as one call per viewer (computed vectorised across viewers; only the k picks
 loop in Python).
 
+Every fairrec re-ranker also implements :class:`TrustedReranker`: a fast path,
+``rerank_trusted(scores, valid, k, vectors, context)``, for ``(u, n)`` arrays fairrec built
+itself (the home-page rows use it), with the same result as ``rerank`` and no input checks.
+Parameters are checked when a re-ranker is built: ``MMR(lambda_=1.5)`` raises
+:class:`~fairrec.errors.ParameterError` naming ``lambda_`` and ``1.5`` right there.
+
 Re-rankers (small frozen classes holding parameters; each calls a pure function):
 
 - :class:`TopK` / :func:`topk`: plain relevance order, the baseline.
@@ -33,7 +39,7 @@ as ``Recommender.recommend(reranker="mmr")`` and ``fairrec.compare`` accept.
 
 from __future__ import annotations
 
-from fairrec.rerank._base import RerankContext, Reranker
+from fairrec.rerank._base import RerankContext, Reranker, TrustedReranker
 from fairrec.rerank._calibrated import Calibrated, calibrated
 from fairrec.rerank._dpp import DPP, dpp_greedy
 from fairrec.rerank._longtail import LongTail, long_tail_mask, xquad
@@ -52,6 +58,7 @@ __all__ = [
     "Reranker",
     "Serendipity",
     "TopK",
+    "TrustedReranker",
     "by_name",
     "calibrated",
     "dpp_greedy",

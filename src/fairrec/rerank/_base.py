@@ -9,13 +9,14 @@ depend on which batch it was computed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from fairrec.errors import DataError, param_error
+from fairrec.models import top_n
 
-__all__ = ["RerankContext", "Reranker", "Batch", "trusted"]
+__all__ = ["RerankContext", "Reranker", "TrustedReranker", "Batch", "trusted"]
 
 #: Greedy kernels process viewers in chunks (results do not depend on the chunking: viewers
 #: are independent) so that a (chunk, n) array stays cache-sized and a (chunk, n, width)
@@ -37,6 +38,71 @@ class Reranker(Protocol):
         context: RerankContext | None = None,
         valid: Any = None,
     ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TrustedReranker(Reranker, Protocol):
+    """A re-ranker with a fast path for arrays fairrec built itself: every fairrec re-ranker.
+
+    The home-page rows (:mod:`fairrec.rows`) call :meth:`rerank_trusted` on a re-ranker that
+    implements it, and the public :meth:`~Reranker.rerank` on any other; both give the same
+    positions. Parameters are validated when the re-ranker is built, so neither path checks
+    them again.
+    """
+
+    #: Whether :meth:`rerank_trusted` reads ``vectors`` (the rows gather the candidates'
+    #: vectors only for re-rankers that do).
+    uses_vectors: ClassVar[bool]
+
+    def rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`~Reranker.rerank` for a batch whose arrays need no checks.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (u, n)
+            Relevance, finite wherever ``valid`` (other cells may hold anything, NaN too).
+        valid : bool ndarray of shape (u, n)
+            Candidates that may be chosen.
+        k : int
+            Row length, an int >= 1.
+        vectors : ndarray of shape (u, n, d), optional
+            The candidates' vectors with unit-norm (or zero) rows; needed when
+            :attr:`uses_vectors`.
+        context : RerankContext, optional
+            As for :meth:`~Reranker.rerank`, with a leading viewer axis where a field is per
+            viewer.
+
+        Returns
+        -------
+        ndarray of int64, shape (u, min(k, n))
+            Positions in display order, padded with -1: the same as :meth:`~Reranker.rerank`
+            gives for these arrays. The inputs are not changed.
+        """
+        ...
+
+
+class _LegacyNames:
+    """The names the rows used before :class:`TrustedReranker` was public (deprecated).
+
+    ``_rerank_trusted`` is :meth:`~TrustedReranker.rerank_trusted` and ``_uses_vectors``
+    is :attr:`~TrustedReranker.uses_vectors`; kept until every caller uses the public names.
+    """
+
+    uses_vectors: ClassVar[bool] = True
+
+    @property
+    def _uses_vectors(self) -> bool:
+        return type(self).uses_vectors
+
+    def _rerank_trusted(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return self.rerank_trusted(*args, **kwargs)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,7 +254,7 @@ def trusted(scores: np.ndarray, valid: np.ndarray, k: int) -> Batch:
     """A :class:`Batch` from arrays fairrec built itself, without the checks of :func:`prepare`.
 
     ``scores`` is ``(u, n)`` float, finite wherever the ``(u, n)`` bool ``valid`` is true;
-    ``k`` is an int >= 1. Used by the re-rankers' ``_rerank_trusted`` (the home-page rows).
+    ``k`` is an int >= 1. Used by the re-rankers' ``rerank_trusted`` (the home-page rows).
     """
     s = np.where(valid, scores, -np.inf)
     return Batch(scores=s, valid=valid, single=False, k=k, kk=min(k, s.shape[1]))
@@ -308,47 +374,18 @@ def finish(picks: np.ndarray, batch: Batch) -> np.ndarray:
 # --------------------------------------------------------------------------- top-k
 
 
-#: :func:`topk_rows` fully sorts a small input (rows of at most ``_SORT_BELOW`` candidates,
-#: ``_SORT_CELLS`` cells in all): one stable sort then costs less than a partition plus tie
-#: handling. Larger inputs are partitioned (O(n) per row). Both give the same result.
-_SORT_BELOW = 1024
-_SORT_CELLS = 1 << 14
-
-
 def topk_rows(key: np.ndarray, kk: int) -> np.ndarray:
     """Positions of the ``kk`` largest entries of each row, descending, ties by position.
 
-    Entries equal to ``-inf`` are treated as unavailable and come back as ``-1``.
-    Runs in O(n) per row plus a sort of the ``kk`` selected entries (rows shorter than
-    ``_SORT_BELOW`` are sorted whole, which gives the same result faster).
+    The indices of :func:`fairrec.models.top_n`, the one top-k kernel fairrec's models and
+    re-rankers share (``key`` is not changed). Non-finite entries (here: ``-inf``, what the
+    re-rankers use to mark a candidate unavailable) come back as ``-1``; a row with fewer
+    than ``kk`` available entries is padded with ``-1``.
     """
     u, n = key.shape
     if kk <= 0 or n == 0:
         return np.full((u, max(kk, 0)), -1, dtype=np.int64)
-    neg = -key  # ascending order of neg == descending order of key
-    if n <= _SORT_BELOW and u * n <= _SORT_CELLS:
-        out = np.argsort(neg, axis=1, kind="stable")[:, :kk]
-        out[neg[np.arange(u)[:, None], out] == np.inf] = -1
-        return out
-    if kk < n:
-        thr = np.partition(neg, kk - 1, axis=1)[:, kk - 1 : kk]
-        take_mask = neg < thr
-        eq = neg == thr
-        need = kk - take_mask.sum(axis=1)
-        excess = np.flatnonzero(eq.sum(axis=1) > need)
-        if excess.size:  # ties at the threshold: keep the first `need` of them
-            sub = eq[excess]
-            sub &= np.cumsum(sub, axis=1) <= need[excess, None]
-            eq[excess] = sub
-        take_mask |= eq
-        cols = np.nonzero(take_mask)[1].reshape(u, kk)
-    else:
-        cols = np.broadcast_to(np.arange(n), (u, n))
-    sel = np.take_along_axis(neg, cols, axis=1)
-    order = np.argsort(sel, axis=1, kind="stable")
-    out = np.take_along_axis(cols, order, axis=1).astype(np.int64)
-    out[np.take_along_axis(key, out, axis=1) == -np.inf] = -1
-    return out
+    return top_n(key, kk)[0]
 
 
 def fill_by_relevance(picks: np.ndarray, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ O(g * max genres) logarithms and an O(nnz) gather instead of O(n g) logarithms.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from fairrec.errors import DataError
 from fairrec.rerank._base import (
     RerankContext,
+    _LegacyNames,
     check_real,
     chunks,
     finish,
@@ -289,7 +290,7 @@ def _calibrated_kernel(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Calibrated:
+class Calibrated(_LegacyNames):
     """Calibrated re-ranker (Steck 2018); see :func:`calibrated`.
 
     Needs ``context.genres`` (candidate genre weights) and ``context.target`` (the viewer's
@@ -301,10 +302,23 @@ class Calibrated:
         Weight of calibration against relevance (0: plain top-k).
     alpha : float in (0, 1], default 0.01
         Smoothing of the list's distribution towards ``p``, as in the paper.
+
+    Raises
+    ------
+    ParameterError
+        At construction, naming the parameter and the value, e.g. ``Calibrated(alpha=0)``.
     """
 
     lambda_: float = 0.5
     alpha: float = 0.01
+    #: the genre weights come in ``context.genres``; ``vectors`` are not read
+    uses_vectors: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        owner = "Calibrated"
+        object.__setattr__(self, "lambda_", check_real(self.lambda_, "lambda_", owner, 0.0, 1.0))
+        alpha = check_real(self.alpha, "alpha", owner, 0.0, 1.0, low_open=True)
+        object.__setattr__(self, "alpha", alpha)
 
     def rerank(
         self,
@@ -325,3 +339,18 @@ class Calibrated:
         return _calibrated(
             scores, ctx.genres, ctx.target, k, self.lambda_, self.alpha, valid, owner
         )
+
+    def rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`rerank` for arrays fairrec built itself (see
+        :class:`~fairrec.rerank.TrustedReranker`): ``(u, n)`` scores and mask and the
+        ``context`` fields :meth:`rerank` needs. Calibration has no separate fast path: this is
+        :meth:`rerank` on the same arrays. Returns ``(u, min(k, n))`` positions padded with
+        -1."""
+        return self.rerank(np.where(valid, scores, 0.0), k, context=context, valid=valid)

@@ -22,13 +22,14 @@ no candidate is left above that floor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fairrec.errors import DataError, param_error
 from fairrec.rerank._base import (
     RerankContext,
+    _LegacyNames,
     check_choice,
     check_k,
     check_real,
@@ -223,7 +224,7 @@ def _drop_oldest(inv: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int, eye: np
 
 
 @dataclass(frozen=True, kw_only=True)
-class DPP:
+class DPP(_LegacyNames):
     """Determinantal point process re-ranker (fast greedy MAP); see :func:`dpp_greedy`.
 
     The kernel is ``L = diag(q) S diag(q)`` with ``S`` the candidates' similarity (a PSD
@@ -247,12 +248,27 @@ class DPP:
         Relative floor of the marginal gain (see :func:`dpp_greedy`): the greedy inference
         stops when every remaining candidate lies, up to rounding, in the span of the
         chosen ones.
+
+    Raises
+    ------
+    ParameterError
+        At construction, naming the parameter and the value, e.g. ``DPP(theta=-1)``.
     """
 
     theta: float = 2.0
     window: int | None = None
     similarity: str = "cosine"
     eps: float = EPS
+    #: :meth:`rerank_trusted` compares the candidates' ``vectors``
+    uses_vectors: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        owner = "DPP"
+        object.__setattr__(self, "theta", check_real(self.theta, "theta", owner, 0.0))
+        object.__setattr__(self, "window", _check_window(self.window, owner))
+        check_choice(self.similarity, "similarity", owner, SIMILARITIES)
+        eps = check_real(self.eps, "eps", owner, 0.0, None, low_open=True)
+        object.__setattr__(self, "eps", eps)
 
     def rerank(
         self,
@@ -265,10 +281,7 @@ class DPP:
     ) -> np.ndarray:
         """Re-rank ``scores`` with the DPP; needs ``vectors``. ``context`` is not used."""
         owner = "DPP"
-        theta = check_real(self.theta, "theta", owner, 0.0)
-        win = _check_window(self.window, owner)
-        kind = check_choice(self.similarity, "similarity", owner, SIMILARITIES)
-        eps = check_real(self.eps, "eps", owner, 0.0, None, low_open=True)
+        theta, win, kind, eps = self.theta, self.window, self.similarity, self.eps
         batch = prepare(scores, k, valid, owner)
         vecs = vectors_of(vectors, batch, owner)
         s, ok = batch.scores, batch.valid
@@ -284,3 +297,19 @@ class DPP:
             sim = similar.chunk(rows)
             picks[rows] = _dpp_kernel(q[rows], ok[rows], sim, batch.kk, eps, win)
         return finish(fill_by_relevance(picks, s, ok), batch)
+
+    def rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`rerank` for arrays fairrec built itself (see
+        :class:`~fairrec.rerank.TrustedReranker`): ``(u, n)`` scores and mask, ``(u, n, d)``
+        vectors. The DPP has no separate fast path: this is :meth:`rerank` on the same
+        arrays. Returns ``(u, min(k, n))`` positions padded with -1."""
+        return self.rerank(
+            np.where(valid, scores, 0.0), k, vectors=vectors, context=context, valid=valid
+        )

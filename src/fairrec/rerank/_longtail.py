@@ -23,6 +23,7 @@ from fairrec.errors import DataError
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
+    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -292,7 +293,7 @@ def _walk(take_tail: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LongTail:
+class LongTail(_LegacyNames):
     """Long-tail re-ranker: personalised xQuAD over head / tail (see :func:`xquad`).
 
     Needs ``context.tail`` (bool, candidate in the long tail) or ``context.popularity``; from
@@ -310,13 +311,25 @@ class LongTail:
         Coverage term of xQuAD.
     head_share : float in [0, 1], default 0.8
         Share of interactions held by the head, when it is derived from popularity.
+
+    Raises
+    ------
+    ParameterError
+        At construction, naming the parameter and the value, e.g. ``LongTail(variant="x")``.
     """
 
     lambda_: float = 0.5
     variant: str = "smooth"
     head_share: float = 0.8
     #: the rows need not gather candidate vectors for this re-ranker
-    _uses_vectors: ClassVar[bool] = False
+    uses_vectors: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        owner = "LongTail"
+        object.__setattr__(self, "lambda_", check_real(self.lambda_, "lambda_", owner, 0.0, 1.0))
+        check_choice(self.variant, "variant", owner, VARIANTS)
+        share = check_real(self.head_share, "head_share", owner, 0.0, 1.0)
+        object.__setattr__(self, "head_share", share)
 
     def rerank(
         self,
@@ -346,7 +359,7 @@ class LongTail:
             owner,
         )
 
-    def _rerank_trusted(
+    def rerank_trusted(
         self,
         scores: np.ndarray,
         valid: np.ndarray,
@@ -356,18 +369,17 @@ class LongTail:
     ) -> np.ndarray:
         """:meth:`rerank` for arrays fairrec built itself (the home-page rows): ``(u, n)``
         scores and mask, ``(u, n)`` ``context.popularity`` or ``context.tail``; no input
-        checks. Returns ``(u, min(k, n))`` positions padded with -1."""
+        checks (see :class:`~fairrec.rerank.TrustedReranker`). Returns ``(u, min(k, n))``
+        positions padded with -1."""
         owner = "LongTail"
-        lam = check_real(self.lambda_, "lambda_", owner, 0.0, 1.0)
-        variant = check_choice(self.variant, "variant", owner, VARIANTS)
+        lam, variant = self.lambda_, self.variant
         ctx = context if context is not None else RerankContext()
         batch = trusted(scores, valid, k)
         if ctx.tail is not None:
             in_tail = np.asarray(ctx.tail, dtype=bool)
         else:
-            share = check_real(self.head_share, "head_share", owner, 0.0, 1.0)
             pop = require(ctx.popularity, "context.popularity", owner, "candidate popularity")
-            in_tail = _tail_rows(np.where(valid, pop, 0.0), share)
+            in_tail = _tail_rows(np.where(valid, pop, 0.0), self.head_share)
         p_tail = (
             np.full(batch.u, 0.5)
             if ctx.tail_share is None

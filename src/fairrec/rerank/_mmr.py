@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
+    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -159,7 +160,7 @@ def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray
 
 
 @dataclass(frozen=True, kw_only=True)
-class MMR:
+class MMR(_LegacyNames):
     """Maximal Marginal Relevance re-ranker; see :func:`mmr`.
 
     Parameters
@@ -168,10 +169,21 @@ class MMR:
         Weight of relevance (1: plain top-k) against similarity to what is already shown.
     similarity : {"cosine", "jaccard"}, default "cosine"
         How candidate ``vectors`` are compared.
+
+    Raises
+    ------
+    ParameterError
+        At construction, naming the parameter and the value, e.g. ``MMR(lambda_=1.5)``.
     """
 
     lambda_: float = 0.7
     similarity: str = "cosine"
+    #: :meth:`rerank_trusted` compares the candidates' ``vectors``
+    uses_vectors: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lambda_", check_real(self.lambda_, "lambda_", "MMR", 0.0, 1.0))
+        check_choice(self.similarity, "similarity", "MMR", SIMILARITIES)
 
     def rerank(
         self,
@@ -185,17 +197,17 @@ class MMR:
         """Re-rank ``scores`` with MMR; needs ``vectors``. ``context`` is not used."""
         return _mmr(scores, vectors, k, self.lambda_, self.similarity, valid, "MMR")
 
-    def _rerank_trusted(
+    def rerank_trusted(
         self,
         scores: np.ndarray,
         valid: np.ndarray,
         k: int,
-        vectors: np.ndarray,
+        vectors: np.ndarray | None = None,
         context: RerankContext | None = None,
     ) -> np.ndarray:
         """:meth:`rerank` for arrays fairrec built itself (the home-page rows): ``(u, n)``
-        scores and mask, ``(u, n, d)`` vectors with unit-norm rows; no input checks.
-        Returns ``(u, min(k, n))`` positions padded with -1."""
-        lam = check_real(self.lambda_, "lambda_", "MMR", 0.0, 1.0)
-        kind = check_choice(self.similarity, "similarity", "MMR", SIMILARITIES)
-        return _mmr_run(trusted(scores, valid, k), Similarity(vectors, kind, "MMR", unit=True), lam)
+        scores and mask, ``(u, n, d)`` vectors with unit-norm rows; no input checks (see
+        :class:`~fairrec.rerank.TrustedReranker`). Returns ``(u, min(k, n))`` positions
+        padded with -1."""
+        similar = Similarity(vectors, self.similarity, "MMR", unit=True)
+        return _mmr_run(trusted(scores, valid, k), similar, self.lambda_)

@@ -11,13 +11,14 @@ always full.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
+    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -170,7 +171,7 @@ def _serendipity_rows(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Serendipity:
+class Serendipity(_LegacyNames):
     """Serendipity re-ranker: relevance x unexpectedness above a floor (see :func:`serendipity`).
 
     Needs ``vectors`` and ``context.profile`` (the viewer's history profile in the space of
@@ -184,11 +185,24 @@ class Serendipity:
         Relevance floor as a quantile of the viewer's candidates' relevance.
     similarity : {"cosine", "jaccard"}, default "cosine"
         How candidates are compared with the profile.
+
+    Raises
+    ------
+    ParameterError
+        At construction, naming the parameter and the value, e.g. ``Serendipity(floor=2)``.
     """
 
     weight: float = 1.0
     floor: float = 0.8
     similarity: str = "cosine"
+    #: :meth:`rerank_trusted` compares the candidates' ``vectors`` with the profile
+    uses_vectors: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        owner = "Serendipity"
+        object.__setattr__(self, "weight", check_real(self.weight, "weight", owner, 0.0))
+        object.__setattr__(self, "floor", check_real(self.floor, "floor", owner, 0.0, 1.0))
+        check_choice(self.similarity, "similarity", owner, SIMILARITIES)
 
     def rerank(
         self,
@@ -216,22 +230,20 @@ class Serendipity:
             owner,
         )
 
-    def _rerank_trusted(
+    def rerank_trusted(
         self,
         scores: np.ndarray,
         valid: np.ndarray,
         k: int,
-        vectors: np.ndarray,
+        vectors: np.ndarray | None = None,
         context: RerankContext | None = None,
     ) -> np.ndarray:
         """:meth:`rerank` for arrays fairrec built itself (the home-page rows): ``(u, n)``
         scores and mask, ``(u, n, d)`` vectors with unit-norm rows, ``(u, d)``
-        ``context.profile``; no input checks. Returns ``(u, min(k, n))`` positions padded
-        with -1."""
+        ``context.profile``; no input checks (see :class:`~fairrec.rerank.TrustedReranker`).
+        Returns ``(u, min(k, n))`` positions padded with -1."""
         owner = "Serendipity"
-        weight = check_real(self.weight, "weight", owner, 0.0)
-        floor = check_real(self.floor, "floor", owner, 0.0, 1.0)
-        kind = check_choice(self.similarity, "similarity", owner, SIMILARITIES)
+        weight, floor, kind = self.weight, self.floor, self.similarity
         ctx = context if context is not None else RerankContext()
         what = "the viewer's history profile of shape (u, d)"
         profile = np.asarray(require(ctx.profile, "context.profile", owner, what))

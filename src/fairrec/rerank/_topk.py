@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from fairrec.rerank._base import RerankContext, chunks, finish, prepare, topk_rows
+from fairrec.rerank._base import (
+    RerankContext,
+    _LegacyNames,
+    chunks,
+    finish,
+    prepare,
+    topk_rows,
+    trusted,
+)
 
 __all__ = ["TopK", "topk"]
 
@@ -47,7 +55,7 @@ def _topk(scores: Any, k: Any, valid: Any, owner: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TopK:
+class TopK(_LegacyNames):
     """Sort candidates by score (stable): the "plain" recommender row.
 
     Examples
@@ -55,6 +63,9 @@ class TopK:
     >>> TopK().rerank([0.1, 0.3, 0.2], k=2).tolist()
     [1, 2]
     """
+
+    #: plain relevance order: ``vectors`` are not read
+    uses_vectors: ClassVar[bool] = False
 
     def rerank(
         self,
@@ -67,3 +78,17 @@ class TopK:
     ) -> np.ndarray:
         """Return the top ``k`` positions; ``vectors`` and ``context`` are not used."""
         return _topk(scores, k, valid, "TopK")
+
+    def rerank_trusted(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        vectors: np.ndarray | None = None,
+        context: RerankContext | None = None,
+    ) -> np.ndarray:
+        """:meth:`rerank` for arrays fairrec built itself (see
+        :class:`~fairrec.rerank.TrustedReranker`): ``(u, n)`` scores and mask; no input
+        checks. Returns ``(u, min(k, n))`` positions padded with -1."""
+        batch = trusted(scores, valid, k)
+        return topk_rows(batch.scores, batch.kk)

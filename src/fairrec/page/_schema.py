@@ -1,0 +1,206 @@
+"""Data categories, their viewer-facing labels, and the page frame's schema.
+
+The single table of what each data category is called in front of a viewer
+(:data:`DATA_LABELS`, :func:`data_label`), and the single definition of the page frame:
+its columns (:data:`FRAME_COLUMNS`), their dtypes (:data:`FRAME_DTYPES`) and how the two
+composite cells are written (:func:`data_used_cell`, :func:`evidence_cell`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fairrec._columns import ITEM, POSITION, ROW, SCORE, TITLE, USER
+
+# --------------------------------------------------------------------------------------
+# Data categories
+# --------------------------------------------------------------------------------------
+
+DATA_WATCH_HISTORY = "watch_history"
+"""The viewer's own (consented, in-window) viewing history."""
+DATA_STATED_INTERESTS = "stated_interests"
+"""Zero-party data: genres or titles the viewer told us they like."""
+DATA_CATALOG_POPULARITY = "catalog_popularity"
+"""Aggregate popularity over all viewers: no personal data of this viewer."""
+DATA_CATALOG_METADATA = "catalog_metadata"
+"""The catalog's own metadata (genres, year): no personal data of this viewer."""
+
+PERSONAL_DATA: frozenset[str] = frozenset({DATA_WATCH_HISTORY, DATA_STATED_INTERESTS})
+"""Data categories that are personal data of the viewer."""
+
+DATA_LABELS: Mapping[str, str] = {
+    DATA_WATCH_HISTORY: "your watch history",
+    DATA_STATED_INTERESTS: "your stated interests",
+    DATA_CATALOG_POPULARITY: "no personal data",
+    DATA_CATALOG_METADATA: "no personal data",
+}
+"""Human-readable label of each known data category, as shown to a viewer."""
+
+NO_PERSONAL_DATA = "no personal data"
+#: separator of data categories in the frame's ``data_used`` column; a category may not
+#: contain it (the objects refuse one that does)
+SEP = "|"
+#: version of the JSON form written by ``HomePage.to_dict``
+SCHEMA_VERSION = 1
+
+
+def data_label(category: str) -> str:
+    """Return the human-readable label of one data category.
+
+    Parameters
+    ----------
+    category : str
+        A data category such as ``"watch_history"``.
+
+    Returns
+    -------
+    str
+        ``"your watch history"`` for :data:`DATA_WATCH_HISTORY`; an unknown category is
+        shown with underscores replaced by spaces.
+
+    Examples
+    --------
+    >>> data_label("stated_interests")
+    'your stated interests'
+    """
+    return DATA_LABELS.get(category, category.replace("_", " "))
+
+
+def describe_data_used(data_used: Iterable[str]) -> str:
+    """Describe a set of data categories for a viewer, personal data first.
+
+    Parameters
+    ----------
+    data_used : iterable of str
+        Data categories.
+
+    Returns
+    -------
+    str
+        The distinct labels joined with ``", "`` and ``" and "``; ``"no personal data"``
+        when no category is personal data of the viewer.
+
+    Examples
+    --------
+    >>> describe_data_used(["watch_history", "catalog_popularity"])
+    'your watch history'
+    >>> describe_data_used(["stated_interests", "watch_history"])
+    'your stated interests and your watch history'
+    >>> describe_data_used([])
+    'no personal data'
+    """
+    labels: list[str] = []
+    for category in data_used:
+        if category in DATA_LABELS and category not in PERSONAL_DATA:
+            continue  # aggregate / catalog data: not worth naming next to personal data
+        label = data_label(category)
+        if label not in labels:
+            labels.append(label)
+    if not labels:
+        return NO_PERSONAL_DATA
+    if len(labels) == 1:
+        return labels[0]
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+# --------------------------------------------------------------------------------------
+# Frame schema
+# --------------------------------------------------------------------------------------
+
+FRAME_COLUMNS: tuple[str, ...] = (
+    USER,
+    ROW,
+    "row_title",
+    "row_kind",
+    POSITION,
+    ITEM,
+    TITLE,
+    SCORE,
+    "reason_kind",
+    "reason",
+    "data_used",
+    "evidence",
+)
+"""Columns of :meth:`HomePage.to_frame` and :func:`pages_to_frame`, in order."""
+
+FRAME_DTYPES: Mapping[str, str] = {
+    USER: "object",
+    ROW: "int64",
+    "row_title": "string",
+    "row_kind": "string",
+    POSITION: "int64",
+    ITEM: "object",
+    TITLE: "string",
+    SCORE: "float64",
+    "reason_kind": "string",
+    "reason": "string",
+    "data_used": "string",
+    "evidence": "string",
+}
+"""dtype of every frame column; identical for an empty page.
+
+Ids keep their type (``int`` or ``str``, as the :class:`~fairrec.data.Dataset` spells
+them) in an ``object`` column, so a page frame joins with the data's own frames (and
+:mod:`fairrec.metrics` works on it) without casts; ``data_used`` is the item reason's
+categories joined with ``"|"``; ``evidence`` is the item reason's evidence as compact JSON
+with sorted keys (``""`` without evidence).
+
+``score`` has one meaning on every row of a page built by the Recommender: the title's
+**relevance percentile among the viewer's candidates** -- ``1.0`` for the most relevant of
+the ``n_candidates`` titles scored for the viewer (by the model; by popularity for a
+non-personalized page), ``1 - r / n`` for the one ranked ``r``-th (0-based) of ``n``, and
+``0.0`` for a title outside them (a stated-interest or genre title chosen from the rest of
+the catalog). The row's own order is ``position``: rows re-rank for diversity, novelty or
+an anchor, so scores need not decrease along a row.
+"""
+
+#: one encoder for every evidence cell (``json.dumps`` with options builds one per call)
+_EVIDENCE_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def data_used_cell(data_used: Iterable[str]) -> str:
+    """Return the frame's ``data_used`` cell of a reason's data categories.
+
+    Parameters
+    ----------
+    data_used : iterable of str
+        Data categories, in the reason's order.
+
+    Returns
+    -------
+    str
+        The categories joined with ``"|"`` (``""`` for none).
+
+    Examples
+    --------
+    >>> data_used_cell(("watch_history", "stated_interests"))
+    'watch_history|stated_interests'
+    """
+    return SEP.join(data_used)
+
+
+def evidence_cell(evidence: Mapping[str, Any] | None) -> str:
+    """Return the frame's ``evidence`` cell of a reason's evidence.
+
+    Parameters
+    ----------
+    evidence : dict or None
+        The reason's evidence (JSON values only).
+
+    Returns
+    -------
+    str
+        Compact JSON with sorted keys; ``""`` for ``None``.
+
+    Examples
+    --------
+    >>> evidence_cell({"watchers": 31, "liked_share": 0.5})
+    '{"liked_share":0.5,"watchers":31}'
+    >>> evidence_cell(None)
+    ''
+    """
+    if evidence is None:
+        return ""
+    return _EVIDENCE_ENCODER.encode(evidence)
