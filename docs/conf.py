@@ -77,6 +77,7 @@ PUBLIC_MODULES = {
 # Internal modules: importable, documented on api/internals so that pages can link to them,
 # no stability promise.
 INTERNAL_MODULES = [
+    "serving.host",
     "serving.gate",
     "serving.core",
     "serving.fit",

@@ -9,42 +9,33 @@ public methods; each method delegates to the serving module that does the job.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fairrec.data import Dataset
-from fairrec.errors import NotFittedError, param_error
 from fairrec.models import CandidateModel
 from fairrec.page import HomePage
-from fairrec.rows import RowContext, RowKind
-from fairrec.serving import core, erasure, explain, fit, flat, pages, state
+from fairrec.rows import RowKind
+from fairrec.serving import erasure, explain, fit, flat, pages
 from fairrec.serving.explain import DataUseReport
-from fairrec.serving.gate import ServingBatch
-from fairrec.serving.live_api import LiveServing
+from fairrec.serving.host import ServingHost
 from fairrec.serving.state import FittedState
 
 __all__ = ["Recommender", "DataUseReport"]
 
-_ON_UNKNOWN = ("raise", "warn", "ignore")
 
-
-def _utcnow() -> pd.Timestamp:
-    # naive UTC; from the epoch clock directly (pd.Timestamp.now(tz=...) costs ~0.3 ms)
-    return pd.Timestamp(time.time_ns(), unit="ns")
-
-
-class Recommender(LiveServing):
+class Recommender(ServingHost):
     """Consent-aware recommender that builds home pages of titled, explained rows.
 
     Parameters
     ----------
     model : CandidateModel, default ``ALS()``
-        Candidate model (:mod:`fairrec.models`).
+        Candidate model (:mod:`fairrec.models`): a template. :meth:`fit` trains a copy and
+        leaves this object as it was (``rec.model`` stays the parameter, unfitted); the
+        fitted model is ``rec.model_``, and using the template raises a
+        :class:`~fairrec.errors.NotFittedError` that says so.
     consent : ConsentLedger, optional
         The consent ledger. ``None`` means no ledger: every viewer is treated as having
         granted every purpose (``ConsentLedger(default="allow")``) — for data collected under
@@ -115,53 +106,23 @@ class Recommender(LiveServing):
         self.clock = clock
         self.batch_size = batch_size
         self.live = live
-        self._lock = threading.RLock()
+        super().__init__()
 
-    # ------------------------------------------------------------------ parameters
-    def _validate(self) -> None:
-        def positive_int(name: str) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise param_error(name, "Recommender", "an int >= 1", v)
-
-        for name in ("row_size", "n_candidates", "max_rows", "batch_size"):
-            positive_int(name)
-        if self.min_row_items is not None:
-            positive_int("min_row_items")
-        if self.on_unknown not in _ON_UNKNOWN:
-            raise param_error("on_unknown", "Recommender", f"one of {_ON_UNKNOWN}", self.on_unknown)
-        if self.retention_days is not None:
-            r = self.retention_days
-            if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0:
-                raise param_error("retention_days", "Recommender", "a number > 0 or None", r)
-        if self.model is not None and not isinstance(self.model, CandidateModel):
-            raise param_error("model", "Recommender", "a fairrec.models model", self.model)
-
-    def _now(self, now: Any = None) -> pd.Timestamp:
-        t = pd.Timestamp(now) if now is not None else (self.clock or _utcnow)()
-        if t.tzinfo is not None:
-            t = t.tz_convert("UTC").tz_localize(None)
-        return t
-
+    # ------------------------------------------------------------------ state
     @property
     def consent_(self) -> Any:
         """The ledger in force (an allow-all ledger when none was given)."""
         return self._consent
 
-    def __getattr__(self, name: str) -> Any:
-        # fitted attributes (``data_``, ``model_``, ...) live in one immutable snapshot
-        if name in state.FITTED_FIELDS:
-            fitted = self.__dict__.get("_fitted")
-            if fitted is not None:
-                return getattr(fitted, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def fitted_state_(self) -> FittedState:
+        """The fitted state in service (:class:`~fairrec.serving.FittedState`): one
+        immutable snapshot that ``fit``, ``load``, ``forget`` and ``add_titles`` replace
+        whole. Take it once and read from it for a consistent view."""
+        self._require_fitted()
+        return self.__dict__["_fitted"]
 
-    def _require_fitted(self) -> None:
-        if "_fitted" not in self.__dict__:
-            raise NotFittedError(
-                "This Recommender instance is not fitted yet. Call 'fit' with a Dataset first."
-            )
-
+    # ------------------------------------------------------------------ fitting
     def fit(self, data: Dataset, now: Any = None) -> Recommender:
         """Train the model on the interactions the training gate lets through.
 
@@ -218,51 +179,6 @@ class Recommender(LiveServing):
             fitted_at=fitted_at,
             **params,
         )
-
-    def _install(self, **parts: Any) -> None:
-        """Set the fitted state (shared by ``fit``, ``load``, ``forget``, ``add_titles``;
-        see :func:`fairrec.serving.state.install`)."""
-        state.install(self, **parts)
-
-    # ------------------------------------------------------------------ serving core
-    # (kept as methods: the live-serving mixin, evaluation and benchmarks call them)
-    @staticmethod
-    def _viewers(users: Sequence[Any], f: FittedState) -> tuple[np.ndarray, list[Any]]:
-        return core.viewers(users, f)
-
-    def _states(self, users: Sequence[Any], f: FittedState, data_idx: Any = None) -> list[Any]:
-        return core.consent_states(self, users, f, data_idx)
-
-    def _gate(
-        self, users: Sequence[Any], now: pd.Timestamp, f: FittedState, region: str | None = None
-    ) -> ServingBatch:
-        return core.request_batch(self, users, now, f, region)
-
-    @staticmethod
-    def _candidates(
-        batch: ServingBatch, f: FittedState, n: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return core.candidates(batch, f, n)
-
-    @staticmethod
-    def _profile(batch: ServingBatch, f: FittedState) -> np.ndarray:
-        return core.profile(batch, f)
-
-    def _context(self, batch: ServingBatch, f: FittedState) -> RowContext:
-        return core.row_context(self, batch, f)
-
-    def _serve(
-        self, users: Sequence[Any], now: pd.Timestamp, f: FittedState, region: str | None = None
-    ) -> tuple[ServingBatch, Any]:
-        return core.serve(self, users, now, f, region)
-
-    def _page(
-        self, f: FittedState, v: int, batch: ServingBatch, assembled: Any, now: pd.Timestamp
-    ) -> HomePage:
-        return pages.build_page(f, v, batch, assembled, now)
-
-    def _audit(self, batch: ServingBatch, pages_: Iterable[HomePage]) -> None:
-        pages.audit_pages(self, batch, pages_)
 
     # ------------------------------------------------------------------ public serving
     def home(self, user: Any, now: Any = None, *, region: str | None = None) -> HomePage:

@@ -7,14 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-
-from fairrec.errors import ParameterError
 
 __all__ = [
     "HISTORY_ROW_KINDS",
     "row_skip",
-    "cold_start_vectors",
     "extend_model",
     "COLD_REASON",
     "cold_reasons",
@@ -70,73 +66,13 @@ def row_skip(ctx: Any, kind: Any) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------- new titles
-def cold_start_vectors(
-    factors: np.ndarray, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
-) -> np.ndarray:
-    """Vectors of new titles: the mean factor row of the fitted titles sharing a genre.
-
-    Parameters
-    ----------
-    factors : (n, d) item factors of the current titles.
-    genres : (n, g) multi-hot genres of the current titles (in the new genre space).
-    new_genres : (m, g) multi-hot genres of the new titles.
-    fitted : (n,) bool, titles whose factors were fitted (not cold-start themselves).
-
-    A new title with no genre shared by any fitted title gets the mean of every fitted title.
-    """
-    src = np.ascontiguousarray(factors[fitted], dtype=np.float32)
-    g_src = (genres[fitted] > 0).astype(np.float32)
-    # one mean per distinct genre set of the new titles (catalogs reuse a few hundred sets)
-    sets, inverse = np.unique(new_genres > 0, axis=0, return_inverse=True)
-    share = ((sets.astype(np.float32) @ g_src.T) > 0).astype(np.float32)  # (sets, n_fitted)
-    counts = share.sum(axis=1, keepdims=True)
-    means = (share @ src) / np.maximum(counts, 1)
-    overall = src.mean(axis=0) if len(src) else np.zeros(factors.shape[1], np.float32)
-    means = np.where(counts > 0, means, overall[None, :])[np.ravel(inverse)]
-    return means.astype(factors.dtype)
-
-
 def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray) -> Any:
-    """A copy of ``model`` serving ``len(new_genres)`` more titles (the model is unchanged).
-
-    Factor models (ALS, BPR) get :func:`cold_start_vectors` rows; ItemKNN and EASE get titles
-    with no neighbours / zero weights (they score 0 until a refit); Popularity gets a count of
-    0. Other models raise ParameterError. Like the copy ``forget`` makes, the copy has no
-    record of training pairs (the evaluation guard then reads the recommender's matrix).
-    """
-    arrays = {k: np.asarray(v) for k, v in model.get_arrays().items()}
-    m = len(new_genres)
-    if "item_factors" in arrays:
-        f = arrays["item_factors"]
-        arrays["item_factors"] = np.vstack([f, cold_start_vectors(f, genres, new_genres, fitted)])
-    elif "sim_indptr" in arrays:
-        ptr = arrays["sim_indptr"]
-        arrays["sim_indptr"] = np.concatenate([ptr, np.full(m, ptr[-1], dtype=ptr.dtype)])
-        n = len(ptr) - 1 + m
-        sim = sp.csr_matrix(
-            (arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]), shape=(n, n)
-        )
-        arrays = {
-            "sim_data": sim.data,
-            "sim_indices": sim.indices.astype(np.int64),
-            "sim_indptr": sim.indptr.astype(np.int64),
-        }
-    elif set(arrays) == {"weights"} and arrays["weights"].ndim == 2:  # EASE: no co-occurrence
-        w = arrays["weights"]
-        n = w.shape[0]
-        out_w = np.zeros((n + m, n + m), dtype=w.dtype)
-        out_w[:n, :n] = w
-        arrays["weights"] = out_w
-    elif set(arrays) == {"counts"}:
-        arrays["counts"] = np.concatenate([arrays["counts"], np.zeros(m, dtype=np.float32)])
-    else:
-        raise ParameterError(
-            f"add_titles() does not know how to extend a {type(model).__name__} model; "
-            "refit it with the new titles instead."
-        )
-    out = type(model)(**model.get_params())
-    out.set_arrays(arrays)
-    return out
+    """A copy of ``model`` serving ``len(new_genres)`` more titles (the model is unchanged):
+    :meth:`CandidateModel.with_new_items <fairrec.models.CandidateModel.with_new_items>`
+    (factor models get :func:`~fairrec.models.cold_start_vectors` rows; ItemKNN and EASE
+    titles with no neighbours / zero weights; Popularity a count of 0; a model without the
+    capability raises :class:`~fairrec.errors.ModelCapabilityError`)."""
+    return model.with_new_items(genres, new_genres, fitted)
 
 
 #: reason of a cold-start title in a flat list

@@ -60,18 +60,18 @@ def forget(rec: Any, user: Any, update_items: bool = False) -> None:
         rec._live_state().forget(user)
         if rec.audit_log is not None and hasattr(rec.audit_log, "erase"):
             rec.audit_log.erase(user)
-        install(
-            rec,
+        fitted = FittedState.build(
             model=model,
             data=data,
-            consent=rec._consent,
             train=train,
             train_user_ids=train_users,
             fitted_at=f.fitted_at_,
             train_oldest=oldest,
             item_ratings=ratings_without(rec, f, idx, row >= 0),
-            like_label=f.stats_.like_label,
+            like_label=f.like_label,
+            row_kinds=f.row_kinds_,
         )
+        install(rec, fitted, rec._consent)
 
 
 def ratings_without(rec: Any, f: FittedState, idx: int, trained: bool) -> Any:

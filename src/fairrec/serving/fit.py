@@ -8,23 +8,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
+import pandas as pd
 
 from fairrec.data import Dataset
 from fairrec.errors import DataError
 from fairrec.models import ALS, CandidateModel
 from fairrec.serving.gate import (
-    cell_oldest,
     retention_cutoff,
     training_events,
     training_matrix,
     training_oldest,
+    window_events,
 )
-from fairrec.serving.state import (
-    install,
-    item_ratings,
-    positives,
-)
+from fairrec.serving.state import FittedState, install, item_ratings, positives
 
 __all__ = ["fit", "from_fitted"]
 
@@ -47,25 +43,22 @@ def fit(rec: Any, data: Dataset, now: Any = None) -> Any:
     train, rows = training_matrix(data, mask)
     oldest = training_oldest(data, mask, train, rows)
     if train.shape[0] == 0:
-        raise DataError(
-            "No interaction may be used for training: no viewer with 'training' consent "
-            "has events inside the retention window."
-        )
+        raise DataError(_nothing_to_train(data, consent, when, rec.retention_days))
     # a fresh copy (scikit-learn's clone): fitting never changes the caller's model
     # object, which another Recommender may be serving with
     model = type(rec.model)(**rec.model.get_params()) if rec.model is not None else ALS()
     model.fit(positives(train))
-    install(
-        rec,
+    fitted = FittedState.build(
         model=model,
         data=data,
-        consent=consent,
         train=train,
         train_user_ids=data.user_ids[rows],
         fitted_at=when,
         train_oldest=oldest,
         item_ratings=item_ratings(data, mask),
+        row_kinds=rec.rows,
     )
+    install(rec, fitted, consent)
     return rec
 
 
@@ -94,34 +87,41 @@ def from_fitted(
     rows = data.user_index(ids, on_unknown="ignore")
     # the model's rows are named by the data's own spelling of each id
     ids[rows >= 0] = data.user_ids[rows[rows >= 0]]
-    mask = np.zeros(data.n_users, dtype=bool)
-    mask[rows[rows >= 0]] = True
-    order = np.full(data.n_users, -1, dtype=np.int64)
-    order[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
-    ev = mask[data.users]
-    cutoff = retention_cutoff(when, rec.retention_days)
-    if cutoff is not None:
-        ev &= data.timestamps >= cutoff  # the training matrix respects the window too
-    train = sp.csr_matrix(
-        (data.weights[ev], (order[data.users[ev]], data.items[ev])),
-        shape=(len(ids), data.n_items),
-        dtype=np.float32,
-    )
-    train.sum_duplicates()
-    oldest = None
-    if data.timestamps is not None:
-        oldest = cell_oldest(
-            order[data.users[ev]], data.items[ev], data.timestamps[ev].view(np.int64), train
-        )
-    install(
-        rec,
+    listed = np.zeros(data.n_users, dtype=bool)
+    listed[rows[rows >= 0]] = True
+    # the training matrix of the listed viewers, inside the window (the gate's rule)
+    ev = listed[data.users] & window_events(data, when, rec.retention_days)
+    train, _ = training_matrix(data, ev, rows=rows)
+    fitted = FittedState.build(
         model=model,
         data=data,
-        consent=consent if consent is not None else ConsentLedger(default="allow"),
         train=train,
         train_user_ids=ids,
         fitted_at=when,
-        train_oldest=oldest,
+        train_oldest=training_oldest(data, ev, train, rows),
         item_ratings=item_ratings(data, ev),
+        row_kinds=rec.rows,
     )
+    install(rec, fitted, consent if consent is not None else ConsentLedger(default="allow"))
     return rec
+
+
+def _nothing_to_train(
+    data: Dataset, consent: Any, when: pd.Timestamp, retention_days: float | None
+) -> str:
+    """Why the training gate let no event through: no consent, or a window that ends
+    before the data (historical data fitted at today's clock)."""
+    head = "No interaction may be used for training: "
+    consented = training_events(data, consent, when, None)
+    if not consented.any():
+        return head + "no viewer in the data has 'training' consent (or every one is erased)."
+    if retention_days is None or data.timestamps is None:  # (not reached: gate kept some)
+        return head + "the training gate kept no event."
+    cutoff = pd.Timestamp(retention_cutoff(when, retention_days))
+    newest = pd.Timestamp(data.timestamps[consented].max())
+    return head + (
+        f"the retention window (retention_days={retention_days:g}) at the time of fitting "
+        f"{when.isoformat()} starts {cutoff.isoformat()}, after the newest consented play "
+        f"({newest.isoformat()}). For data collected in the past, fit at its time: "
+        "fit(data, now=...) (e.g. now= the newest play's time), or widen retention_days."
+    )

@@ -35,9 +35,12 @@ __all__ = [
     "CatalogIndex",
     "ServingBatch",
     "retention_cutoff",
+    "usable_events",
+    "window_events",
     "training_events",
     "training_matrix",
     "training_oldest",
+    "saved_training",
     "cell_oldest",
     "serving_batch",
 ]
@@ -64,11 +67,25 @@ def retention_cutoff(now: pd.Timestamp, retention_days: float | None) -> np.date
         return np.datetime64(np.iinfo(np.int64).min + 1, "ns")
 
 
-def training_events(
-    data: Dataset, consent: Any, now: pd.Timestamp, retention_days: float | None
+def window_events(data: Dataset, now: pd.Timestamp, retention_days: float | None) -> np.ndarray:
+    """Boolean mask over ``data``'s events inside the retention window at ``now``."""
+    cutoff = retention_cutoff(now, retention_days)
+    if cutoff is None:
+        return np.ones(len(data.users), dtype=bool)
+    return data.timestamps >= cutoff
+
+
+def usable_events(
+    data: Dataset, consent: Any, purpose: str, now: pd.Timestamp, retention_days: float | None
 ) -> np.ndarray:
-    """Boolean mask over ``data``'s events that the training gate lets through."""
-    allowed_users = np.asarray(consent.allowed_mask(data.user_ids, TRAINING), dtype=bool)
+    """Boolean mask over ``data``'s events that may be used for ``purpose`` at ``now``: the
+    viewer grants ``purpose`` (and is not erased) and the event is inside the window.
+
+    The one rule every batch path applies: the training matrix at fit time
+    (:func:`training_events`) and what a model file holds at save time (histories for
+    ``personalization``). A request applies it per viewer through :func:`serving_batch`.
+    """
+    allowed_users = np.asarray(consent.allowed_mask(data.user_ids, purpose), dtype=bool)
     mask = allowed_users[data.users]
     cutoff = retention_cutoff(now, retention_days)
     if cutoff is not None:
@@ -76,13 +93,36 @@ def training_events(
     return mask
 
 
-def training_matrix(data: Dataset, mask: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+def training_events(
+    data: Dataset, consent: Any, now: pd.Timestamp, retention_days: float | None
+) -> np.ndarray:
+    """Boolean mask over ``data``'s events that the training gate lets through."""
+    return usable_events(data, consent, TRAINING, now, retention_days)
+
+
+def _event_rows(data: Dataset, mask: np.ndarray, rows: np.ndarray | None) -> tuple:
+    """Matrix row of each masked event, the mask reduced to the listed viewers, and the
+    viewer index of each matrix row."""
+    if rows is None:  # one row per viewer with a kept event, in dataset order
+        rows_users, row_of_event = np.unique(data.users[mask], return_inverse=True)
+        return row_of_event, mask, rows_users
+    rows = np.asarray(rows, dtype=np.int64)
+    row_of_user = np.full(data.n_users, -1, dtype=np.int64)
+    row_of_user[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
+    mask = mask & (row_of_user[data.users] >= 0)
+    return row_of_user[data.users[mask]], mask, rows
+
+
+def training_matrix(
+    data: Dataset, mask: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[sp.csr_matrix, np.ndarray]:
     """CSR training matrix of the masked events and the dataset index of each of its rows.
 
-    Rows are the viewers with at least one kept event, in dataset order; duplicates summed.
+    Rows are the viewers with at least one kept event, in dataset order, or with ``rows``
+    (viewer indices, ``-1``: a viewer absent from the data, an empty row) exactly those, in
+    that order; duplicates summed.
     """
-    users = data.users[mask]
-    rows_users, row_of_event = np.unique(users, return_inverse=True)
+    row_of_event, mask, rows_users = _event_rows(data, mask, rows)
     m = sp.csr_matrix(
         (data.weights[mask], (row_of_event, data.items[mask])),
         shape=(len(rows_users), data.n_items),
@@ -104,8 +144,45 @@ def training_oldest(
     """
     if data.timestamps is None:
         return None
-    row_of = np.searchsorted(rows, data.users[mask])
-    return cell_oldest(row_of, data.items[mask], data.timestamps[mask].view(np.int64), train)
+    row_of_event, mask, _ = _event_rows(data, mask, rows)
+    return cell_oldest(row_of_event, data.items[mask], data.timestamps[mask].view(np.int64), train)
+
+
+def saved_training(
+    train: sp.csr_matrix,
+    oldest: sp.csr_matrix | None,
+    train_user_ids: np.ndarray,
+    consent: Any,
+    now: pd.Timestamp,
+    retention_days: float | None,
+) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix | None]:
+    """The training rows that may still be kept at ``now``: ``(matrix, row numbers, oldest)``.
+
+    Rows of viewers with ``training`` consent now (never an erased one), cells whose oldest
+    play is inside the retention window now; rows left empty are dropped. What a model
+    file holds (:mod:`fairrec.serving.persist`).
+    """
+    ids = np.asarray(train_user_ids)
+    keep = (
+        np.asarray(consent.allowed_mask(ids, TRAINING), dtype=bool)
+        if len(ids)
+        else np.zeros(0, dtype=bool)
+    )
+    rows = np.flatnonzero(keep)
+    sub = train[rows]
+    old = oldest[rows] if oldest is not None else None
+    cutoff = retention_cutoff(now, retention_days)
+    if cutoff is not None and old is not None:
+        ok = old.data >= np.datetime64(cutoff, "ns").view(np.int64)
+        indptr = np.zeros(sub.shape[0] + 1, dtype=np.int64)
+        row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        np.cumsum(np.bincount(row_of[ok], minlength=sub.shape[0]), out=indptr[1:])
+        sub = sp.csr_matrix((sub.data[ok], sub.indices[ok], indptr), shape=sub.shape)
+        old = sp.csr_matrix((old.data[ok], old.indices[ok], indptr.copy()), shape=old.shape)
+    nonempty = np.diff(sub.indptr) > 0
+    sub = sub[nonempty]
+    old = old[nonempty] if old is not None else None
+    return sub, rows[nonempty], old
 
 
 def cell_oldest(
@@ -269,7 +346,7 @@ def _history_rows(
         ev = data.events_of(int(user_idx[0]))
         rows = np.zeros(ev.size, dtype=np.int64)
     else:
-        order, indptr = data._by_user
+        order, indptr = data.events_by_user
         safe = np.where(take, user_idx, 0)
         starts = np.where(take, indptr[safe], 0)
         counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)

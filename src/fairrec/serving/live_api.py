@@ -25,6 +25,7 @@ from fairrec.serving.availability import AvailabilityTable, check_region
 from fairrec.serving.cold import extend_model
 from fairrec.serving.live import LiveState
 from fairrec.serving.observed import LiveConfig
+from fairrec.serving.state import FittedState, install
 
 __all__ = ["LiveServing"]
 
@@ -316,15 +317,16 @@ class LiveServing:
             # only the new rows' availability is read (earlier updates of other titles stay)
             live.set_availability(AvailabilityTable.from_catalog(new_cat))
             live.catalog_seen = cat
-            self._install(
+            fitted = FittedState.build(
                 model=model,
                 data=data,
-                consent=self._consent,
                 train=train,
                 train_user_ids=f.train_user_ids_,
                 fitted_at=f.fitted_at_,
                 train_oldest=oldest,
+                row_kinds=self.rows,
             )
+            install(self, fitted, self._consent)
 
     # ------------------------------------------------------------------ availability
     def set_availability(self, table: pd.DataFrame, replace: bool = False) -> None:

@@ -36,15 +36,17 @@ from fairrec.serving.model_files import (
     _short,
     _timestamp,
 )
+from fairrec.serving.state import FittedState, install
 
-__all__ = ["load_from"]
+__all__ = ["load_from", "state_parts"]
 
 
 def load_from(
     cls: type, root: Path, handles: dict[str, Any], consent: Any, overrides: dict[str, Any]
 ) -> Any:
-    from fairrec.models import MODEL_KINDS
-
+    """A ``cls`` instance serving the model directory at ``root`` (files opened in
+    ``handles``): format, version and checksums checked here, the contents by
+    :meth:`FittedState.from_arrays <fairrec.serving.FittedState.from_arrays>`."""
     meta = _read_json(handles, "meta.json", root)
     _expect(
         isinstance(meta, dict) and meta.get("format") == FORMAT,
@@ -74,6 +76,40 @@ def load_from(
             _sha256_of(handles[name]) == sums.get(name),
             f"Model file {name!r} does not match its checksum: it was truncated or modified.",
         )
+    arrays = _read_npz(handles["arrays.npz"])
+    catalog = _read_json(handles, "catalog.json", root)
+    ids = _read_json(handles, "ids.json", root)
+    fitted = FittedState.from_arrays(
+        arrays, {**meta, "catalog": catalog, "ids": ids}, row_kinds=overrides.get("rows")
+    )
+    serving_meta = meta.get("serving") or {}
+    _expect(isinstance(serving_meta, dict), "meta.json: 'serving' must be an object.")
+    serving = {k: v for k, v in serving_meta.items() if k in _SERVING}
+    serving.update(overrides)
+    try:
+        rec = cls(model=fitted.model_, consent=consent, **serving)
+        rec._validate()
+    except (TypeError, FairrecError) as exc:
+        raise ModelFileError(f"Invalid serving parameters in meta.json: {_short(exc)}") from exc
+    _expect(
+        rec.retention_days is None or fitted.data_.timestamps is not None,
+        "retention_days is set but the model file holds no event times to apply it to.",
+    )
+    if consent is None:
+        from fairrec.consent import ConsentLedger
+
+        consent = ConsentLedger(default="allow")
+    install(rec, fitted, consent)
+    return rec
+
+
+def state_parts(arrays: dict[str, np.ndarray], meta: Any) -> dict[str, Any]:
+    """The arguments of :meth:`FittedState.build <fairrec.serving.FittedState.build>` read
+    from :meth:`~fairrec.serving.FittedState.to_arrays` output, every entry checked
+    (:class:`~fairrec.errors.ModelFileError` naming the one at fault)."""
+    from fairrec.models import MODEL_KINDS
+
+    _expect(isinstance(meta, dict) and isinstance(arrays, dict), "Malformed arrays / meta.")
     model_meta = meta.get("model")
     _expect(isinstance(model_meta, dict), "meta.json: 'model' must be an object.")
     kind = model_meta.get("kind")
@@ -87,9 +123,7 @@ def load_from(
     except (TypeError, FairrecError) as exc:
         raise ModelFileError(f"Invalid parameters for model {kind!r}: {_short(exc)}") from exc
 
-    arrays = _read_npz(handles["arrays.npz"])
-    catalog = _read_json(handles, "catalog.json", root)
-    ids = _read_json(handles, "ids.json", root)
+    catalog, ids = meta.get("catalog"), meta.get("ids")
     n_items = meta.get("n_items")
     _expect(
         isinstance(n_items, int) and not isinstance(n_items, bool) and n_items > 0,
@@ -113,8 +147,7 @@ def load_from(
         if a.dtype.kind == "f":
             _expect(bool(np.all(np.isfinite(a))), f"Model array {name!r} holds NaN or inf.")
     try:
-        if hasattr(model, "check_arrays"):  # parameters that size things agree with arrays
-            model.check_arrays(model_arrays)
+        model.check_arrays(model_arrays)  # parameters that size things agree with arrays
         model.set_arrays(model_arrays)
     except (ValueError, IndexError, FairrecError, MemoryError, OverflowError) as exc:
         raise ModelFileError(f"Model arrays are inconsistent: {_short(exc)}") from exc
@@ -122,44 +155,21 @@ def load_from(
     _check_model_serves(model, n_items)
 
     data, train, train_ids, train_oldest = _rebuild(arrays, catalog, ids, n_items, meta)
-    if hasattr(model, "user_factors_"):
-        _expect(
-            model.user_factors_.shape[0] == train.shape[0],
-            "User factors do not match the training matrix.",
-        )
-        _expect(
-            model.user_factors_.shape[1:] == model_arrays["item_factors"].shape[1:],
-            "User factors and item factors differ in width.",
-        )
-    serving_meta = meta.get("serving") or {}
-    _expect(isinstance(serving_meta, dict), "meta.json: 'serving' must be an object.")
-    serving = {k: v for k, v in serving_meta.items() if k in _SERVING}
-    serving.update(overrides)
-    try:
-        rec = cls(model=model, consent=consent, **serving)
-        rec._validate()
-    except (TypeError, FairrecError) as exc:
-        raise ModelFileError(f"Invalid serving parameters in meta.json: {_short(exc)}") from exc
+    n_rows = model.user_rows()  # per-viewer rows (user factors): one per training row
     _expect(
-        rec.retention_days is None or data.timestamps is not None,
-        "retention_days is set but the model file holds no event times to apply it to.",
+        n_rows is None or n_rows == train.shape[0],
+        "User factors do not match the training matrix.",
     )
-    if consent is None:
-        from fairrec.consent import ConsentLedger
-
-        consent = ConsentLedger(default="allow")
-    rec._install(
-        model=model,
-        data=data,
-        consent=consent,
-        train=train,
-        train_user_ids=train_ids,
-        fitted_at=fitted_at,
-        train_oldest=train_oldest,
-        item_ratings=_item_ratings(arrays, n_items),
-        like_label=_like_label(catalog),
-    )
-    return rec
+    return {
+        "model": model,
+        "data": data,
+        "train": train,
+        "train_user_ids": train_ids,
+        "fitted_at": fitted_at,
+        "train_oldest": train_oldest,
+        "item_ratings": _item_ratings(arrays, n_items),
+        "like_label": _like_label(catalog),
+    }
 
 
 def _item_ratings(arrays: dict[str, np.ndarray], n_items: int) -> tuple | None:
@@ -270,6 +280,15 @@ def _rebuild(
         ts = raw.astype(np.int64).view("datetime64[ns]")
         _expect(not bool(np.isnat(ts).any()), "History timestamps hold missing times (NaT).")
         _expect(len(ts) == len(hu), "History timestamps differ in length.")
+    ratings = arrays.get("history/ratings")
+    if ratings is not None:
+        _expect(
+            ratings.ndim == 1
+            and ratings.dtype.kind == "f"
+            and len(ratings) == len(hu)
+            and bool(np.all(np.isfinite(ratings))),
+            "arrays.npz: 'history/ratings' must hold one finite rating per history event.",
+        )
     item_ids = _id_array(catalog["item_ids"])
     _expect(
         len(set(_canon(catalog["item_ids"], "catalog.json: 'item_ids'"))) == n_items,
@@ -283,6 +302,7 @@ def _rebuild(
         weights=hw.astype(np.float32),
         timestamps=ts,
         catalog=cat,
+        ratings=ratings.astype(np.float64) if ratings is not None else None,
     )
     indptr = arrays["train/indptr"]
     _expect(len(indptr) == len(train_ids) + 1, "Training matrix rows do not match ids.json.")

@@ -15,6 +15,7 @@ import pandas as pd
 from fairrec.errors import param_error
 from fairrec.page import (
     HomePage,
+    Item,
     Reason,
     Row,
     pages_to_frame,
@@ -39,12 +40,11 @@ def build_page(
 ) -> HomePage:
     """Turn viewer ``v``'s assembled rows into an immutable HomePage.
 
-    The objects are built with the page module's trusted constructor: every field is
+    The objects are built with the page objects' trusted constructors
+    (:meth:`Reason.trusted <fairrec.page.Reason.trusted>` and its siblings): every field is
     produced here with the right type, and the page's invariants (no title twice, every
     category declared) hold by construction of the assembly.
     """
-    from fairrec.page import _new_item, _new_reason, _trusted
-
     rows = []
     item_ids = f.item_ids_py_
     genre_lists = f.genre_tuples_
@@ -57,13 +57,12 @@ def build_page(
         data_used = tuple(row.data_used[v])
         used.update(data_used)
         anchor = row.anchor[v] if row.anchor else None
-        row_reason = _trusted(
-            Reason,
-            kind=row.reason_kind,
-            text=row.reason_text[v],
-            data_used=data_used,
-            anchor=anchor,
-            evidence=row.evidence[v] if row.evidence else None,
+        row_reason = Reason.trusted(
+            row.reason_kind,
+            row.reason_text[v],
+            data_used,
+            anchor,
+            row.evidence[v] if row.evidence else None,
         )
         items = []
         its = row.items[v].tolist()
@@ -81,22 +80,19 @@ def build_page(
             reason = (
                 row_reason
                 if text is None
-                else _new_reason(kind, str(text), data_used, item_anchor, ev)
+                else Reason.trusted(kind, str(text), data_used, item_anchor, ev)
             )
-            items.append(_new_item(item_ids[it], titles[it], score, reason, genre_lists[it]))
-        rows.append(
-            _trusted(Row, title=row.titles[v], kind=row.kind, items=tuple(items), reason=row_reason)
-        )
+            items.append(Item.trusted(item_ids[it], titles[it], score, reason, genre_lists[it]))
+        rows.append(Row.trusted(row.titles[v], row.kind, tuple(items), row_reason))
     state = batch.states[v]
     user = batch.user_ids[v]
-    return _trusted(
-        HomePage,
-        user_id=user.item() if isinstance(user, np.generic) else user,
-        rows=tuple(rows),
-        personalized=bool(batch.personalized[v]),
-        data_used=tuple(sorted(used)),
-        generated_at=now,
-        consent_version=getattr(state, "version", None),
+    return HomePage.trusted(
+        user.item() if isinstance(user, np.generic) else user,
+        tuple(rows),
+        bool(batch.personalized[v]),
+        tuple(sorted(used)),
+        now,
+        getattr(state, "version", None),
     )
 
 

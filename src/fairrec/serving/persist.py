@@ -44,11 +44,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
-from fairrec.serving.gate import PERSONALIZATION, TRAINING, retention_cutoff
+from fairrec.serving.gate import (
+    PERSONALIZATION,
+    retention_cutoff,
+    saved_training,
+    usable_events,
+)
 from fairrec.serving.load import load_from
 from fairrec.serving.model_files import (
     _FILES,
@@ -58,46 +64,14 @@ from fairrec.serving.model_files import (
     _close,
     _meta_digest,
     _open_model,
-    _plain,
     _sha256,
     _swap_into_place,
     _swap_lock,
     _write_json,
 )
+from fairrec.serving.state import FittedState
 
-__all__ = ["save_recommender", "load_recommender", "FORMAT", "FORMAT_VERSION"]
-
-
-def _saved_training(
-    rec: Any, fitted: Any, cutoff: np.datetime64 | None
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None]:
-    """The training rows a file may hold now: ``(matrix, row numbers, oldest-times)``.
-
-    Rows of viewers with ``training`` consent at save time (never an erased one), cells whose
-    oldest play is inside the retention window at save time; rows left empty are dropped.
-    """
-    train = fitted.train_matrix_
-    oldest = fitted.train_oldest_
-    ids = np.asarray(fitted.train_user_ids_)
-    keep = (
-        np.asarray(rec.consent_.allowed_mask(ids, TRAINING), dtype=bool)
-        if len(ids)
-        else np.zeros(0, dtype=bool)
-    )
-    rows = np.flatnonzero(keep)
-    sub = train[rows]
-    old = oldest[rows] if oldest is not None else None
-    if cutoff is not None and old is not None:
-        ok = old.data >= np.datetime64(cutoff, "ns").view(np.int64)
-        indptr = np.zeros(sub.shape[0] + 1, dtype=np.int64)
-        row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-        np.cumsum(np.bincount(row_of[ok], minlength=sub.shape[0]), out=indptr[1:])
-        sub = sp.csr_matrix((sub.data[ok], sub.indices[ok], indptr), shape=sub.shape)
-        old = sp.csr_matrix((old.data[ok], old.indices[ok], indptr.copy()), shape=old.shape)
-    nonempty = np.diff(sub.indptr) > 0
-    sub = sub[nonempty]
-    old = old[nonempty] if old is not None else None
-    return sub, rows[nonempty], (old.data.astype(np.int64) if old is not None else None)
+__all__ = ["save_recommender", "load_recommender", "consented_state", "FORMAT", "FORMAT_VERSION"]
 
 
 def _saved_ratings(
@@ -124,62 +98,66 @@ def _saved_ratings(
     return total.astype(np.float64), np.bincount(items, minlength=data.n_items).astype(np.int64)
 
 
+def consented_state(
+    f: FittedState, consent: Any, now: pd.Timestamp, retention_days: float | None
+) -> FittedState:
+    """``f`` reduced to what may be kept at ``now`` (what a model file holds; see the module
+    docstring): the gate's rules (:func:`~fairrec.serving.gate.usable_events`,
+    :func:`~fairrec.serving.gate.saved_training`) applied to the fitted state."""
+    data = f.data_
+    # serving histories: only viewers with personalization consent now, in window
+    keep = usable_events(data, consent, PERSONALIZATION, now, retention_days)
+    hist_users, hist_rows = np.unique(data.users[keep], return_inverse=True)
+    # training rows: only viewers with training consent now, cells in window
+    train, rows, oldest = saved_training(
+        f.train_matrix_, f.train_oldest_, f.train_user_ids_, consent, now, retention_days
+    )
+    model = type(f.model_)(**f.model_.get_params())
+    model.set_arrays(f.model_.saved_arrays(rows, train))
+    cat = data.catalog
+    catalog = pd.DataFrame(
+        {
+            C.ITEM: data.item_ids,
+            C.TITLE: cat[C.TITLE].astype(str).to_numpy(),
+            C.GENRES: cat[C.GENRES].to_numpy(),
+            # catalog statistics from the saved (consented, in-window) training rows only
+            C.POPULARITY: np.bincount(train.indices, minlength=data.n_items).astype(np.float64),
+        }
+    )
+    if C.MATURITY in cat:
+        catalog[C.MATURITY] = cat[C.MATURITY].to_numpy(np.float64)
+    kept = Dataset(
+        user_ids=data.user_ids[hist_users],
+        item_ids=data.item_ids,
+        users=hist_rows.astype(np.int32),
+        items=data.items[keep],
+        weights=data.weights[keep],
+        timestamps=data.timestamps[keep] if data.timestamps is not None else None,
+        catalog=catalog,
+    )
+    cutoff = retention_cutoff(now, retention_days)
+    return FittedState.build(
+        model=model,
+        data=kept,
+        train=train,
+        train_user_ids=np.asarray(f.train_user_ids_)[rows],
+        fitted_at=f.fitted_at_,
+        train_oldest=oldest,
+        # per-title rating sums of the saved training cells only
+        item_ratings=_saved_ratings(data, f, train, rows, cutoff),
+        like_label=f.like_label,
+        row_kinds=f.row_kinds_,
+    )
+
+
 def save_recommender(rec: Any, path: Any) -> None:
     """Write ``rec`` to directory ``path`` atomically (see module docstring)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fitted = rec._fitted  # one consistent snapshot, even if a forget() runs meanwhile
-    data: Dataset = fitted.data_
+    fitted = rec.fitted_state_  # one consistent snapshot, even if a forget() runs meanwhile
     now = rec._now()
-    cutoff = retention_cutoff(now, rec.retention_days)
-
-    # serving histories: only viewers with personalization consent now, in window
-    allowed = np.asarray(rec.consent_.allowed_mask(data.user_ids, PERSONALIZATION), dtype=bool)
-    keep = allowed[data.users]
-    if cutoff is not None:
-        keep &= data.timestamps >= cutoff
-    hist_users, hist_rows = np.unique(data.users[keep], return_inverse=True)
-
-    # training rows: only viewers with training consent now, cells in window
-    train, train_rows, train_oldest = _saved_training(rec, fitted, cutoff)
-    arrays: dict[str, np.ndarray] = {
-        f"model/{k}": np.asarray(v)
-        for k, v in fitted.model_.saved_arrays(train_rows, train).items()
-    }
-    arrays.update(
-        {
-            "train/data": train.data.astype(np.float32),
-            "train/indices": train.indices.astype(np.int64),
-            "train/indptr": train.indptr.astype(np.int64),
-            "history/users": hist_rows.astype(np.int64),
-            "history/items": data.items[keep].astype(np.int64),
-            "history/weights": data.weights[keep].astype(np.float32),
-        }
-    )
-    if train_oldest is not None:
-        arrays["train/oldest"] = train_oldest
-    if data.timestamps is not None:
-        arrays["history/timestamps"] = data.timestamps[keep].astype("datetime64[ns]").view(np.int64)
-    ratings = _saved_ratings(data, fitted, train, train_rows, cutoff)
-    if ratings is not None:  # per-title rating sums of the saved training cells only
-        arrays["stats/rating_sum"], arrays["stats/rating_count"] = ratings
-
-    cat = data.catalog
-    # catalog statistics from the saved (consented, in-window) training rows only
-    popularity = np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
-    catalog = {
-        "item_ids": _plain(data.item_ids),
-        "titles": cat[C.TITLE].astype(str).tolist(),
-        "genres": [list(g) for g in cat[C.GENRES].tolist()],
-        "popularity": [float(x) for x in popularity],
-    }
-    if C.MATURITY in cat:
-        catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
-    catalog["like_label"] = fitted.stats_.like_label
-    ids = {
-        "train_user_ids": _plain(np.asarray(fitted.train_user_ids_)[train_rows]),
-        "history_user_ids": _plain(data.user_ids[hist_users]),
-    }
+    arrays, content = consented_state(fitted, rec.consent_, now, rec.retention_days).to_arrays()
+    catalog, ids = content.pop("catalog"), content.pop("ids")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         with open(tmp / "arrays.npz", "wb") as f:
@@ -191,12 +169,12 @@ def save_recommender(rec: Any, path: Any) -> None:
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "model": {"kind": fitted.model_.kind, "params": fitted.model_.get_params()},
+            "model": content["model"],
             "serving": {k: getattr(rec, k) for k in _SERVING},
-            "fitted_at": fitted.fitted_at_.isoformat(),
+            "fitted_at": content["fitted_at"],
             "saved_at": now.isoformat(),
-            "n_items": int(data.n_items),
-            "has_timestamps": data.timestamps is not None,
+            "n_items": content["n_items"],
+            "has_timestamps": content["has_timestamps"],
             "sha256": {name: _sha256(tmp / name) for name in _FILES},
         }
         meta["meta_sha256"] = _meta_digest(meta)
