@@ -60,6 +60,7 @@ PUBLIC_MODULES = {
     "live_api": "live serving methods of the recommender",
     "live": "live serving: observed events, cold-start titles",
     "availability": "availability windows and regions",
+    "serving": "the serving stage: the fitted state",
     "page": "home page objects",
     "metrics": "metrics",
     "evaluation": "evaluation and splits",
@@ -74,11 +75,36 @@ PUBLIC_MODULES = {
 # them as imported: the generated pages list them with ``autodata`` (``_write_api_pages``).
 # Internal modules: importable, documented on api/internals so that pages can link to them,
 # no stability promise.
-INTERNAL_MODULES = ["gate", "assembly", "persist", "rows.evidence", "vocab"]
-# Modules whose public names another public module re-exports (documented there).
+INTERNAL_MODULES = [
+    "serving.host",
+    "serving.gate",
+    "serving.core",
+    "serving.fit",
+    "serving.assembly",
+    "serving.pages",
+    "serving.flat",
+    "serving.explain",
+    "serving.erasure",
+    "serving.persist",
+    "serving.load",
+    "serving.model_files",
+    "serving.cold",
+    "rows.evidence",
+    "vocab",
+]
+# Modules whose public names another module re-exports (documented there): the
+# implementation modules of a public module, and the deprecated aliases of moved modules.
 REEXPORTED_MODULES = {
     "splits": "evaluation",
     "verify": "audit",
+    "serving.state": "serving",
+    "serving.live": "live",
+    "serving.observed": "live",
+    "serving.live_api": "live_api",
+    "serving.availability": "availability",
+    "gate": "serving.gate",
+    "assembly": "serving.assembly",
+    "persist": "serving.persist",
     "live_rows": "rows",  # deprecated alias (issue 17)
     "evidence": "rows.evidence",  # deprecated alias (issue 17)
 }
@@ -254,6 +280,22 @@ def check_public_names(app: object, env: object) -> None:
 _PUBLIC = _public_objects()
 
 
+def _internal_objects() -> dict[str, object]:
+    """The names documented on the internal modules' page (their ``__all__``)."""
+    names: dict[str, object] = {}
+    for short in INTERNAL_MODULES:
+        module = importlib.import_module(f"fairrec.{short}")
+        for name in getattr(module, "__all__", []):
+            names[f"{module.__name__}.{name}"] = getattr(module, name)
+    return names
+
+
+_INTERNAL = _internal_objects()
+_INTERNAL_BY_NAME: dict[str, list[str]] = {}
+for _qual in _INTERNAL:
+    _INTERNAL_BY_NAME.setdefault(_qual.rsplit(".", 1)[1], []).append(_qual)
+
+
 _SHORT = {name: role.split("`")[1].lstrip("~") for name, role in napoleon_type_aliases.items()}
 _ORIGINAL: dict[str, list[str]] = {}
 #: "module.Class.attribute" -> "module.Class" for the attributes that class docstrings list in
@@ -284,6 +326,8 @@ def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
         canonical = _SHORT[head] + (f".{rest}" if rest else "")
     elif not rest and len(_UNIQUE.get(target, ())) == 1:  # a public name, written unqualified
         canonical = _UNIQUE[target][0]
+    elif len(_UNIQUE.get(head, ())) == 1 and head[:1].isupper():  # ``LiveServing.observe``
+        canonical = f"{_UNIQUE[head][0]}.{rest}"
     elif _same_object(target) is not None:  # a public object named where it is defined
         canonical = _same_object(target)
     else:
@@ -294,16 +338,19 @@ def resolve_aliases(app: Any, env: Any, node: Any, contnode: Any) -> Any:
 
 
 def _same_object(target: str) -> str | None:
-    """``fairrec.splits.rolling_folds`` -> ``fairrec.evaluation.rolling_folds``: the public
-    name of the very same object, when a docstring names it in its defining module."""
+    """``fairrec.splits.rolling_folds`` -> ``fairrec.evaluation.rolling_folds``: the
+    documented name of the very same object, when a docstring names it in its defining
+    module or through a moved module's alias (``fairrec.gate.serving_batch`` ->
+    ``fairrec.serving.gate.serving_batch``)."""
     module, _, name = target.rpartition(".")
-    if not module.startswith("fairrec.") or len(_UNIQUE.get(name, ())) == 0:
+    if not module.startswith("fairrec."):
         return None
     try:
         obj = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         return None
-    hits = [q for q in _UNIQUE[name] if _PUBLIC[q] is obj]
+    hits = [q for q in _UNIQUE.get(name, ()) if _PUBLIC[q] is obj]
+    hits += [q for q in _INTERNAL_BY_NAME.get(name, ()) if _INTERNAL[q] is obj]
     return hits[0] if len(hits) == 1 else None
 
 

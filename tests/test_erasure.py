@@ -108,20 +108,22 @@ def test_forget_refused_before_the_ledger_changes(data, monkeypatch):
 
 
 # ------------------------------------------------------------------ finding 5: audit log
-def test_finding5_request_in_flight_writes_no_line_after_forget(tmp_path, data):
+def test_finding5_request_in_flight_writes_no_line_after_forget(tmp_path, data, monkeypatch):
+    from fairrec.serving import pages
+
     log = AuditLog(tmp_path / "audit.jsonl", key=b"k" * 32)
     rec = fr.Recommender(model=MODELS["als"](), audit_log=log, on_unknown="ignore").fit(data)
     user = data.user_ids[4]
-    serve = rec._serve
+    serve = pages.serve
 
-    def serve_then_erase(users, now, f, *rest):
-        out = serve(users, now, f, *rest)  # the page is built from the state before the erasure
+    def serve_then_erase(r, users, now, f, *rest):
+        out = serve(r, users, now, f, *rest)  # the page is built from the state before erasure
         rec.forget(user)  # ... and forget() completes before its audit line is written
         return out
 
-    rec._serve = serve_then_erase
+    monkeypatch.setattr(pages, "serve", serve_then_erase)
     rec.home(user)
-    del rec._serve
+    monkeypatch.undo()
     h = log.viewer_hash(user)
     assert h not in set(AuditLog.read(log.path)["viewer"])
 

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 import fairrec as fr
 import fairrec.models._topk as topk_kernel
-from fairrec import gate
 from fairrec.consent import ConsentState
 from fairrec.errors import DataError
 from fairrec.models import top_n
 from fairrec.models._base import check_interactions
+from fairrec.serving import gate
 
 # ---------------------------------------------------------------- top_n
 

@@ -45,6 +45,7 @@ _SUBMODULES = {
     "live",
     "live_rows",
     "availability",
+    "serving",
 }
 
 __all__ = [*sorted(_LAZY), *sorted(_SUBMODULES - {"spark", "plot", "cli"}), "__version__"]

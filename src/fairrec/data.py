@@ -673,6 +673,13 @@ class Dataset:
         np.cumsum(np.bincount(self.users, minlength=self.n_users), out=indptr[1:])
         return order, indptr
 
+    @property
+    def events_by_user(self) -> tuple[np.ndarray, np.ndarray]:
+        """The events grouped by viewer, as ``(order, indptr)``: ``order[indptr[u] :
+        indptr[u + 1]]`` are the positions of viewer index ``u``'s events, in event order.
+        Computed once per dataset; the arrays are shared, do not modify them."""
+        return self._by_user
+
     def events_of(self, user: int) -> np.ndarray:
         """Event positions of one viewer index, in event order."""
         order, indptr = self._by_user

@@ -21,6 +21,7 @@ __all__ = [
     "ModelFileError",
     "OptionalDependencyError",
     "ModelMemoryError",
+    "ModelCapabilityError",
     "VocabularyError",
     "UnknownGenreError",
     "UnknownTitleError",
@@ -95,6 +96,12 @@ class OptionalDependencyError(FairrecError, ImportError):
 
 class ModelMemoryError(FairrecError, MemoryError):
     """A model would need more memory than is available (the message states the figure)."""
+
+
+class ModelCapabilityError(FairrecError, NotImplementedError):
+    """A candidate model does not implement an operation a caller asked for (erasing
+    viewers, serving titles added without refit); the message names the model, the method
+    to implement and the alternative (usually a refit)."""
 
 
 def param_error(name: str, owner: str, expected: str, got: object) -> ParameterError:

@@ -329,7 +329,7 @@ class _Setup:
         """Warn about evaluated viewers the serving gate leaves no history at ``self.now``."""
         import warnings
 
-        from fairrec.gate import PERSONALIZATION
+        from fairrec.serving.gate import PERSONALIZATION
 
         no_consent = no_data = 0
         f, step = self.rec._fitted, self.rec.batch_size  # chunks bound the gate's memory

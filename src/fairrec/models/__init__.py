@@ -1,6 +1,6 @@
 """Candidate models: ALS and BPR (from ``implicit``), EASE, Popularity and ItemKNN baselines."""
 
-from fairrec.models._base import CandidateModel
+from fairrec.models._base import CandidateModel, cold_start_vectors
 from fairrec.models._topk import top_n
 from fairrec.models.als import ALS
 from fairrec.models.bpr import BPR
@@ -8,7 +8,17 @@ from fairrec.models.ease import EASE
 from fairrec.models.itemknn import ItemKNN
 from fairrec.models.popularity import Popularity
 
-__all__ = ["ALS", "BPR", "EASE", "CandidateModel", "ItemKNN", "Popularity", "top_n", "MODEL_KINDS"]
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "CandidateModel",
+    "ItemKNN",
+    "Popularity",
+    "top_n",
+    "cold_start_vectors",
+    "MODEL_KINDS",
+]
 
 #: model-file ``kind`` -> class
 MODEL_KINDS = {cls.kind: cls for cls in (ALS, BPR, EASE, Popularity, ItemKNN)}

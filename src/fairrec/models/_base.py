@@ -15,10 +15,16 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from fairrec.errors import DataError, NotFittedError, param_error
+from fairrec.errors import DataError, ModelCapabilityError, NotFittedError, param_error
 from fairrec.models._topk import top_n
 
-__all__ = ["CandidateModel", "ImplicitFactorModel", "top_n", "check_interactions"]
+__all__ = [
+    "CandidateModel",
+    "ImplicitFactorModel",
+    "top_n",
+    "check_interactions",
+    "cold_start_vectors",
+]
 
 
 def check_interactions(matrix: Any, owner: str) -> sp.csr_matrix:
@@ -118,7 +124,9 @@ class CandidateModel(ABC):
     def _require_fitted(self) -> None:
         if not self.is_fitted():
             raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first. "
+                "(A Recommender fits a copy of the model it is given and leaves that object "
+                "as it was: the fitted model is the Recommender's model_, e.g. rec.model_.)"
             )
 
     # ---------------------------------------------------------------- scoring
@@ -174,7 +182,10 @@ class CandidateModel(ABC):
             )
         return h
 
-    # ---------------------------------------------------------------- erasure
+    # ---------------------------------------------------------------- capabilities
+    # What ``Recommender.forget``, ``Recommender.add_titles`` and model files ask of a model.
+    # The defaults of the operations a model must opt into raise ModelCapabilityError: a
+    # model that does not say how to erase a viewer is never assumed to hold nothing of them.
     def erase_rows(
         self,
         rows: np.ndarray,
@@ -184,6 +195,7 @@ class CandidateModel(ABC):
     ) -> CandidateModel:
         """A model with the training viewers ``rows`` erased; ``self`` is never changed.
 
+        Called by :meth:`Recommender.forget <fairrec.recommender.Recommender.forget>`.
         Requests in flight keep scoring with ``self`` (copy on write).
 
         Parameters
@@ -201,10 +213,59 @@ class CandidateModel(ABC):
         Returns
         -------
         CandidateModel
-            This base implementation (a model with no per-viewer state): ``self``, or with
-            ``update_items`` a copy refitted on ``user_items``.
+            The model to serve from now on.
+
+        Raises
+        ------
+        ModelCapabilityError
+            This default: a model must state how a viewer is erased from it (a model with
+            no per-viewer state may return ``self``, or a refit with ``update_items``).
         """
-        return self._refit(user_items) if update_items else self
+        raise ModelCapabilityError(
+            f"{type(self).__name__} does not implement erase_rows(), so forget() cannot erase "
+            "a training viewer from it; implement CandidateModel.erase_rows (a model without "
+            "per-viewer state may return self) or refit without the viewer."
+        )
+
+    def with_new_items(
+        self, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+    ) -> CandidateModel:
+        """A copy serving ``len(new_genres)`` more titles; ``self`` is never changed.
+
+        Called by :meth:`~fairrec.live_api.LiveServing.add_titles` (titles added without
+        refit). Like the copy :meth:`erase_rows` makes, the copy has no record of training
+        pairs.
+
+        Parameters
+        ----------
+        genres : numpy.ndarray, shape (n_items, n_genres)
+            Multi-hot genres of the current titles (in the genre space of the new ones).
+        new_genres : numpy.ndarray, shape (n_new, n_genres)
+            Multi-hot genres of the new titles.
+        fitted : numpy.ndarray of bool, shape (n_items,)
+            Current titles whose representation was fitted (not added without refit).
+
+        Raises
+        ------
+        ModelCapabilityError
+            This default: the model does not know how to score titles it was not fitted on.
+        """
+        raise ModelCapabilityError(
+            f"add_titles() does not know how to extend a {type(self).__name__} model "
+            "(it does not implement CandidateModel.with_new_items); refit it with the new "
+            "titles instead."
+        )
+
+    def check_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Refuse saved arrays that disagree with the parameters, before :meth:`set_arrays`
+        sizes anything from them (raise ``ValueError``). Default: no parameter sizes the
+        arrays, nothing to check."""
+        return None
+
+    def user_rows(self) -> int | None:
+        """Number of per-viewer rows the fitted model holds (one per training-matrix row,
+        e.g. user factors), or None for a model without per-viewer state (the default)."""
+        return None
 
     def _refit(self, user_items: sp.csr_matrix) -> CandidateModel:
         """A fresh model with the same parameters fitted on ``user_items``."""
@@ -286,6 +347,20 @@ class ImplicitFactorModel(CandidateModel):
                     f"(factors={self.factors})."
                 )
 
+    def user_rows(self) -> int | None:
+        return int(self.user_factors_.shape[0])
+
+    def with_new_items(
+        self, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+    ) -> ImplicitFactorModel:
+        """New titles get :func:`cold_start_vectors` rows as their item factors."""
+        arrays = {k: np.asarray(v) for k, v in self.get_arrays().items()}
+        f = arrays["item_factors"]
+        arrays["item_factors"] = np.vstack([f, cold_start_vectors(f, genres, new_genres, fitted)])
+        model = type(self)(**self.get_params())
+        model.set_arrays(arrays)
+        return model
+
     @property
     def user_factors_(self) -> np.ndarray:
         """Factors of the training viewers (rows of the training matrix)."""
@@ -338,3 +413,29 @@ class ImplicitFactorModel(CandidateModel):
             self.user_vectors(user_items), dtype=np.float32
         ).reshape(user_items.shape[0], arrays["item_factors"].shape[1])
         return arrays
+
+
+def cold_start_vectors(
+    factors: np.ndarray, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+) -> np.ndarray:
+    """Vectors of new titles: the mean factor row of the fitted titles sharing a genre.
+
+    Parameters
+    ----------
+    factors : (n, d) item factors of the current titles.
+    genres : (n, g) multi-hot genres of the current titles (in the new genre space).
+    new_genres : (m, g) multi-hot genres of the new titles.
+    fitted : (n,) bool, titles whose factors were fitted (not cold-start themselves).
+
+    A new title with no genre shared by any fitted title gets the mean of every fitted title.
+    """
+    src = np.ascontiguousarray(factors[fitted], dtype=np.float32)
+    g_src = (genres[fitted] > 0).astype(np.float32)
+    # one mean per distinct genre set of the new titles (catalogs reuse a few hundred sets)
+    sets, inverse = np.unique(new_genres > 0, axis=0, return_inverse=True)
+    share = ((sets.astype(np.float32) @ g_src.T) > 0).astype(np.float32)  # (sets, n_fitted)
+    counts = share.sum(axis=1, keepdims=True)
+    means = (share @ src) / np.maximum(counts, 1)
+    overall = src.mean(axis=0) if len(src) else np.zeros(factors.shape[1], np.float32)
+    means = np.where(counts > 0, means, overall[None, :])[np.ravel(inverse)]
+    return means.astype(factors.dtype)

@@ -146,6 +146,30 @@ class EASE(CandidateModel):
         h = self._check_histories(histories)
         return np.asarray(h @ self.weights_, dtype=np.float32)
 
+    def erase_rows(
+        self,
+        rows: np.ndarray,
+        user_items: sp.csr_matrix,
+        touched: np.ndarray,
+        update_items: bool = False,
+    ) -> EASE:
+        """No per-viewer state to drop: ``self``; with ``update_items`` a refit without the
+        erased rows (the weights hold every training viewer's plays until then)."""
+        return self._refit(user_items) if update_items else self
+
+    def with_new_items(
+        self, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+    ) -> EASE:
+        """New titles get zero weights (no co-occurrence yet): they score 0 until a refit."""
+        self._require_fitted()
+        w = self.get_arrays()["weights"]
+        n, m = w.shape[0], len(new_genres)
+        out = np.zeros((n + m, n + m), dtype=w.dtype)
+        out[:n, :n] = w
+        model = type(self)(**self.get_params())
+        model.set_arrays({"weights": out})
+        return model
+
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()
         return {"weights": self.weights_}

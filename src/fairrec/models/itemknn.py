@@ -70,6 +70,25 @@ class ItemKNN(CandidateModel):
         similarity of a title they played holds their contribution (cosine norms)."""
         return self._refit(user_items)
 
+    def with_new_items(
+        self, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+    ) -> ItemKNN:
+        """New titles have no neighbours: they score 0 until a refit."""
+        self._require_fitted()
+        m = len(new_genres)
+        s = self.similarity_
+        model = type(self)(**self.get_params())
+        model.set_arrays(
+            {
+                "sim_data": s.data.copy(),
+                "sim_indices": s.indices.astype(np.int64),
+                "sim_indptr": np.concatenate(
+                    [s.indptr, np.full(m, s.indptr[-1], dtype=s.indptr.dtype)]
+                ).astype(np.int64),
+            }
+        )
+        return model
+
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()
         s = self.similarity_

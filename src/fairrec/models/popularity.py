@@ -57,6 +57,17 @@ class Popularity(CandidateModel):
         """Counts recomputed without the erased rows (exact and cheap: always done)."""
         return self._refit(user_items)
 
+    def with_new_items(
+        self, genres: np.ndarray, new_genres: np.ndarray, fitted: np.ndarray
+    ) -> Popularity:
+        """New titles have a count of 0 until a refit."""
+        self._require_fitted()
+        model = type(self)(**self.get_params())
+        model.set_arrays(
+            {"counts": np.concatenate([self.counts_, np.zeros(len(new_genres), np.float32)])}
+        )
+        return model
+
     def get_arrays(self) -> dict[str, np.ndarray]:
         self._require_fitted()
         return {"counts": self.counts_}

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from fairrec import _columns as C
 from fairrec.errors import DataError, param_error
-from fairrec.gate import TRAINING, retention_cutoff
+from fairrec.serving.gate import TRAINING, retention_cutoff
 from fairrec.spark._frames import (
     KEY,
     id_key,

@@ -1,0 +1,267 @@
+"""Page assembly: rows in, a page per viewer out.
+
+Rules, applied to a whole batch of viewers with array operations:
+
+* no title twice on a page: each row is built with the titles placed by earlier rows masked;
+* titles that must not appear (exclusions, seen titles) are filtered once more *after*
+  ranking, whatever a row kind did;
+* a row with fewer than ``min_items`` titles is dropped, never padded;
+* page-level diversity: at most ``max_rows_per_genre`` rows may be dominated by the same
+  genre (more than ``dominance`` of their titles in it);
+* rows are ordered by their expected value for the viewer: the mean relevance percentile
+  of their titles among the viewer's candidates, plus the row kind's ``value_bonus`` (a
+  stated interest is explicit evidence of value).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fairrec.rows import RowBatch, RowContext, RowKind, _mark
+from fairrec.serving.cold import row_skip
+
+__all__ = ["AssembledPages", "assemble", "to_frame"]
+
+
+@dataclass
+class AssembledPages:
+    """Rows of a batch and, per viewer, which rows are shown and in which order.
+
+    ``order[v]`` lists row positions (into ``rows``) for viewer ``v``, ``-1`` padded.
+    """
+
+    rows: list[RowBatch]
+    order: np.ndarray  # (u, R)
+    value: np.ndarray  # (u, R) expected value of each row
+
+
+def assemble(
+    ctx: RowContext,
+    kinds: list[RowKind],
+    *,
+    min_items: int,
+    max_rows: int,
+    max_rows_per_genre: int = 2,
+    dominance: float = 0.6,
+) -> AssembledPages:
+    """Build every row kind for the batch and decide each viewer's page."""
+    u = ctx.n
+    n_items = ctx.scores.shape[1]
+    taken = np.zeros((u, n_items), dtype=bool)
+    forbidden = ctx.blocked
+    ar = ctx.ar
+    rows: list[RowBatch] = []
+    bonus: list[float] = []
+    for kind in kinds:
+        if not kind.may_apply(ctx):
+            continue
+        skip = row_skip(ctx, kind)  # live state: stale and cold-start titles
+        for row in kind.build(ctx, taken if skip is None else taken | skip):
+            items = row.items
+            placed = items >= 0
+            safe = np.where(placed, items, 0)
+            bad = placed & (forbidden[ar, safe] | taken[ar, safe])
+            if skip is not None:
+                bad |= placed & skip[ar, safe]
+            if bad.any():  # removed after ranking, never only pushed down
+                items = _compact(np.where(bad, -1, items))
+                row.scores = _compact_like(row.scores, bad, items)
+                if row.item_reason_text is not None:
+                    row.item_reason_text = _compact_like(row.item_reason_text, bad, items)
+                    row.item_anchor = _compact_like(row.item_anchor, bad, items)
+                if row.item_evidence is not None:
+                    row.item_evidence = _compact_like(row.item_evidence, bad, items)
+                row.items = items
+                placed = items >= 0
+            row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
+            _mark(taken, row.items, row.applies)
+            rows.append(row)
+            bonus.append(kind.value_bonus)
+
+    # one score with one meaning on every row: relevance percentile among the candidates
+    pct = _relevance_pct(ctx)
+    for row in rows:
+        placed = row.items >= 0
+        got = pct[ctx.ar, np.maximum(row.items, 0)].astype(np.float64)
+        row.scores = np.where(placed, got, -np.inf)
+    r_count = len(rows)
+    if r_count == 0:
+        return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
+    applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
+    items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
+    value = _row_values(ctx, items) + np.asarray(bonus)
+    # page-level genre diversity, in build order (earlier rows have priority)
+    dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
+    if (dominant >= 0).any():
+        for r in range(r_count):
+            g = dominant[:, r]
+            earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
+            too_many = earlier.sum(axis=1) >= max_rows_per_genre
+            applies[:, r] &= ~too_many
+
+    key = np.where(applies, -value, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    shown = applies[ar, order]
+    order = np.where(shown, order, -1)[:, :max_rows]
+    return AssembledPages(rows, order, value)
+
+
+def _width(items: np.ndarray, k: int) -> np.ndarray:
+    """A row's (u, <= k) items padded with -1 to (u, k)."""
+    if items.shape[1] == k:
+        return items
+    out = np.full((items.shape[0], k), -1, dtype=np.int64)
+    out[:, : items.shape[1]] = items[:, :k]
+    return out
+
+
+def _compact(items: np.ndarray) -> np.ndarray:
+    """Move -1 padding to the end of each row, keeping the order of the rest."""
+    order = np.argsort(items < 0, axis=1, kind="stable")
+    return np.take_along_axis(items, order, axis=1)
+
+
+def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.ndarray:
+    order = np.argsort(bad, axis=1, kind="stable")
+    out = np.take_along_axis(values, order, axis=1)
+    pad = items < 0
+    if out.dtype == object:
+        out = out.copy()
+        out[pad] = None
+    else:
+        out = np.where(pad, -np.inf, out)
+    return out
+
+
+def _relevance_pct(ctx: RowContext) -> np.ndarray:
+    """(u, n_items) each title's relevance percentile among the viewer's candidates
+    (``ctx.rel_pct``; 0 for a title outside them)."""
+    u, n_items = ctx.scores.shape
+    pct = np.zeros((u, n_items), dtype=np.float64)
+    who, at = np.nonzero(ctx.cand >= 0)
+    pct[who, ctx.cand[who, at]] = ctx.rel_pct[who, at]
+    return pct
+
+
+def _row_values(ctx: RowContext, items: np.ndarray) -> np.ndarray:
+    """(u, R) mean relevance percentile of each row's titles among the viewer's candidates
+    (a title outside the candidates counts 0)."""
+    pct = _relevance_pct(ctx)
+    valid = items >= 0
+    got = np.where(valid, pct[ctx.ar[:, :, None], np.maximum(items, 0)], 0.0)
+    return got.sum(axis=2) / np.maximum(np.count_nonzero(valid, axis=2), 1)
+
+
+def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np.ndarray:
+    """(u, R) genre covering more than ``dominance`` of each row's titles, else -1."""
+    u, r, _ = items.shape
+    if ctx.genres.shape[1] == 0:
+        return np.full((u, r), -1)
+    valid = items >= 0
+    counts = np.matmul(valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)])
+    counts = counts[:, :, 0, :]  # (u, R, g)
+    n = np.maximum(np.count_nonzero(valid, axis=2), 1)
+    best = counts.argmax(axis=2)
+    share = counts.max(axis=2) / n
+    return np.where(share > dominance, best, -1)
+
+
+#: one encoder for every evidence cell (``json.dumps`` with options builds one per call)
+_EV_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _ev_json(ev: dict | None) -> str:
+    """Evidence as the frame writes it (the JSON of ``fairrec.page._evidence_json``)."""
+    if ev is None:
+        return ""
+    return _EV_ENCODER.encode(ev)
+
+
+def to_frame(
+    pages: AssembledPages, user_ids: list, item_ids: np.ndarray, titles: np.ndarray
+) -> pd.DataFrame:
+    """The pages of a batch as one frame, built column-wise from the arrays.
+
+    Same schema, order and values as ``pages_to_frame`` of the :class:`HomePage` objects
+    (a test asserts it), without building the objects.
+    """
+    from fairrec.page import _SEP, FRAME_DTYPES, pages_to_frame
+
+    u = len(user_ids)
+    parts = []
+    users = np.empty(u, dtype=object)
+    users[:] = [x.item() if isinstance(x, np.generic) else x for x in user_ids]
+    for r, row in enumerate(pages.rows):
+        hit = pages.order == r  # (u, R)
+        shown = hit.any(axis=1)
+        if not shown.any():
+            continue
+        slot = hit.argmax(axis=1)
+        items = row.items
+        ok = (items >= 0) & shown[:, None]
+        v, pos = np.nonzero(ok)
+        it = items[v, pos]
+        texts = np.asarray(row.reason_text, dtype=object)[v]
+        row_ev = [_ev_json(e) for e in row.evidence] if row.evidence else [""] * u
+        evs = np.asarray(row_ev, dtype=object)[v]
+        if row.item_reason_text is not None:
+            item_texts = row.item_reason_text[v, pos]
+            own = item_texts != None  # noqa: E711
+            texts = np.where(own, item_texts, texts)
+            if row.item_evidence is not None:
+                item_evs = np.array(
+                    [_ev_json(e) for e in row.item_evidence[v, pos].tolist()], dtype=object
+                )
+            else:
+                item_evs = np.full(len(v), "", dtype=object)
+            evs = np.where(own, item_evs, evs)
+        cats = np.array([_SEP.join(c) for c in row.data_used], dtype=object)
+        parts.append(
+            {
+                "v": v,
+                "slot": slot[v],
+                "user_id": users[v],
+                "row_title": np.asarray(row.titles, dtype=object)[v],
+                "row_kind": np.full(len(v), row.kind, dtype=object),
+                "position": pos,
+                "item_id": np.asarray(item_ids, dtype=object)[it],
+                "title": titles[it],
+                "score": row.scores[v, pos].astype(np.float64),
+                "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
+                "reason": texts,
+                "data_used": cats[v],
+                "evidence": evs,
+            }
+        )
+    if not parts:
+        return pages_to_frame([])
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.lexsort((cols["position"], cols["slot"], cols["v"]))
+    out = {
+        "user_id": cols["user_id"][order],
+        "row": cols["slot"][order].astype(np.int64),
+        "row_title": cols["row_title"][order],
+        "row_kind": cols["row_kind"][order],
+        "position": cols["position"][order].astype(np.int64),
+        "item_id": cols["item_id"][order],
+        "title": cols["title"][order],
+        "score": cols["score"][order],
+        "reason_kind": cols["reason_kind"][order],
+        "reason": cols["reason"][order],
+        "data_used": cols["data_used"][order],
+        "evidence": cols["evidence"][order],
+    }
+    return pd.DataFrame(
+        {
+            k: pd.array(v, dtype=FRAME_DTYPES[k])
+            if FRAME_DTYPES[k] == "string"
+            else pd.Series(v, dtype=object, copy=False)  # ids: plain int / str values
+            if FRAME_DTYPES[k] == "object"
+            else np.asarray(v, dtype=FRAME_DTYPES[k])
+            for k, v in out.items()
+        }
+    )

@@ -1,0 +1,135 @@
+"""Flat top-k lists (``recommend`` / ``recommend_batch``): candidates, an optional
+re-ranker, and one reason per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairrec import _columns as C
+from fairrec.errors import param_error
+from fairrec.rows import history_genre_mix
+from fairrec.serving.availability import check_region
+from fairrec.serving.cold import cold_reasons
+from fairrec.serving.core import (
+    candidates,
+    profile,
+    request_batch,
+)
+from fairrec.serving.state import (
+    FittedState,
+    id_column,
+)
+
+__all__ = ["recommend_batch", "recommend_chunk"]
+
+
+def recommend_batch(
+    rec: Any,
+    users: Iterable[Any],
+    k: int = 10,
+    reranker: Any = None,
+    *,
+    now: Any = None,
+    n_candidates: int | None = None,
+    region: str | None = None,
+    _with_user: bool = True,
+) -> pd.DataFrame:
+    """Flat top-``k`` lists (see :meth:`Recommender.recommend_batch`)."""
+    rec._require_fitted()
+    if isinstance(reranker, str):
+        from fairrec.rerank import by_name
+
+        reranker = by_name(reranker)
+    elif reranker is not None and not callable(getattr(reranker, "rerank", None)):
+        raise param_error(
+            "reranker",
+            "Recommender.recommend",
+            "a re-ranker (fairrec.rerank), a re-ranker name such as 'mmr', or None",
+            reranker,
+        )
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise param_error("k", "Recommender.recommend", "an int >= 1", k)
+    users = list(users)
+    when = rec._now(now)
+    region = check_region(region, "Recommender.recommend")
+    n_cand = n_candidates or max(rec.n_candidates if reranker is not None else k, k)
+    f = rec._fitted
+    frames = []
+    for start in range(0, len(users), rec.batch_size):
+        chunk = users[start : start + rec.batch_size]
+        frames.append(recommend_chunk(rec, chunk, k, reranker, when, n_cand, f, region, _with_user))
+    if not frames:
+        return pd.DataFrame(columns=[C.USER, C.ITEM, C.TITLE, C.SCORE, C.RANK, "reason"])
+    # one chunk (a single viewer): its frame as is (concat copies every column)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def recommend_chunk(
+    rec: Any,
+    users: list[Any],
+    k: int,
+    reranker: Any,
+    now: pd.Timestamp,
+    n_cand: int,
+    f: FittedState,
+    region: str | None = None,
+    with_user: bool = True,
+) -> pd.DataFrame:
+    from fairrec.rerank import RerankContext
+
+    batch = request_batch(rec, users, now, f, region)
+    u = len(users)
+    pers = batch.personalized
+    _, cand, rel = candidates(batch, f, n_cand)
+    if reranker is not None:
+        valid = cand >= 0
+        safe = np.maximum(cand, 0)
+        ctx = RerankContext(
+            profile=profile(batch, f),
+            genres=f.genres_[safe],
+            target=history_genre_mix(batch.histories, f.genres_),
+            popularity=f.popularity_[safe],
+        )
+        picks = reranker.rerank(
+            np.where(valid, rel, 0.0), k, vectors=f.vectors_[safe], context=ctx, valid=valid
+        )
+        ok = picks >= 0
+        sp_ = np.maximum(picks, 0)
+        items = np.where(ok, np.take_along_axis(cand, sp_, axis=1), -1)
+        sc = np.where(ok, np.take_along_axis(rel, sp_, axis=1), -np.inf)
+    else:
+        items, sc = cand[:, :k], rel[:, :k]
+    ok = items >= 0
+    rows = np.broadcast_to(np.arange(u)[:, None], items.shape)[ok]
+    ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)[ok]
+    it = items[ok]
+    reason = np.where(
+        pers[rows],
+        "Among the titles most relevant to you (your watch history)"
+        if reranker is None
+        else f"Among the titles most relevant to you, re-ranked by {type(reranker).__name__} "
+        "(your watch history)",
+        "Among the most watched titles (no personal data)"
+        if reranker is None
+        else "Among the most watched titles, re-ranked by "
+        f"{type(reranker).__name__} (no personal data)",
+    )
+    reason = cold_reasons(reason, it, batch)
+    # recommend() (one viewer) builds its frame without the user column rather than
+    # dropping it afterwards (a pandas drop costs more than the model call)
+    user_col = {C.USER: id_column(batch.user_ids, f.data_.user_ids)[rows]} if with_user else {}
+    return pd.DataFrame(
+        {
+            **user_col,
+            C.ITEM: f.data_.item_ids[it],
+            C.TITLE: f.titles_[it],
+            C.SCORE: sc[ok].astype(np.float64),
+            C.RANK: ranks.astype(np.int64),
+            "reason": reason,
+        }
+    )
