@@ -171,76 +171,16 @@ and a page built from one snapshot sees one consistent state, never half a revoc
 
 from __future__ import annotations
 
-from fairrec.consent._common import (
-    DEFAULTS as DEFAULTS,
-)
-from fairrec.consent._common import (
-    FORMAT as FORMAT,
-)
-from fairrec.consent._common import (
-    FORMAT_VERSION as FORMAT_VERSION,
-)
-from fairrec.consent._common import (
-    FUTURE_TOLERANCE_NS as FUTURE_TOLERANCE_NS,
-)
-from fairrec.consent._common import (
-    PURPOSES,
-    ConsentFileWarning,
-)
-from fairrec.consent._common import (
-    _append_bytes as _append_bytes,
-)
-from fairrec.consent._common import (
-    _atomic_write as _atomic_write,
-)
-from fairrec.consent._common import (
-    _canon_id as _canon_id,
-)
-from fairrec.consent._common import (
-    _canon_ids_array as _canon_ids_array,
-)
-from fairrec.consent._common import (
-    _coerce_key as _coerce_key,
-)
-from fairrec.consent._common import (
-    _dumps as _dumps,
-)
-from fairrec.consent._common import (
-    _iso as _iso,
-)
-from fairrec.consent._common import (
-    _key_check as _key_check,
-)
-from fairrec.consent._common import (
-    _key_path as _key_path,
-)
-from fairrec.consent._common import (
-    _keyed_hash as _keyed_hash,
-)
-from fairrec.consent._common import (
-    _load_or_create_key as _load_or_create_key,
-)
-from fairrec.consent._common import (
-    _purpose as _purpose,
-)
-from fairrec.consent._common import (
-    _purposes_arg as _purposes_arg,
-)
-from fairrec.consent._common import (
-    _read_key_file as _read_key_file,
-)
-from fairrec.consent._common import (
-    _repair_tail as _repair_tail,
-)
-from fairrec.consent._common import (
-    _scan_jsonl as _scan_jsonl,
-)
-from fairrec.consent._common import (
-    _to_ns as _to_ns,
-)
-from fairrec.consent._events import ConsentState
+from fairrec.consent._common import FORMAT as FORMAT
+from fairrec.consent._common import FORMAT_VERSION as FORMAT_VERSION
+from fairrec.consent._common import FUTURE_TOLERANCE_NS as FUTURE_TOLERANCE_NS
+from fairrec.consent._common import ConsentFileWarning
 from fairrec.consent._ledger import ConsentLedger
+from fairrec.consent._migrate import migrate
+from fairrec.consent._state import ConsentState
 from fairrec.consent._store import ConsentStore, JsonlStore, open_store
+from fairrec.consent.purposes import DEFAULTS as DEFAULTS
+from fairrec.consent.purposes import PURPOSES
 
 
 def __getattr__(name: str) -> object:
@@ -262,4 +202,5 @@ __all__ = [
     "SqliteStore",
     "PostgresStore",
     "open_store",
+    "migrate",
 ]

@@ -27,17 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fairrec.consent._common import (
-    DEFAULTS,
-    FORMAT,
-    _iso,
-    _key_check,
-    _key_path,
-    _load_or_create_key,
-    _read_key_file,
-)
+from fairrec._durable import iso_ns
+from fairrec.consent._common import FORMAT
 from fairrec.consent._events import _Event
 from fairrec.consent._store import Batch, ConsentStore, Meta, check_key, decode_records, redact
+from fairrec.consent.keys import key_file_for, key_fingerprint, load_or_create_key, read_key_file
+from fairrec.consent.purposes import DEFAULTS
 from fairrec.errors import (
     ConsentError,
     ConsentStoreError,
@@ -160,7 +155,7 @@ class _SqlStore(ConsentStore):
                         "INSERT INTO fairrec_schema_migrations (version, name, applied_at) "
                         "VALUES (?, ?, ?)"
                     ),
-                    (version, name, _iso(time.time_ns())),
+                    (version, name, iso_ns(time.time_ns())),
                 )
             cur.execute("SELECT name, value FROM fairrec_consent_meta")
             meta = dict(cur.fetchall())
@@ -170,8 +165,8 @@ class _SqlStore(ConsentStore):
                 meta = {
                     "format": FORMAT,
                     "default": default or "deny",
-                    "key_check": _key_check(real_key, b"consent"),
-                    "created": _iso(time.time_ns()),
+                    "key_check": key_fingerprint(real_key, b"consent"),
+                    "created": iso_ns(time.time_ns()),
                 }
                 cur.executemany(
                     self._q("INSERT INTO fairrec_consent_meta (name, value) VALUES (?, ?)"),
@@ -255,7 +250,7 @@ class _SqlStore(ConsentStore):
                     ev.seq,
                     ev.op,
                     ev.user,
-                    _iso(ev.t),
+                    iso_ns(ev.t),
                     json.dumps(ev.to_json(), separators=(",", ":"), ensure_ascii=False),
                 )
                 for ev in events
@@ -394,15 +389,15 @@ class SqliteStore(_SqlStore):
     def _key_for(self, created: bool, given: bytes | None) -> bytes:
         if given is not None:
             return given
-        key_file = _key_path(self.path)
+        key_file = key_file_for(self.path)
         if created:
-            return _load_or_create_key(key_file)
+            return load_or_create_key(key_file)
         if not key_file.is_file():
             raise ConsentError(
                 f"{self.describe()}: the key file {key_file} is missing, so tombstones of "
                 f"erased viewers cannot be checked. Restore it or pass key=."
             )
-        return _read_key_file(key_file)
+        return read_key_file(key_file)
 
     def _after_commit(self, tx: _SqlTx) -> None:
         if tx.erased:  # old WAL frames may still hold the erased rows: fold and truncate
@@ -526,7 +521,7 @@ class PostgresStore(_SqlStore):
                 ev.seq,
                 ev.op,
                 ev.user,
-                _iso(ev.t),
+                iso_ns(ev.t),
                 json.dumps(ev.to_json(), separators=(",", ":"), ensure_ascii=False),
             ]
         params.append(max(ev.seq for ev in events))

@@ -23,22 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairrec.consent._common import (
-    _USER_OPS,
-    DEFAULTS,
-    FORMAT,
-    FORMAT_VERSION,
-    _atomic_write,
-    _dumps,
-    _iso,
-    _key_check,
-    _key_path,
-    _load_or_create_key,
-    _read_key_file,
-    _repair_tail,
-    _scan_jsonl,
-)
+from fairrec._durable import atomic_write, iso_ns, json_line, repair_tail
+from fairrec.consent._common import _USER_OPS, FORMAT, FORMAT_VERSION, _scan_jsonl
 from fairrec.consent._events import _decode_event, _Event
+from fairrec.consent.keys import key_file_for, key_fingerprint, load_or_create_key, read_key_file
+from fairrec.consent.purposes import DEFAULTS
 from fairrec.errors import (
     ConsentError,
     ConsentStoreError,
@@ -223,7 +212,7 @@ def _crc(payload: bytes) -> str:
 
 def line_bytes(obj: dict[str, Any]) -> bytes:
     """One JSON line with its checksum: ``{...,"crc":"<16 hex of SHA-256 of {...}>"}``."""
-    payload = _dumps(obj)[:-1]  # without the newline
+    payload = json_line(obj)[:-1]  # without the newline
     return payload[:-1] + _CRC_TAG + _crc(payload).encode("ascii") + b'"}\n'
 
 
@@ -296,15 +285,15 @@ class JsonlStore(ConsentStore):
             scan = self._scan_file() if path.is_file() else None
             if scan is None or not scan.records:
                 # a new ledger (or a file whose only line, the header, was torn): start afresh
-                real_key = key if key is not None else _load_or_create_key(_key_path(path))
+                real_key = key if key is not None else load_or_create_key(key_file_for(path))
                 self._header = {
                     "format": FORMAT,
                     "version": FORMAT_VERSION,
                     "default": default or "deny",
-                    "key_check": _key_check(real_key, b"consent"),
-                    "created": _iso(time.time_ns()),
+                    "key_check": key_fingerprint(real_key, b"consent"),
+                    "created": iso_ns(time.time_ns()),
                 }
-                _atomic_write(path, [line_bytes(self._header)])
+                atomic_write(path, [line_bytes(self._header)])
                 return Meta(self._header["default"], real_key, True)
             header = self._check_header(scan, default)
             real_key = self._key_for(header, key)
@@ -354,11 +343,11 @@ class JsonlStore(ConsentStore):
         return header
 
     def _key_for(self, header: dict[str, Any], given: bytes | None) -> bytes:
-        key_file = _key_path(self.path)
+        key_file = key_file_for(self.path)
         if given is not None:
             key = given
         elif key_file.is_file():
-            key = _read_key_file(key_file)
+            key = read_key_file(key_file)
         else:
             raise ConsentError(
                 f"{self.path}: the key file {key_file} is missing, so tombstones of erased "
@@ -372,7 +361,7 @@ class JsonlStore(ConsentStore):
         self._header = dict(self._header or {}, version=FORMAT_VERSION)
         lines = [line_bytes(self._header)]
         lines.extend(line_bytes(obj) for _, obj in scan.records[1:])
-        _atomic_write(self.path, lines)
+        atomic_write(self.path, lines)
 
     # ----------------------------------------------------------------- reads
     def _records(self, scan: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -421,7 +410,7 @@ class JsonlStore(ConsentStore):
             if self._header is not None:
                 self._check_header(scan, self._header.get("default"))
         if locked and (scan.torn_line is not None or scan.needs_newline):
-            _repair_tail(self.path, scan)
+            repair_tail(self.path, scan)
             size_after = os.stat(self.path).st_size
         else:
             size_after = scan.good_len
@@ -455,7 +444,7 @@ class _JsonlTx:
             line = line_bytes(
                 {
                     "op": "import",
-                    "at": _iso(now_ns),
+                    "at": iso_ns(now_ns),
                     "n": len(events),
                     "events": [e.to_json() for e in events],
                 }
@@ -486,7 +475,7 @@ class _JsonlTx:
         chunks = [self.store.header_bytes()]
         chunks.extend(line_bytes(ev.to_json()) for ev in log)
         try:
-            _atomic_write(self.store.path, chunks)
+            atomic_write(self.store.path, chunks)
         except OSError as exc:
             raise ConsentStoreUnavailableError(f"cannot rewrite {self.store.path}: {exc}") from None
         st = os.stat(self.store.path)
@@ -506,7 +495,7 @@ def check_key(check: object, key: bytes, where: str) -> None:
     if not (
         isinstance(check, str)
         and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
-        and hmac.compare_digest(check, _key_check(key, b"consent"))
+        and hmac.compare_digest(check, key_fingerprint(key, b"consent"))
     ):
         raise ConsentError(
             f"{where}: the key does not match the one this ledger was written with "
@@ -520,9 +509,9 @@ def write_jsonl(path: Path, default: str, key: bytes, log: list[_Event]) -> None
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "default": default,
-        "key_check": _key_check(key, b"consent"),
-        "created": _iso(time.time_ns()),
+        "key_check": key_fingerprint(key, b"consent"),
+        "created": iso_ns(time.time_ns()),
     }
     chunks = [line_bytes(header)]
     chunks.extend(line_bytes(ev.to_json()) for ev in log)
-    _atomic_write(path, chunks)
+    atomic_write(path, chunks)
