@@ -7,7 +7,8 @@ page?", "may this viewer's interactions train the shared model?", "what was allo
 
 Purposes
 --------
-``PURPOSES = ("personalization", "training", "stated_interests")``
+``PURPOSES = ("personalization", "training", "stated_interests")``, the one list of purposes
+in fairrec (:mod:`fairrec.consent.purposes`):
 
 * ``personalization``: use the viewer's history for the viewer's own page;
 * ``training``: use the viewer's interactions to train the shared model;
@@ -101,8 +102,8 @@ are non-personalized, while writes raise :class:`~fairrec.errors.ConsentStoreUna
 and :meth:`ConsentLedger.allowed_mask` raises :class:`~fairrec.errors.ConsentStaleError`.
 ``ledger.version`` is the sequence number of the last event applied: the same on every
 replica. The database schema is created and versioned by fairrec
-(``fairrec_schema_migrations``); ``fairrec consent migrate --from FILE --to URL`` moves a file
-into a database, all or nothing (:mod:`fairrec.consent._migrate`).
+(``fairrec_schema_migrations``); ``fairrec consent migrate --from FILE --to URL`` (or
+:func:`migrate`) moves a file into a database, all or nothing.
 
 Persistence (the JSON-lines file)
 ---------------------------------
@@ -167,6 +168,18 @@ state is an immutable :class:`ConsentState` replaced as a whole (copy-on-write),
 :meth:`ConsentLedger.state` and ``allowed(user, purpose)`` are a dict lookup without a lock
 and a page built from one snapshot sees one consistent state, never half a revocation.
 :meth:`ConsentLedger.allowed_mask` takes the lock only to rebuild a per-version index.
+
+Modules
+-------
+Public: :mod:`fairrec.consent.purposes` (the purposes and how their names are read) and
+:mod:`fairrec.consent.keys` (key files and keyed hashes, shared with :mod:`fairrec.audit`).
+Internal, one job each: ``_ledger`` (the :class:`ConsentLedger` API), ``_reads`` (its
+reads), ``_core`` (the in-memory log and snapshots, kept in step with the store), ``_replay``
+(the ordering rule above, stated once, and the replay into :class:`ConsentState`),
+``_events`` (the event record and its JSON form), ``_state`` (:class:`ConsentState`),
+``_masks`` (the indexes behind :meth:`ConsentLedger.allowed_mask`), ``_parse`` (argument
+parsing), ``_table`` / ``_import`` (consent tables: parsing, then checks against the
+ledger), ``_store`` / ``_sql`` (the stores), ``_migrate`` (file to database).
 """
 
 from __future__ import annotations
