@@ -172,3 +172,24 @@ def test_no_private_import_across_packages_in_the_data_and_consent_stages(tmp_pa
     ]
     bad.write_text("from fairrec.consent._ledger import ConsentLedger\n", encoding="utf-8")
     assert _cross_package_private_imports([bad], root) != []
+
+
+def test_spark_consent_table_keys_data_viewers_by_the_one_canonical_form():
+    """The Spark jobs' consent table joins the ledger (canonical ids) with the data's viewers:
+    a data id spelled "007" is the ledger's viewer "7", not a second, unknown viewer."""
+    pytest.importorskip("pyspark")
+    from fairrec.consent import ConsentLedger
+    from fairrec.models import Popularity
+    from fairrec.spark._frames import KEY
+    from fairrec.spark._pages import consent_table
+
+    frame = pd.DataFrame({"user_id": ["007", "u\u3000 1", "x"], "item_id": [1, 2, 1]})
+    ds = fairrec.Dataset.from_pandas(frame)
+    led = ConsentLedger()
+    led.grant(7, ["training", "personalization"], at="2024-01-01")
+    led.grant("u 1", "personalization", at="2024-01-01")
+    rec = fairrec.Recommender(model=Popularity(), consent=led).fit(ds)
+    table = consent_table(rec)
+    assert sorted(table[KEY]) == ["7", "u 1", "x"]  # one line per viewer
+    states = dict(zip(table[KEY], table["_fairrec_state"]))
+    assert states["7"] is not None and states["u 1"] is not None and states["x"] is None
