@@ -22,7 +22,7 @@ from _procs import spawn, wait_line
 from consent_stores import KEY
 from fairrec.cli import main as cli_main
 from fairrec.consent import ConsentFileWarning, ConsentLedger
-from fairrec.consent._store import _check_line
+from fairrec.consent._jsonl import _check_line
 from fairrec.errors import (
     ConsentError,
     ConsentStaleError,

@@ -179,7 +179,8 @@ reads), ``_core`` (the in-memory log and snapshots, kept in step with the store)
 ``_events`` (the event record and its JSON form), ``_state`` (:class:`ConsentState`),
 ``_masks`` (the indexes behind :meth:`ConsentLedger.allowed_mask`), ``_parse`` (argument
 parsing), ``_table`` / ``_import`` (consent tables: parsing, then checks against the
-ledger), ``_store`` / ``_sql`` (the stores), ``_migrate`` (file to database).
+ledger), ``_store`` (the store interface and URLs), ``_jsonl`` / ``_sql`` / ``_postgres``
+(the stores), ``_migrate`` (file to database).
 """
 
 from __future__ import annotations
@@ -188,20 +189,25 @@ from fairrec.consent._common import FORMAT as FORMAT
 from fairrec.consent._common import FORMAT_VERSION as FORMAT_VERSION
 from fairrec.consent._common import FUTURE_TOLERANCE_NS as FUTURE_TOLERANCE_NS
 from fairrec.consent._common import ConsentFileWarning
+from fairrec.consent._jsonl import JsonlStore
 from fairrec.consent._ledger import ConsentLedger
 from fairrec.consent._migrate import migrate
 from fairrec.consent._state import ConsentState
-from fairrec.consent._store import ConsentStore, JsonlStore, open_store
+from fairrec.consent._store import ConsentStore, open_store
 from fairrec.consent.purposes import DEFAULTS as DEFAULTS
 from fairrec.consent.purposes import PURPOSES
 
 
 def __getattr__(name: str) -> object:
     # the database stores load lazily (PostgresStore needs the optional psycopg)
-    if name in ("SqliteStore", "PostgresStore"):
-        from fairrec.consent import _sql
+    if name == "SqliteStore":
+        from fairrec.consent._sql import SqliteStore
 
-        return getattr(_sql, name)
+        return SqliteStore
+    if name == "PostgresStore":
+        from fairrec.consent._postgres import PostgresStore
+
+        return PostgresStore
     raise AttributeError(f"module 'fairrec.consent' has no attribute {name!r}")
 
 

@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 from fairrec._checks import check_choice, check_real
 from fairrec.consent._common import _HASH_OPS, _TOMBSTONE_DOMAIN, ConsentFileWarning
 from fairrec.consent._events import _Event
+from fairrec.consent._jsonl import JsonlStore
 from fairrec.consent._masks import MaskIndex
 from fairrec.consent._parse import event_time
 from fairrec.consent._replay import _replay, _timeline
 from fairrec.consent._state import ConsentState
-from fairrec.consent._store import Batch, ConsentStore, JsonlStore, open_store
+from fairrec.consent._store import Batch, ConsentStore, open_store
 from fairrec.consent.keys import coerce_key, keyed_hash, read_key_file
 from fairrec.consent.purposes import DEFAULTS, PURPOSES
 from fairrec.data.ids import canon_id

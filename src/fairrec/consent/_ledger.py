@@ -16,10 +16,11 @@ from fairrec._checks import check_choice
 from fairrec._durable import atomic_write, iso_ns
 from fairrec.consent._events import _Event
 from fairrec.consent._import import table_drafts
+from fairrec.consent._jsonl import JsonlStore, write_jsonl
 from fairrec.consent._parse import maturity_arg, str_values
 from fairrec.consent._reads import _LedgerReads
 from fairrec.consent._replay import Problem, first_problem
-from fairrec.consent._store import ConsentStore, JsonlStore, open_store, write_jsonl
+from fairrec.consent._store import ConsentStore, open_store
 from fairrec.consent._table import _parse_table
 from fairrec.consent.keys import key_file_for, read_key_file
 from fairrec.consent.purposes import DEFAULTS, canonical_purposes

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from fairrec._durable import atomic_write, iso_ns
-from fairrec.consent._store import JsonlStore, _check_line, line_bytes, open_store, redact
+from fairrec.consent._jsonl import JsonlStore, _check_line, line_bytes
+from fairrec.consent._store import open_store, redact
 from fairrec.consent.keys import key_file_for, read_key_file
 from fairrec.errors import ConsentError, ConsentStoreError, ParameterError
 
