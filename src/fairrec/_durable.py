@@ -123,16 +123,29 @@ def atomic_write(path: str | os.PathLike[str], data: _Data, *, mode: int = 0o600
     fsync_dir(target.parent)
 
 
-def append_synced(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600) -> None:
-    """Append ``data`` to ``path`` (created with ``mode`` if missing) with one write loop,
-    then ``fsync``."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+def append_synced(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, create: bool = True
+) -> int:
+    """Append ``data`` to ``path`` with one write loop, then ``fsync``; returns the file's size
+    after the write.
+
+    Parameters
+    ----------
+    path : path-like
+        The file; created with ``mode`` if missing, unless ``create=False`` (then a missing
+        file is an ``OSError``, e.g. a log that must already have its header).
+    data : bytes
+        What to append (one or more whole lines).
+    """
+    flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0)
+    fd = os.open(path, flags, mode)
     try:
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
+        return os.fstat(fd).st_size
     finally:
         os.close(fd)
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fairrec._durable import atomic_write, iso_ns, json_line, repair_tail
+from fairrec._durable import append_synced, atomic_write, iso_ns, json_line, repair_tail
 from fairrec.consent._common import FORMAT, FORMAT_VERSION, _scan_jsonl
 from fairrec.consent._events import _Event
 from fairrec.consent.keys import key_file_for, key_fingerprint, load_or_create_key, read_key_file
@@ -289,20 +289,9 @@ class _JsonlTx:
             line = b"".join(line_bytes(e.to_json()) for e in events)
         path = self.store.path
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            size = append_synced(path, line, create=False)
         except OSError as exc:
             raise ConsentStoreUnavailableError(f"cannot append to {path}: {exc}") from None
-        try:
-            view = memoryview(line)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-            size = os.fstat(fd).st_size
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot append to {path}: {exc}") from None
-        finally:
-            os.close(fd)
         dev, ino, _, nxt = self.cursor
         self.cursor = (dev, ino, size, nxt + line.count(b"\n"))
 
