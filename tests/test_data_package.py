@@ -193,3 +193,20 @@ def test_spark_consent_table_keys_data_viewers_by_the_one_canonical_form():
     assert sorted(table[KEY]) == ["7", "u 1", "x"]  # one line per viewer
     states = dict(zip(table[KEY], table["_fairrec_state"]))
     assert states["7"] is not None and states["u 1"] is not None and states["x"] is None
+
+
+def test_numbers_in_a_text_time_column_are_unix_seconds_as_in_a_numeric_column():
+    """A CSV export may mix ISO strings and Unix seconds in one column: 60 is one minute
+    after the epoch whatever the column's dtype (it used to be read as 60 nanoseconds)."""
+    mixed = pd.Series(["1970-01-01T00:02:00Z", 60, np.int64(120), 1.5], index=[9, 8, 7, 6])
+    from fairrec.data import parse_timestamps
+
+    got = parse_timestamps(mixed, "timestamp").astype("int64").tolist()
+    assert got == [120_000_000_000, 60_000_000_000, 120_000_000_000, 1_500_000_000]
+    numeric = parse_timestamps(pd.Series([60, 120]), "timestamp").astype("int64").tolist()
+    assert numeric == got[1:3]
+    frame = pd.DataFrame({"user_id": ["a", "b"], "item_id": [1, 2], "t": ["2024-01-01", 60]})
+    ds = fairrec.Dataset.from_pandas(frame, time_col="t")
+    assert ds.timestamps[1] == np.datetime64("1970-01-01T00:01:00")
+    with pytest.raises(DataError, match=r"Column 't' holds unparsable timestamps: True"):
+        parse_timestamps(pd.Series(["2024-01-01", True]), "t")

@@ -179,6 +179,16 @@ class IdMap:
     what : str, default "user_id"
         What the ids are (for error messages).
 
+    Attributes
+    ----------
+    external : numpy.ndarray
+        The external ids in index order, as given (int64 for int ids, else object).
+    canon : numpy.ndarray
+        Their canonical forms (object array of str), in index order: the keys to join
+        with the consent ledger, model files and other canonical-id tables.
+    what : str
+        What the ids are.
+
     Examples
     --------
     >>> m = IdMap([1, 2, 30])
@@ -186,6 +196,8 @@ class IdMap:
     [0, 2, -1]
     >>> m.resolve(" 2")
     2
+    >>> m.canon.tolist()
+    ['1', '2', '30']
     """
 
     __slots__ = ("external", "canon", "what", "_index", "_int_kind")
