@@ -49,9 +49,11 @@ myst_heading_anchors = 3
 # the build if a public module or a name of any ``__all__`` is missing from the pages.
 PUBLIC_MODULES = {
     "data": "datasets and validation",
+    "data.ids": "canonical ids and the id map",
     "datasets": "built-in datasets",
-    "ids": "canonical ids",
     "consent": "the consent ledger",
+    "consent.purposes": "consent purposes",
+    "consent.keys": "secret keys and keyed hashes",
     "audit": "the audit log",
     "models": "candidate models",
     "rerank": "re-rankers",
@@ -107,7 +109,12 @@ REEXPORTED_MODULES = {
     "persist": "serving.persist",
     "live_rows": "rows",  # deprecated alias (issue 17)
     "evidence": "rows.evidence",  # deprecated alias (issue 17)
+    "ids": "data.ids",  # deprecated alias (issue 17)
 }
+# Public classes assembled from private base classes, one per job (``ConsentLedger``: its
+# reads and its store synchronisation live in ``fairrec.consent._reads`` / ``_core``): their
+# pages list the inherited public members too, and the private bases are not shown.
+INHERITED_MEMBERS = {"consent": ["ConsentLedger"]}
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -205,10 +212,13 @@ def _module_section(short: str, underline: str) -> str:
     # names served by the module's ``__getattr__`` (loaded lazily): autodoc does not see them
     # as members, so they get their own directive
     lazy = [n for n in names if n not in vars(module)]
+    inherited = INHERITED_MEMBERS.get(short, [])
     text = f".. automodule:: fairrec.{short}\n"
-    if constants or lazy:
-        text += f"   :exclude-members: {', '.join(constants + lazy)}\n"
+    if constants or lazy or inherited:
+        text += f"   :exclude-members: {', '.join(constants + lazy + inherited)}\n"
     text += "\n"
+    for n in inherited:
+        text += f".. autoclass:: fairrec.{short}.{n}\n   :inherited-members:\n\n"
     for n in lazy:
         kind = "autoclass" if isinstance(getattr(module, n), type) else "autofunction"
         text += f".. {kind}:: fairrec.{short}.{n}\n\n"
@@ -384,6 +394,13 @@ def _package_constant_doc(
             return
 
 
+def _public_bases(app: Any, name: str, obj: Any, options: Any, bases: list) -> None:
+    """Hide the private base classes of the classes of ``INHERITED_MEMBERS``."""
+    if name.rpartition(".")[2] in {n for ns in INHERITED_MEMBERS.values() for n in ns}:
+        public = [b for b in bases if not b.__name__.startswith("_")]
+        bases[:] = public or [object]
+
+
 def _keep_original(
     app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
 ) -> None:
@@ -452,5 +469,6 @@ def setup(app: Any) -> None:
     app.connect("env-check-consistency", check_public_names)
     app.connect("missing-reference", resolve_aliases)
     app.connect("autodoc-process-docstring", _package_constant_doc, priority=50)
+    app.connect("autodoc-process-bases", _public_bases)
     app.connect("autodoc-process-docstring", _keep_original, priority=100)
     app.connect("autodoc-process-docstring", _plain_attributes, priority=900)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from fairrec.audit import AuditLog
 from fairrec.consent import PURPOSES, ConsentFileWarning, ConsentLedger, ConsentState
-from fairrec.consent._store import line_bytes
+from fairrec.consent._jsonl import line_bytes
 from fairrec.errors import ConsentError, DataError, ParameterError, UnknownPurposeError
 
 BASE = pd.Timestamp("2024-01-01", tz="UTC")

@@ -22,7 +22,7 @@ from _procs import spawn, wait_line
 from consent_stores import KEY
 from fairrec.cli import main as cli_main
 from fairrec.consent import ConsentFileWarning, ConsentLedger
-from fairrec.consent._store import _check_line
+from fairrec.consent._jsonl import _check_line
 from fairrec.errors import (
     ConsentError,
     ConsentStaleError,
@@ -499,13 +499,13 @@ def test_tombstones_catch_every_spelling_of_an_id():
 def test_old_ledger_files_are_read_with_canonical_ids_and_upgraded(tmp_path):
     path = tmp_path / "old.jsonl"
     key = b"k" * 32
-    from fairrec.consent._common import _key_check
+    from fairrec.consent.keys import key_fingerprint
 
     header = {
         "format": "fairrec-consent",
         "version": 1,
         "default": "deny",
-        "key_check": _key_check(key, b"consent"),
+        "key_check": key_fingerprint(key, b"consent"),
         "created": "2024-01-01T00:00:00+00:00",
     }
     event = {

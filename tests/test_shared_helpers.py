@@ -181,3 +181,12 @@ def test_json_line_refuses_nan() -> None:
     assert json_line({"x": "é"}) == '{"x":"é"}\n'.encode()
     with pytest.raises(ValueError):
         json_line({"x": float("nan")})
+
+
+def test_append_synced_returns_the_size_and_can_refuse_to_create(tmp_path: Path) -> None:
+    f = tmp_path / "log"
+    assert append_synced(f, b"ab") == 2
+    assert append_synced(f, b"cde", create=False) == 5
+    with pytest.raises(FileNotFoundError):
+        append_synced(tmp_path / "missing", b"x", create=False)
+    assert not (tmp_path / "missing").exists()

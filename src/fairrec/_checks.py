@@ -35,7 +35,10 @@ __all__ = [
     "check_time_ns",
     "is_int",
     "is_real",
+    "listing",
 ]
+
+MAX_LISTED = 5
 
 
 def is_int(value: object) -> bool:
@@ -51,6 +54,22 @@ def is_real(value: object) -> bool:
         return math.isfinite(float(value))
     except (OverflowError, ValueError):  # an int too large for a float
         return False
+
+
+def listing(values: Iterable[Any], limit: int = MAX_LISTED) -> str:
+    """The first ``limit`` values for an error message, then how many more there are.
+
+    Examples
+    --------
+    >>> listing(["a", 2, "c"], limit=2)
+    "'a', 2 (and 1 more)"
+    >>> listing(np.array([1, 2]))
+    '1, 2'
+    """
+    vals = list(values)
+    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in vals[:limit])
+    more = f" (and {len(vals) - limit} more)" if len(vals) > limit else ""
+    return shown + more
 
 
 def _fmt(x: float) -> str:

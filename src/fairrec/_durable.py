@@ -9,6 +9,8 @@ Shared by the consent ledger, the audit log and model files. The guarantees:
 * :func:`write_synced` writes a file and ``fsync``-s it (not atomic by itself: for files
   inside a temporary folder that is renamed into place as a whole, as model directories are).
 * :func:`append_synced` appends bytes with one ``write`` loop and ``fsync``.
+* :func:`iso_ns` / :func:`parse_iso_ns` write and read the times of those records exactly
+  (integer nanoseconds, UTC; no float rounding).
 * :func:`scan_jsonl` reads a JSON-lines log in which only the **last** line may be torn (a
   crash mid-append): that line is reported with a warning and skipped, a bad line anywhere
   else raises; :func:`repair_tail` cuts the torn line so the next append starts clean.
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,8 @@ __all__ = [
     "atomic_write",
     "append_synced",
     "json_line",
+    "iso_ns",
+    "parse_iso_ns",
     "JsonlScan",
     "scan_jsonl",
     "repair_tail",
@@ -117,16 +123,29 @@ def atomic_write(path: str | os.PathLike[str], data: _Data, *, mode: int = 0o600
     fsync_dir(target.parent)
 
 
-def append_synced(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600) -> None:
-    """Append ``data`` to ``path`` (created with ``mode`` if missing) with one write loop,
-    then ``fsync``."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+def append_synced(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, create: bool = True
+) -> int:
+    """Append ``data`` to ``path`` with one write loop, then ``fsync``; returns the file's size
+    after the write.
+
+    Parameters
+    ----------
+    path : path-like
+        The file; created with ``mode`` if missing, unless ``create=False`` (then a missing
+        file is an ``OSError``, e.g. a log that must already have its header).
+    data : bytes
+        What to append (one or more whole lines).
+    """
+    flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0)
+    fd = os.open(path, flags, mode)
     try:
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
+        return os.fstat(fd).st_size
     finally:
         os.close(fd)
 
@@ -136,6 +155,50 @@ def json_line(obj: Mapping[str, Any]) -> bytes:
     return (
         json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
     ).encode("utf-8")
+
+
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_ISO_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?\+00:00")
+
+
+def iso_ns(t_ns: int) -> str:
+    """ISO-8601 UTC text of a time in integer nanoseconds since the epoch: whole seconds,
+    then 9 fraction digits when the time is not a whole second.
+
+    Examples
+    --------
+    >>> iso_ns(0), iso_ns(1_500_000_000)
+    ('1970-01-01T00:00:00+00:00', '1970-01-01T00:00:01.500000000+00:00')
+    """
+    secs, frac = divmod(t_ns, 1_000_000_000)
+    text = (_EPOCH_NAIVE + timedelta(seconds=secs)).isoformat()
+    return f"{text}.{frac:09d}+00:00" if frac else f"{text}+00:00"
+
+
+def parse_iso_ns(text: object) -> int:
+    """Nanoseconds since the epoch of an ISO-8601 time with a UTC offset (ValueError if not).
+
+    The form :func:`iso_ns` writes is read with exact integer arithmetic; other offsets and
+    forms go through pandas.
+
+    Examples
+    --------
+    >>> parse_iso_ns("1970-01-01T00:00:01.500000000+00:00")
+    1500000000
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"'at' must be an ISO-8601 string; got {text!r}")
+    m = _ISO_RE.fullmatch(text)
+    if m is not None:  # the form iso_ns writes: exact integer arithmetic, no pandas
+        whole = datetime.fromisoformat(m[1]) - _EPOCH_NAIVE
+        frac = int(m[2].ljust(9, "0")) if m[2] else 0
+        return (whole // timedelta(seconds=1)) * 1_000_000_000 + frac
+    import pandas as pd
+
+    ts = pd.Timestamp(text)
+    if ts is pd.NaT or ts.tzinfo is None:
+        raise ValueError(f"'at' must be an ISO-8601 time with a UTC offset; got {text!r}")
+    return int(ts.tz_convert("UTC").as_unit("ns").value)
 
 
 @dataclass

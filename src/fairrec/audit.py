@@ -37,23 +37,19 @@ from typing import Any
 
 import pandas as pd
 
-from fairrec.consent import (
-    _append_bytes,
-    _atomic_write,
-    _canon_id,
-    _coerce_key,
-    _dumps,
-    _iso,
-    _key_check,
-    _key_path,
-    _keyed_hash,
-    _load_or_create_key,
-    _purposes_arg,
-    _read_key_file,
-    _repair_tail,
-    _scan_jsonl,
-    _to_ns,
+from fairrec._checks import check_time_ns
+from fairrec._durable import append_synced, atomic_write, iso_ns, json_line, repair_tail, scan_jsonl
+from fairrec.consent import ConsentFileWarning
+from fairrec.consent.keys import (
+    coerce_key,
+    key_file_for,
+    key_fingerprint,
+    keyed_hash,
+    load_or_create_key,
+    read_key_file,
 )
+from fairrec.consent.purposes import canonical_purposes
+from fairrec.data.ids import canon_id
 from fairrec.errors import DataError, ParameterError, param_error
 from fairrec.verify import Violation, verify_page
 
@@ -96,12 +92,12 @@ class AuditLog:
         self._path = Path(path)
         self._fsync = bool(fsync)
         self._lock = threading.Lock()
-        given = _coerce_key(key, "AuditLog")
-        key_file = _key_path(self._path)
+        given = coerce_key(key, "AuditLog")
+        key_file = key_file_for(self._path)
         if self._path.is_file() and self._path.stat().st_size > 0:
-            scan = _scan_jsonl(self._path, "audit log", error=DataError)
+            scan = scan_jsonl(self._path, "audit log", DataError, warning=ConsentFileWarning)
             if not scan.records:  # only a torn header: start afresh
-                self._key = given if given is not None else _load_or_create_key(key_file)
+                self._key = given if given is not None else load_or_create_key(key_file)
                 self._write_header()
                 return
             header = scan.records[0][1]
@@ -110,7 +106,7 @@ class AuditLog:
             if given is not None:
                 self._key = given
             elif key_file.is_file():
-                self._key = _read_key_file(key_file)
+                self._key = read_key_file(key_file)
             else:
                 raise DataError(
                     f"{self._path}: the key file {key_file} is missing; restore it or pass key=."
@@ -119,16 +115,16 @@ class AuditLog:
             if not (
                 isinstance(check, str)
                 and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
-                and hmac.compare_digest(check, _key_check(self._key, b"audit"))
+                and hmac.compare_digest(check, key_fingerprint(self._key, b"audit"))
             ):
                 raise DataError(
                     f"{self._path}: the key does not match the one this audit log was written "
                     f"with; its viewer hashes would match nothing."
                 )
             if scan.torn_line is not None or scan.needs_newline:
-                _repair_tail(self._path, scan)
+                repair_tail(self._path, scan)
         else:
-            self._key = given if given is not None else _load_or_create_key(key_file)
+            self._key = given if given is not None else load_or_create_key(key_file)
             self._write_header()
 
     @property
@@ -139,7 +135,7 @@ class AuditLog:
     def viewer_hash(self, user_id: str | int) -> str:
         """The pseudonym written for ``user_id`` (hex HMAC-SHA256), e.g. to answer an access
         request by filtering :meth:`read` on the ``viewer`` column."""
-        return _keyed_hash(self._key, _DOMAIN, _canon_id(user_id))
+        return keyed_hash(self._key, _DOMAIN, canon_id(user_id))
 
     def record(
         self,
@@ -177,8 +173,8 @@ class AuditLog:
             never writes a line after the erasure.
         """
         owner = "AuditLog.record"
-        canon = _canon_id(user_id)
-        ps = [] if _is_empty(purposes) else list(_purposes_arg(purposes, owner))
+        canon = canon_id(user_id)
+        ps = [] if _is_empty(purposes) else list(canonical_purposes(purposes, owner))
         if isinstance(data_used, str):
             data_used = [data_used]
         if not isinstance(data_used, Iterable):
@@ -198,21 +194,21 @@ class AuditLog:
             isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 0
         ):
             raise param_error("n_items", owner, "a non-negative int or None", n_items)
-        t = time.time_ns() if at is None else _to_ns(at, "at", owner)
+        t = time.time_ns() if at is None else check_time_ns(at, "at", owner)
         rec = {
-            "time": _iso(t),
+            "time": iso_ns(t),
             "viewer": self.viewer_hash(canon),
             "purposes": ps,
             "data_used": cats,
             "page_kind": page_kind,
             "n_items": None if n_items is None else int(n_items),
         }
-        line = _dumps(rec)
+        line = json_line(rec)
         with self._lock:
             if unless is not None and unless():
                 return None
             if self._fsync:
-                _append_bytes(self._path, line)
+                append_synced(self._path, line)
             else:
                 with open(self._path, "ab") as fh:
                     fh.write(line)
@@ -223,12 +219,12 @@ class AuditLog:
         """Remove every line of ``user_id`` (atomic rewrite); returns how many were removed."""
         h = self.viewer_hash(user_id)
         with self._lock:
-            scan = _scan_jsonl(self._path, "audit log", error=DataError)
+            scan = scan_jsonl(self._path, "audit log", DataError, warning=ConsentFileWarning)
             kept = [obj for _, obj in scan.records[1:] if obj.get("viewer") != h]
             removed = len(scan.records) - 1 - len(kept)
             if removed or scan.torn_line is not None:
-                _atomic_write(
-                    self._path, [_dumps(scan.records[0][1]), *(_dumps(obj) for obj in kept)]
+                atomic_write(
+                    self._path, [json_line(scan.records[0][1]), *(json_line(obj) for obj in kept)]
                 )
             return removed
 
@@ -239,7 +235,7 @@ class AuditLog:
         target = Path(path)
         if not target.is_file():
             raise DataError(f"no audit log at {target}.")
-        scan = _scan_jsonl(target, "audit log", error=DataError)
+        scan = scan_jsonl(target, "audit log", DataError, warning=ConsentFileWarning)
         if not scan.records:
             return _empty_frame()
         if scan.records[0][0] != 1 or scan.records[0][1].get("format") != FORMAT:
@@ -260,10 +256,10 @@ class AuditLog:
         header = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "key_check": _key_check(self._key, b"audit"),
-            "created": _iso(time.time_ns()),
+            "key_check": key_fingerprint(self._key, b"audit"),
+            "created": iso_ns(time.time_ns()),
         }
-        _atomic_write(self._path, [_dumps(header)])
+        atomic_write(self._path, [json_line(header)])
 
 
 def _is_empty(values: object) -> bool:

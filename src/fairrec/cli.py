@@ -165,10 +165,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_consent_migrate(args: argparse.Namespace) -> int:
-    from fairrec.consent._common import _read_key_file
-    from fairrec.consent._migrate import migrate
+    from fairrec.consent import migrate
+    from fairrec.consent.keys import read_key_file
 
-    key = _read_key_file(Path(args.key_file)) if args.key_file else None
+    key = read_key_file(Path(args.key_file)) if args.key_file else None
     done = migrate(args.source, args.target, key=key)
     print(
         f"moved {done['events']} events ({done['viewers']} viewers, {done['tombstones']} "

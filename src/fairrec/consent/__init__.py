@@ -7,7 +7,8 @@ page?", "may this viewer's interactions train the shared model?", "what was allo
 
 Purposes
 --------
-``PURPOSES = ("personalization", "training", "stated_interests")``
+``PURPOSES = ("personalization", "training", "stated_interests")``, the one list of purposes
+in fairrec (:mod:`fairrec.consent.purposes`):
 
 * ``personalization``: use the viewer's history for the viewer's own page;
 * ``training``: use the viewer's interactions to train the shared model;
@@ -101,8 +102,8 @@ are non-personalized, while writes raise :class:`~fairrec.errors.ConsentStoreUna
 and :meth:`ConsentLedger.allowed_mask` raises :class:`~fairrec.errors.ConsentStaleError`.
 ``ledger.version`` is the sequence number of the last event applied: the same on every
 replica. The database schema is created and versioned by fairrec
-(``fairrec_schema_migrations``); ``fairrec consent migrate --from FILE --to URL`` moves a file
-into a database, all or nothing (:mod:`fairrec.consent._migrate`).
+(``fairrec_schema_migrations``); ``fairrec consent migrate --from FILE --to URL`` (or
+:func:`migrate`) moves a file into a database, all or nothing.
 
 Persistence (the JSON-lines file)
 ---------------------------------
@@ -167,88 +168,46 @@ state is an immutable :class:`ConsentState` replaced as a whole (copy-on-write),
 :meth:`ConsentLedger.state` and ``allowed(user, purpose)`` are a dict lookup without a lock
 and a page built from one snapshot sees one consistent state, never half a revocation.
 :meth:`ConsentLedger.allowed_mask` takes the lock only to rebuild a per-version index.
+
+Modules
+-------
+Public: :mod:`fairrec.consent.purposes` (the purposes and how their names are read) and
+:mod:`fairrec.consent.keys` (key files and keyed hashes, shared with :mod:`fairrec.audit`).
+Internal, one job each: ``_ledger`` (the :class:`ConsentLedger` API), ``_reads`` (its
+reads), ``_core`` (the in-memory log and snapshots, kept in step with the store), ``_replay``
+(the ordering rule above, stated once, and the replay into :class:`ConsentState`),
+``_events`` (the event record and its JSON form), ``_state`` (:class:`ConsentState`),
+``_masks`` (the indexes behind :meth:`ConsentLedger.allowed_mask`), ``_parse`` (argument
+parsing), ``_table`` / ``_import`` (consent tables: parsing, then checks against the
+ledger), ``_store`` (the store interface and URLs), ``_jsonl`` / ``_sql`` / ``_postgres``
+(the stores), ``_migrate`` (file to database).
 """
 
 from __future__ import annotations
 
-from fairrec.consent._common import (
-    DEFAULTS as DEFAULTS,
-)
-from fairrec.consent._common import (
-    FORMAT as FORMAT,
-)
-from fairrec.consent._common import (
-    FORMAT_VERSION as FORMAT_VERSION,
-)
-from fairrec.consent._common import (
-    FUTURE_TOLERANCE_NS as FUTURE_TOLERANCE_NS,
-)
-from fairrec.consent._common import (
-    PURPOSES,
-    ConsentFileWarning,
-)
-from fairrec.consent._common import (
-    _append_bytes as _append_bytes,
-)
-from fairrec.consent._common import (
-    _atomic_write as _atomic_write,
-)
-from fairrec.consent._common import (
-    _canon_id as _canon_id,
-)
-from fairrec.consent._common import (
-    _canon_ids_array as _canon_ids_array,
-)
-from fairrec.consent._common import (
-    _coerce_key as _coerce_key,
-)
-from fairrec.consent._common import (
-    _dumps as _dumps,
-)
-from fairrec.consent._common import (
-    _iso as _iso,
-)
-from fairrec.consent._common import (
-    _key_check as _key_check,
-)
-from fairrec.consent._common import (
-    _key_path as _key_path,
-)
-from fairrec.consent._common import (
-    _keyed_hash as _keyed_hash,
-)
-from fairrec.consent._common import (
-    _load_or_create_key as _load_or_create_key,
-)
-from fairrec.consent._common import (
-    _purpose as _purpose,
-)
-from fairrec.consent._common import (
-    _purposes_arg as _purposes_arg,
-)
-from fairrec.consent._common import (
-    _read_key_file as _read_key_file,
-)
-from fairrec.consent._common import (
-    _repair_tail as _repair_tail,
-)
-from fairrec.consent._common import (
-    _scan_jsonl as _scan_jsonl,
-)
-from fairrec.consent._common import (
-    _to_ns as _to_ns,
-)
-from fairrec.consent._events import ConsentState
+from fairrec.consent._common import FORMAT as FORMAT
+from fairrec.consent._common import FORMAT_VERSION as FORMAT_VERSION
+from fairrec.consent._common import FUTURE_TOLERANCE_NS as FUTURE_TOLERANCE_NS
+from fairrec.consent._common import ConsentFileWarning
+from fairrec.consent._jsonl import JsonlStore
 from fairrec.consent._ledger import ConsentLedger
-from fairrec.consent._store import ConsentStore, JsonlStore, open_store
+from fairrec.consent._migrate import migrate
+from fairrec.consent._state import ConsentState
+from fairrec.consent._store import ConsentStore, open_store
+from fairrec.consent.purposes import DEFAULTS as DEFAULTS
+from fairrec.consent.purposes import PURPOSES
 
 
 def __getattr__(name: str) -> object:
     # the database stores load lazily (PostgresStore needs the optional psycopg)
-    if name in ("SqliteStore", "PostgresStore"):
-        from fairrec.consent import _sql
+    if name == "SqliteStore":
+        from fairrec.consent._sql import SqliteStore
 
-        return getattr(_sql, name)
+        return SqliteStore
+    if name == "PostgresStore":
+        from fairrec.consent._postgres import PostgresStore
+
+        return PostgresStore
     raise AttributeError(f"module 'fairrec.consent' has no attribute {name!r}")
 
 
@@ -262,4 +221,5 @@ __all__ = [
     "SqliteStore",
     "PostgresStore",
     "open_store",
+    "migrate",
 ]

@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fairrec.consent._common import _atomic_write, _iso, _key_path, _read_key_file
-from fairrec.consent._store import JsonlStore, _check_line, line_bytes, open_store, redact
+from fairrec._durable import atomic_write, iso_ns
+from fairrec.consent._jsonl import JsonlStore, _check_line, line_bytes
+from fairrec.consent._store import open_store, redact
+from fairrec.consent.keys import key_file_for, read_key_file
 from fairrec.errors import ConsentError, ConsentStoreError, ParameterError
 
 __all__ = ["migrate"]
@@ -69,7 +71,7 @@ def migrate(
     if not src.path.is_file():
         raise ConsentError(f"no consent ledger file at {src.path}.")
     if key is None:
-        key = _read_key_file(_key_path(src.path))
+        key = read_key_file(key_file_for(src.path))
     with src._locked():
         raw = src.path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
@@ -88,9 +90,9 @@ def migrate(
         original = _source_ledger(src.path, raw, header, key)
         meta = dst.open(original.default, key)
         if isinstance(dst, SqliteStore):
-            key_file = _key_path(dst.path)
+            key_file = key_file_for(dst.path)
             if not key_file.exists():
-                _atomic_write(key_file, [(key.hex() + "\n").encode("ascii")])
+                atomic_write(key_file, [(key.hex() + "\n").encode("ascii")])
         info = dst.meta()
         with dst._conn_guard() as conn:
             cur = conn.cursor()
@@ -132,7 +134,7 @@ def migrate(
                         "migrated_from": str(src.path.resolve()),
                         "migrated_from_sha256": source_sha,
                         "migrated_events": str(len(events)),
-                        "migrated_at": _iso(time.time_ns()),
+                        "migrated_at": iso_ns(time.time_ns()),
                     }
                 )
             log(f"copied {len(events)} events into {redact(target)} in one transaction.")
@@ -145,11 +147,11 @@ def migrate(
             header = dict(
                 header,
                 moved_to=redact(target),
-                moved_at=_iso(time.time_ns()),
+                moved_at=iso_ns(time.time_ns()),
                 source_sha256=source_sha,
             )
             header.pop("crc", None)
-            _atomic_write(src.path, [line_bytes(header), *(ln + b"\n" for ln in lines[1:] if ln)])
+            atomic_write(src.path, [line_bytes(header), *(ln + b"\n" for ln in lines[1:] if ln)])
             log(f"marked {src.path} as moved: ledgers now refuse to open it.")
         del meta
     return {

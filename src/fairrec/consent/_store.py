@@ -12,37 +12,16 @@ them in memory.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from fairrec.consent._common import (
-    _USER_OPS,
-    DEFAULTS,
-    FORMAT,
-    FORMAT_VERSION,
-    _atomic_write,
-    _dumps,
-    _iso,
-    _key_check,
-    _key_path,
-    _load_or_create_key,
-    _read_key_file,
-    _repair_tail,
-    _scan_jsonl,
-)
+from fairrec.consent._common import _USER_OPS
 from fairrec.consent._events import _decode_event, _Event
+from fairrec.consent.keys import key_fingerprint
 from fairrec.errors import (
     ConsentError,
-    ConsentStoreError,
-    ConsentStoreUnavailableError,
     ParameterError,
 )
 
@@ -51,7 +30,7 @@ try:  # POSIX advisory file locks; elsewhere the file is single-writer by docume
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ConsentStore", "JsonlStore", "open_store"]
+__all__ = ["ConsentStore", "open_store"]
 
 
 @dataclass
@@ -187,10 +166,12 @@ def open_store(spec: object) -> ConsentStore:
                 )
         return SqliteStore(rest, **options)
     if low.startswith(("postgresql://", "postgres://")):
-        from fairrec.consent._sql import PostgresStore
+        from fairrec.consent._postgres import PostgresStore
 
         return PostgresStore(spec)
     if low.startswith("file://"):
+        from fairrec.consent._jsonl import JsonlStore
+
         return JsonlStore(spec[len("file://") :])
     if re.match(r"^[a-z][a-z0-9+.-]*://", low):
         raise ParameterError(
@@ -201,302 +182,14 @@ def open_store(spec: object) -> ConsentStore:
         from fairrec.consent._sql import SqliteStore
 
         return SqliteStore(spec)
+    from fairrec.consent._jsonl import JsonlStore
+
     return JsonlStore(spec)
 
 
 def redact(url: str) -> str:
     """A URL with its password replaced by ``***``."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-# --------------------------------------------------------------------------------------------
-# the JSON-lines file
-# --------------------------------------------------------------------------------------------
-
-_CRC_TAG = b',"crc":"'
-_HEX16 = re.compile(rb"[0-9a-f]{16}")
-
-
-def _crc(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()[:16]
-
-
-def line_bytes(obj: dict[str, Any]) -> bytes:
-    """One JSON line with its checksum: ``{...,"crc":"<16 hex of SHA-256 of {...}>"}``."""
-    payload = _dumps(obj)[:-1]  # without the newline
-    return payload[:-1] + _CRC_TAG + _crc(payload).encode("ascii") + b'"}\n'
-
-
-def _check_line(raw: bytes) -> bool:
-    """Whether a line's checksum matches its content."""
-    raw = raw.rstrip(b"\r ")
-    i = raw.rfind(_CRC_TAG)
-    if i <= 0 or not raw.endswith(b'"}') or len(raw) - i - len(_CRC_TAG) != 18:
-        return False
-    digest = raw[i + len(_CRC_TAG) : -2]
-    return bool(_HEX16.fullmatch(digest)) and _crc(raw[:i] + b"}").encode("ascii") == digest
-
-
-class JsonlStore(ConsentStore):
-    """The consent log as a JSON-lines file (notebooks, one process).
-
-    Line 1 is a header (format, version, default, key fingerprint); every other line is one
-    transaction (an event, or a whole import) ending in a checksum of the line. Writers take
-    an exclusive lock on ``<path>.lock`` and read what other writers appended before they
-    write, so two ledgers on one file never reuse a sequence number or lose an event; a line
-    whose checksum does not match is refused as corruption. The key lives in ``<path>.key``.
-    """
-
-    shared = False
-
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self.lock_timeout = float(lock_timeout)
-        self._header: dict[str, Any] | None = None
-        self._lock_fd: int | None = None
-
-    def describe(self) -> str:
-        return str(self.path)
-
-    # ----------------------------------------------------------------- lock
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover - Windows: single writer by documentation
-            yield
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(
-                f"cannot open the lock file {lock_path}: {exc}"
-            ) from None
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise ConsentStoreUnavailableError(
-                            f"{self.path}: another writer has held the ledger's lock "
-                            f"({lock_path}) for more than {self.lock_timeout:g} s; nothing was "
-                            f"recorded."
-                        ) from None
-                    time.sleep(0.002)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
-
-    # ----------------------------------------------------------------- open
-    def open(self, default: str | None, key: bytes | None) -> Meta:
-        path = self.path
-        with self._locked():
-            scan = self._scan_file() if path.is_file() else None
-            if scan is None or not scan.records:
-                # a new ledger (or a file whose only line, the header, was torn): start afresh
-                real_key = key if key is not None else _load_or_create_key(_key_path(path))
-                self._header = {
-                    "format": FORMAT,
-                    "version": FORMAT_VERSION,
-                    "default": default or "deny",
-                    "key_check": _key_check(real_key, b"consent"),
-                    "created": _iso(time.time_ns()),
-                }
-                _atomic_write(path, [line_bytes(self._header)])
-                return Meta(self._header["default"], real_key, True)
-            header = self._check_header(scan, default)
-            real_key = self._key_for(header, key)
-            self._header = dict(header)
-            if header["version"] < FORMAT_VERSION:  # lines without checksums: add them
-                self._upgrade(scan)
-            return Meta(header["default"], real_key, False)
-
-    def _scan_file(self) -> Any:
-        try:
-            return _scan_jsonl(self.path, "consent ledger")
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot read {self.path}: {exc}") from None
-
-    def _check_header(self, scan: Any, default: str | None) -> dict[str, Any]:
-        path = self.path
-        if scan.records[0][0] != 1:
-            raise ConsentError(f"{path}: line 1 is not a fairrec consent ledger header.")
-        header = dict(scan.records[0][1])
-        if header.get("format") != FORMAT:
-            raise ConsentError(f"{path}: line 1 is not a fairrec consent ledger header.")
-        version = header.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise ConsentError(
-                f"{path}: format version {version!r} is not supported by this "
-                f"fairrec (reads up to {FORMAT_VERSION}); upgrade fairrec."
-            )
-        if version >= 2 and not _check_line(scan.raws[0]):
-            raise ConsentError(
-                f"{path}: line 1 (the header) fails its checksum; the file is damaged."
-            )
-        header.pop("crc", None)
-        if header.get("moved_to"):
-            raise ConsentStoreError(
-                f"{path}: this ledger was moved to {header['moved_to']} (fairrec consent "
-                f"migrate, {header.get('moved_at', '?')}); open that store instead. The file is "
-                f"kept read-only so no event is written where no replica reads it."
-            )
-        if header.get("default") not in DEFAULTS:
-            raise ConsentError(f"{path}: line 1 has an unknown default {header.get('default')!r}.")
-        if default is not None and header.get("default") != default:
-            raise ConsentError(
-                f"{path}: the file was written with default={header.get('default')!r} but the "
-                f"ledger was opened with default={default!r}; use ConsentLedger.load(path) "
-                f"or pass the same default."
-            )
-        return header
-
-    def _key_for(self, header: dict[str, Any], given: bytes | None) -> bytes:
-        key_file = _key_path(self.path)
-        if given is not None:
-            key = given
-        elif key_file.is_file():
-            key = _read_key_file(key_file)
-        else:
-            raise ConsentError(
-                f"{self.path}: the key file {key_file} is missing, so tombstones of erased "
-                f"viewers cannot be checked. Restore it or pass key=."
-            )
-        check_key(header.get("key_check"), key, str(self.path))
-        return key
-
-    def _upgrade(self, scan: Any) -> None:
-        """Rewrite a format-1 file (no checksums) as format 2, atomically."""
-        self._header = dict(self._header or {}, version=FORMAT_VERSION)
-        lines = [line_bytes(self._header)]
-        lines.extend(line_bytes(obj) for _, obj in scan.records[1:])
-        _atomic_write(self.path, lines)
-
-    # ----------------------------------------------------------------- reads
-    def _records(self, scan: Any) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for (lineno, obj), raw in zip(scan.records, scan.raws):
-            if lineno == 1:
-                continue
-            if not _check_line(raw):
-                raise ConsentError(
-                    f"{self.path}: line {lineno} fails its checksum (the line was altered or "
-                    f"damaged); refusing to read a corrupted consent ledger."
-                )
-            obj = dict(obj)
-            obj.pop("crc", None)
-            out.append((f"line {lineno}", obj))
-        return out
-
-    def _read(self, cursor: Any, locked: bool) -> Batch:
-        """New lines after ``cursor`` = (dev, inode, offset, next line number)."""
-        try:
-            with open(self.path, "rb") as fh:
-                st = os.fstat(fh.fileno())  # the file opened, even if renamed over meanwhile
-                ident, size = (st.st_dev, st.st_ino), st.st_size
-                fresh = cursor is None or cursor[:2] != ident or size < cursor[2]
-                if fresh:
-                    data = fh.read()
-                    base, first = 0, 1
-                else:
-                    fh.seek(cursor[2])
-                    data = fh.read()
-                    base, first = cursor[2], cursor[3]
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot read {self.path}: {exc}") from None
-        if not locked and not data.endswith(b"\n"):
-            data = data[: data.rfind(b"\n") + 1]  # a line being appended right now: later
-        if not data:
-            return Batch([], cursor if not fresh else (*ident, 0, 1), 0, fresh)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            scan = _scan_jsonl(self.path, "consent ledger", data=data, first_line=first, base=base)
-        for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=5)
-        if fresh:
-            if not scan.records or scan.records[0][0] != 1:
-                raise ConsentError(f"{self.path}: line 1 is not a fairrec consent ledger header.")
-            if self._header is not None:
-                self._check_header(scan, self._header.get("default"))
-        if locked and (scan.torn_line is not None or scan.needs_newline):
-            _repair_tail(self.path, scan)
-            size_after = os.stat(self.path).st_size
-        else:
-            size_after = scan.good_len
-        events = decode_records(self._records(scan), f"{self.path}: ")
-        n_lines = scan.records[-1][0] if scan.records else first - 1
-        cursor = (*ident, size_after, n_lines + 1)
-        last = events[-1][1].seq if events else 0
-        return Batch(events, cursor, last, fresh)
-
-    def read(self, cursor: Any) -> Batch:
-        return self._read(cursor, locked=False)
-
-    @contextmanager
-    def transaction(self, cursor: Any) -> Iterator[_JsonlTx]:
-        with self._locked():
-            tx = _JsonlTx(self, self._read(cursor, locked=True))
-            yield tx
-
-    def header_bytes(self) -> bytes:
-        return line_bytes(self._header or {})
-
-
-class _JsonlTx:
-    def __init__(self, store: JsonlStore, batch: Batch) -> None:
-        self.store = store
-        self.batch = batch
-        self.cursor = batch.cursor
-
-    def append(self, events: list[_Event], as_import: bool, now_ns: int) -> None:
-        if as_import:
-            line = line_bytes(
-                {
-                    "op": "import",
-                    "at": _iso(now_ns),
-                    "n": len(events),
-                    "events": [e.to_json() for e in events],
-                }
-            )
-        else:
-            line = b"".join(line_bytes(e.to_json()) for e in events)
-        path = self.store.path
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot append to {path}: {exc}") from None
-        try:
-            view = memoryview(line)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-            size = os.fstat(fd).st_size
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot append to {path}: {exc}") from None
-        finally:
-            os.close(fd)
-        dev, ino, _, nxt = self.cursor
-        self.cursor = (dev, ino, size, nxt + line.count(b"\n"))
-
-    def rewrite(self, log: list[_Event]) -> None:
-        """Replace the file by the header and ``log`` (atomically: temp, fsync, rename)."""
-        chunks = [self.store.header_bytes()]
-        chunks.extend(line_bytes(ev.to_json()) for ev in log)
-        try:
-            _atomic_write(self.store.path, chunks)
-        except OSError as exc:
-            raise ConsentStoreUnavailableError(f"cannot rewrite {self.store.path}: {exc}") from None
-        st = os.stat(self.store.path)
-        self.cursor = (st.st_dev, st.st_ino, st.st_size, len(chunks) + 1)
-
-    def erase(self, user: str, forget: _Event, remaining: list[_Event], had_events: bool) -> None:
-        if had_events:
-            self.rewrite([*remaining, forget])
-        else:
-            self.append([forget], False, forget.t)
 
 
 def check_key(check: object, key: bytes, where: str) -> None:
@@ -506,23 +199,9 @@ def check_key(check: object, key: bytes, where: str) -> None:
     if not (
         isinstance(check, str)
         and check.isascii()  # compare_digest refuses non-ASCII str (a damaged header)
-        and hmac.compare_digest(check, _key_check(key, b"consent"))
+        and hmac.compare_digest(check, key_fingerprint(key, b"consent"))
     ):
         raise ConsentError(
             f"{where}: the key does not match the one this ledger was written with "
             f"(key fingerprint differs); tombstones would stop working."
         )
-
-
-def write_jsonl(path: Path, default: str, key: bytes, log: list[_Event]) -> None:
-    """Write a whole ledger file (header + one line per event) atomically."""
-    header = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "default": default,
-        "key_check": _key_check(key, b"consent"),
-        "created": _iso(time.time_ns()),
-    }
-    chunks = [line_bytes(header)]
-    chunks.extend(line_bytes(ev.to_json()) for ev in log)
-    _atomic_write(path, chunks)

@@ -9,18 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairrec._checks import check_time_ns
 from fairrec._columns import ITEM, TIME, USER
-from fairrec.consent._common import (
-    _ACTION_ALIASES,
-    _CONSENT_OPS,
-    FUTURE_TOLERANCE_NS,
-    _canon_id,
-    _iso,
-    _norm_word,
-    _purpose,
-    _to_ns,
-    _utf8_text,
-)
+from fairrec._durable import iso_ns
+from fairrec.consent._common import _CONSENT_OPS, FUTURE_TOLERANCE_NS
+from fairrec.consent._parse import utf8_text
+from fairrec.consent.purposes import canonical_purpose, normalize_word
+from fairrec.data.ids import canon_id
 from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError
 
 # --------------------------------------------------------------------------------------------
@@ -28,6 +23,22 @@ from fairrec.errors import ConsentError, ParameterError, UnknownPurposeError
 # --------------------------------------------------------------------------------------------
 
 _TABLE_COLUMNS = (USER, "action", "purpose", TIME, "genre", ITEM, "max_maturity")
+
+_ACTION_ALIASES: dict[str, str] = {
+    spelling: action
+    for action, spellings in {
+        "grant": "grant granted allow allowed accept accepted opt_in optin consent consented "
+        "given yes y true 1",
+        "revoke": "revoke revoked withdraw withdrawn",
+        "deny": "deny denied reject rejected decline declined refuse refused opt_out optout "
+        "no n false 0",
+        "exclude": "exclude excluded",
+        "include": "include included",
+        "like": "like liked",
+        "dislike": "dislike disliked",
+    }.items()
+    for spelling in spellings.split()
+}
 
 
 @dataclass
@@ -116,7 +127,7 @@ def _table_id(value: object) -> str:
             return str(int(value))
         raise _BadCell(f"id {value!r} is not a str or int")
     try:
-        return _canon_id(value, "id")
+        return canon_id(value, "id")
     except ParameterError as exc:
         raise _BadCell(str(exc)) from None
 
@@ -127,7 +138,7 @@ def _table_action(value: object) -> str:
     if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
         return "grant" if int(value) else "deny"
     if isinstance(value, str):
-        canon = _ACTION_ALIASES.get(_norm_word(value))
+        canon = _ACTION_ALIASES.get(normalize_word(value))
         if canon is not None:
             return canon
     raise _BadCell(
@@ -138,7 +149,7 @@ def _table_action(value: object) -> str:
 
 def _table_text(value: str, what: str) -> str:
     try:
-        return _utf8_text(value, what)
+        return utf8_text(value, what)
     except ParameterError as exc:
         raise _BadCell(str(exc)) from None
 
@@ -172,7 +183,7 @@ def _first_bad_time(series: pd.Series, present: np.ndarray) -> int:
     for r in np.flatnonzero(present).tolist():
         v = series.iloc[r]
         try:
-            _to_ns(v, "timestamp", "import")
+            check_time_ns(v, "timestamp", "import")
         except ParameterError:
             return int(r)
     return int(np.flatnonzero(present)[0]) if present.any() else 0
@@ -226,7 +237,7 @@ def _table_times(df: pd.DataFrame, col: str | None, now: int) -> np.ndarray:
     if future.size:
         r = int(future[0])
         raise ConsentError(
-            f"{_row(df, r)}, column 'timestamp': {_iso(int(values[r]))} is in the future. "
+            f"{_row(df, r)}, column 'timestamp': {iso_ns(int(values[r]))} is in the future. "
             f"Nothing was imported."
         )
     return values.astype(np.int64)
@@ -240,7 +251,7 @@ def _parse_table(df: object) -> _Table | None:
     for col in df.columns:
         if not isinstance(col, str):
             continue
-        canon = _norm_word(col)
+        canon = normalize_word(col)
         if canon in _TABLE_COLUMNS:
             if canon in found:
                 raise ConsentError(
@@ -259,7 +270,7 @@ def _parse_table(df: object) -> _Table | None:
     now = time.time_ns()
     users = _map_cells(df, found[USER], USER, _table_id, required=True)
     ops = _map_cells(df, found["action"], "action", _table_action, required=True)
-    purposes = _map_cells(df, found.get("purpose"), "purpose", lambda v: _purpose(v), False)
+    purposes = _map_cells(df, found.get("purpose"), "purpose", lambda v: canonical_purpose(v), False)
     genres = _map_cells(df, found.get("genre"), "genre", _table_genre, False)
     items = _map_cells(df, found.get(ITEM), ITEM, _table_id, False)
     maturity = _map_cells(df, found.get("max_maturity"), "max_maturity", _table_maturity, False)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
-from fairrec.data import Dataset
+from fairrec.data import Dataset, build_catalog
 from fairrec.errors import param_error
 
 __all__ = ["GENRE_NAMES", "synthetic"]
@@ -268,7 +268,7 @@ def synthetic(
     )
     # the catalog goes through the same validation/normalization as Dataset.from_pandas;
     # the events are valid by construction, so the dataset is assembled from arrays
-    catalog = Dataset._build_catalog(catalog, C.ITEM, item_ids, True)
+    catalog = build_catalog(catalog, C.ITEM, item_ids, True)
     catalog[C.POPULARITY] = np.bincount(items, minlength=n_items).astype(np.float64)
     return Dataset(
         user_ids=user_ids,

@@ -112,7 +112,7 @@ def consent_table(rec: Any, extra_forgotten: list[str] | None = None) -> pd.Data
             _GONE: np.array([s.forgotten for s in states], dtype=bool),
         }
     )
-    data_keys = pd.Series(rec.data_.user_ids).astype(str).to_numpy(dtype=object)
+    data_keys = np.asarray(rec.data_.user_map.canon, dtype=object)  # the one id form
     in_ledger = pd.Index(table[KEY]).get_indexer(pd.Index(data_keys, dtype=object)) >= 0
     extra = pd.DataFrame(
         {
