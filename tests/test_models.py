@@ -160,3 +160,69 @@ def test_top_n_never_returns_banned(scores, n, data):
     # sorted by score, ties by lower index
     keys = list(zip(-s[0][got], got))
     assert keys == sorted(keys)
+
+
+def test_als_erasure_resolves_items_without_the_erased_viewers_and_no_private_writes():
+    """Erasing training viewers with ``update_items`` re-solves the touched titles from the
+    remaining viewers' factors only (the behaviour the old write to implicit's private
+    ``_XtX`` served), now through implicit's public API: the re-solved factors equal
+    implicit's own ``recalculate_item`` on a fresh model holding the kept factors, and differ
+    from a solve that would still count the erased viewers."""
+    import inspect
+
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    import fairrec.models._base as mbase
+    from fairrec.models import als as als_module
+
+    m = _matrix(80, 40, seed=3)
+    model = fr.models.ALS(factors=6, iterations=4, random_state=0, num_threads=1).fit(m)
+    rows = np.array([0, 5, 17])
+    keep = np.setdiff1d(np.arange(m.shape[0]), rows)
+    rest = m[keep]
+    touched = np.unique(m[rows].indices)
+    before = model.get_arrays()
+    erased = model.erase_rows(rows, rest, touched, update_items=True)
+    # the original is not changed (copy on write)
+    for name, arr in model.get_arrays().items():
+        np.testing.assert_array_equal(arr, before[name])
+    kept_users = before["user_factors"][keep]
+    np.testing.assert_array_equal(erased.user_factors_, kept_users)
+    # implicit's public view of the erased model reflects only the kept viewers
+    np.testing.assert_allclose(erased.model_.XtX, kept_users.T @ kept_users, rtol=1e-5, atol=1e-5)
+    assert erased.model_.user_norms.shape == (len(keep),)
+    # the touched titles: as implicit itself solves them from the kept viewers
+    fresh = AlternatingLeastSquares(factors=6, regularization=model.regularization, alpha=1.0)
+    fresh.item_factors = before["item_factors"].copy()
+    fresh.user_factors = kept_users.copy()
+    item_users = sp.csr_matrix(rest.T.tocsr()[touched], dtype=np.float32)
+    want = fresh.recalculate_item(touched, item_users)
+    got = erased.item_vectors[touched]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # ... and not as a stale XtX (still counting the erased viewers) would solve them
+    stale = AlternatingLeastSquares(factors=6, regularization=model.regularization, alpha=1.0)
+    stale.item_factors = before["item_factors"].copy()
+    stale.user_factors = before["user_factors"].copy()  # XtX over every viewer
+    stale_users = sp.csr_matrix(
+        sp.vstack([rest, sp.csr_matrix(m[rows].shape, dtype=np.float32)]).T.tocsr()[touched]
+    )
+    assert stale_users.shape[1] == m.shape[0]
+    stale_solve = stale.recalculate_item(touched, _reorder_users(stale_users, keep, m.shape[0]))
+    assert not np.allclose(got, stale_solve, rtol=1e-4, atol=1e-5)
+    # untouched titles keep their factors
+    untouched = np.setdiff1d(np.arange(m.shape[1]), touched)
+    np.testing.assert_array_equal(erased.item_vectors[untouched], before["item_factors"][untouched])
+    # no fairrec model writes implicit's private attributes
+    for module in (mbase, als_module):
+        source = inspect.getsource(module)
+        assert "_XtX" not in source and "_user_norms" not in source and "_YtY" not in source
+
+
+def _reorder_users(item_users: sp.csr_matrix, keep: np.ndarray, n_users: int) -> sp.csr_matrix:
+    """Columns of ``item_users`` are [kept viewers..., erased viewers (empty)]: map them back
+    to the training rows, so that a model holding every viewer's factors can solve them."""
+    order = np.concatenate([keep, np.setdiff1d(np.arange(n_users), keep)])
+    coo = item_users.tocoo()
+    return sp.csr_matrix(
+        (coo.data, (coo.row, order[coo.col])), shape=(item_users.shape[0], n_users)
+    )

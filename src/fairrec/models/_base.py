@@ -374,13 +374,21 @@ class ImplicitFactorModel(CandidateModel):
         return model
 
     def drop_user_rows(self, rows: np.ndarray) -> None:
-        """Remove training viewers' factors (erasure), in place."""
+        """Remove training viewers' factors (erasure), in place.
+
+        The implicit model is rebuilt from its public constructor and factor attributes, so
+        nothing implicit derived from the old user factors (its cached ``XtX`` and user
+        norms, used by ``partial_fit_items`` and ``similar_users``) outlives the erasure,
+        without touching implicit's private attributes.
+        """
         keep = np.ones(self.model_.user_factors.shape[0], dtype=bool)
         keep[np.asarray(rows, dtype=np.int64)] = False
-        self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
-        for attr in ("_user_norms", "_XtX"):
-            if hasattr(self.model_, attr):
-                setattr(self.model_, attr, None)
+        self.set_arrays(
+            {
+                "item_factors": self.model_.item_factors,
+                "user_factors": np.ascontiguousarray(self.model_.user_factors[keep]),
+            }
+        )
 
     def erase_rows(
         self,
