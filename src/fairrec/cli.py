@@ -1,12 +1,15 @@
 """The ``fairrec`` command: ``demo``, ``train``, ``home`` and ``explain``.
 
-Errors a person can fix (a bad path, an unknown viewer, malformed data) are printed as one
-readable line on stderr with exit code 2; nothing prints a traceback for them.
+Errors a person can fix (a bad path, an unknown viewer, malformed data, options that do not
+go together) are printed as one readable line on stderr with exit code 2; nothing prints a
+traceback for them. Output piped into a command that stops reading early (``fairrec demo |
+head -1``) ends quietly with exit code 141 (128 + SIGPIPE), as a shell tool would.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,21 +61,97 @@ def _parse_user(raw: str, ids: Any) -> Any:
     return raw
 
 
+#: Defaults of the training options (the option defaults are None, so that an option given
+#: with --model can be told from one left out).
+_FACTORS, _ITERATIONS = 32, 10
+#: Options that describe how to train: a saved model (--model) is already trained.
+_TRAINING_OPTIONS = {
+    "data": "--data",
+    "catalog": "--catalog",
+    "min_rating": "--min-rating",
+    "factors": "--factors",
+    "iterations": "--iterations",
+}
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    """Refuse options that would be silently ignored with the others given."""
+    from fairrec.errors import ParameterError
+
+    given = [flag for name, flag in _TRAINING_OPTIONS.items() if getattr(args, name) is not None]
+    if args.model is not None and given:
+        raise ParameterError(
+            f"{', '.join(given)} cannot be combined with --model: a saved model is already "
+            f"trained on its own data. Drop {'it' if len(given) == 1 else 'them'} to serve the "
+            "saved model, or drop --model to train a new one (--row-size, --consent and "
+            "--on-unknown work with both)."
+        )
+    if args.data is None:
+        for name in ("catalog", "min_rating"):
+            if getattr(args, name) is not None:
+                raise ParameterError(
+                    f"{_TRAINING_OPTIONS[name]} needs --data (without it fairrec uses the "
+                    "synthetic catalog)."
+                )
+        return
+    folder = Path(args.data).is_dir()
+    if folder and args.catalog is not None:
+        raise ParameterError(
+            "--catalog is for a --data CSV; a MovieLens folder brings its own catalog."
+        )
+    if not folder and args.min_rating is not None and Path(args.data).exists():
+        raise ParameterError(
+            "--min-rating is for a MovieLens folder; a --data CSV has no star ratings (give "
+            "its rows a 'weight' column instead)."
+        )
+
+
+def _serving_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Serving options given on the command line (the API's defaults otherwise)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "row_size", None) is not None:
+        out["row_size"] = args.row_size
+    if getattr(args, "on_unknown", None) is not None:
+        out["on_unknown"] = args.on_unknown
+    return out
+
+
 def _recommender(args: argparse.Namespace) -> Any:
     import fairrec as fr
 
+    _check_source(args)
     consent = None
     if getattr(args, "consent", None):
         key = Path(args.consent_key) if getattr(args, "consent_key", None) else None
         consent = fr.ConsentLedger.load(args.consent, key=key)
-    if getattr(args, "model", None):
-        return fr.Recommender.load(args.model, consent=consent)
-    if getattr(args, "data", None):
-        data = _load_data(args.data, args.min_rating, getattr(args, "catalog", None))
+    if args.model is not None:
+        return fr.Recommender.load(args.model, consent=consent, **_serving_overrides(args))
+    if args.data is not None:
+        data = _load_data(args.data, args.min_rating, args.catalog)
     else:
         data = fr.datasets.synthetic(n_users=2_000, n_items=1_000, seed=0)
-    model = fr.models.ALS(factors=args.factors, iterations=args.iterations, random_state=0)
-    return fr.Recommender(model=model, consent=consent, row_size=args.row_size).fit(data)
+    model = fr.models.ALS(
+        factors=_FACTORS if args.factors is None else args.factors,
+        iterations=_ITERATIONS if args.iterations is None else args.iterations,
+        random_state=0,
+    )
+    return fr.Recommender(model=model, consent=consent, **_serving_overrides(args)).fit(data)
+
+
+def _unknown_viewer(args: argparse.Namespace) -> Exception:
+    """The unknown-viewer error in the command's terms (flags, not API parameters)."""
+    from fairrec.errors import UnknownUserError
+
+    source = (
+        "--model"
+        if args.model is not None
+        else ("--data" if args.data else "the synthetic catalog")
+    )
+    return UnknownUserError(
+        f"Unknown viewer {args.user!r}: not in the training data ({source}) nor in the "
+        "consent ledger (--consent), or erased. Check --user, or pass --on-unknown ignore to "
+        "show the non-personalized page."
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -107,7 +186,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     rec = fr.Recommender(
         model=fr.models.ALS(factors=32, iterations=10, random_state=args.seed),
         consent=consent,
-        row_size=args.row_size,
+        **_serving_overrides(args),
     ).fit(data)
     viewers = [
         (full, "fully consented (history + stated interests)"),
@@ -142,9 +221,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_home(args: argparse.Namespace) -> int:
+    from fairrec.errors import UnknownUserError
+
     rec = _recommender(args)
     user = _parse_user(args.user, rec.data_.user_ids)
-    page = rec.home(user)
+    try:
+        page = rec.home(user)
+    except UnknownUserError:
+        raise _unknown_viewer(args) from None
     if args.format == "json":
         print(page.to_json(indent=2))
     elif args.format == "html":
@@ -157,9 +241,14 @@ def _cmd_home(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     import json
 
+    from fairrec.errors import UnknownUserError
+
     rec = _recommender(args)
     user = _parse_user(args.user, rec.data_.user_ids)
-    report = rec.explain_data_use(user)
+    try:
+        report = rec.explain_data_use(user)
+    except UnknownUserError:
+        raise _unknown_viewer(args) from None
     print(json.dumps(report, indent=2, default=str) if args.format == "json" else report.text)
     return 0
 
@@ -182,17 +271,53 @@ def _cmd_consent_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """An argparse type: an int >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return value
+
+
+#: The API's default row size (``fairrec.Recommender(row_size=...)``); the CLI passes no row
+#: size unless --row-size is given, so both always agree (a test checks this number).
+_API_ROW_SIZE = 20
+
+
+def _add_row_size(p: argparse.ArgumentParser, saved: bool = False) -> None:
+    p.add_argument(
+        "--row-size",
+        type=_count,
+        default=None,
+        dest="row_size",
+        help=f"titles per row (default: {_API_ROW_SIZE}, as fairrec.Recommender"
+        + ("; with --model, the saved model's" if saved else "")
+        + ")",
+    )
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         help="MovieLens folder or CSV of interactions "
-        "(user_id,item_id[,timestamp][,weight]); default: the synthetic catalog",
+        "(user_id,item_id[,timestamp][,weight]); default: the synthetic catalog. Not with "
+        "--model",
     )
-    p.add_argument("--catalog", help="CSV catalog for --data CSV (item_id,title,genres)")
-    p.add_argument("--model", help="a model directory written by 'fairrec train' or save()")
+    p.add_argument(
+        "--catalog", help="CSV catalog (item_id,title,genres) for a --data CSV; default: none"
+    )
+    p.add_argument(
+        "--model",
+        help="serve a model directory written by 'fairrec train' or save() instead of "
+        "training one; refuses --data, --catalog, --min-rating, --factors and --iterations",
+    )
     p.add_argument(
         "--consent",
-        help="consent ledger: a JSON-lines file, sqlite:///path.db or postgresql://...",
+        help="consent ledger: a JSON-lines file, sqlite:///path.db or postgresql://...; "
+        "default: none (every purpose counts as granted)",
     )
     p.add_argument(
         "--consent-key",
@@ -204,11 +329,34 @@ def _add_source(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         dest="min_rating",
-        help="MovieLens: ratings >= this count as positives",
+        help="MovieLens folder only: ratings >= this many stars count as positives "
+        "(default: none, every rating counts)",
     )
-    p.add_argument("--factors", type=int, default=32)
-    p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--row-size", type=int, default=10, dest="row_size")
+    p.add_argument(
+        "--factors",
+        type=_count,
+        default=None,
+        help=f"ALS latent factors when training (default: {_FACTORS})",
+    )
+    p.add_argument(
+        "--iterations",
+        type=_count,
+        default=None,
+        help=f"ALS iterations when training (default: {_ITERATIONS})",
+    )
+    _add_row_size(p, saved=True)
+
+
+def _add_viewer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", required=True, help="the viewer's id (any spelling: 7, '07', ' 7')")
+    p.add_argument(
+        "--on-unknown",
+        dest="on_unknown",
+        choices=("raise", "warn", "ignore"),
+        default=None,
+        help="a viewer in neither the data nor the ledger: an error (raise, the default), or "
+        "the non-personalized page (ignore; warn also prints a warning)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,30 +371,53 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="train on the synthetic catalog and show three pages")
-    demo.add_argument("--users", type=int, default=3_000)
-    demo.add_argument("--items", type=int, default=1_500)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--row-size", type=int, default=10, dest="row_size")
-    demo.add_argument("--show", type=int, default=5, help="titles shown per row")
+    demo.add_argument(
+        "--users", type=_count, default=3_000, help="synthetic viewers (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--items", type=_count, default=1_500, help="synthetic titles (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="seed of the catalog and consent (default: %(default)s)"
+    )
+    _add_row_size(demo)
+    demo.add_argument(
+        "--show", type=_count, default=5, help="titles shown per row (default: %(default)s)"
+    )
     demo.add_argument("--html", help="also write the three pages to this HTML file")
     demo.set_defaults(func=_cmd_demo)
 
     train = sub.add_parser("train", help="fit a model and save it to a directory")
     _add_source(train)
-    train.add_argument("--out", required=True)
+    train.add_argument("--out", required=True, help="the directory to save the model to")
     train.set_defaults(func=_cmd_train)
 
     home = sub.add_parser("home", help="show one viewer's home page")
     _add_source(home)
-    home.add_argument("--user", required=True)
-    home.add_argument("--format", choices=("text", "json", "html"), default="text")
-    home.add_argument("--show", type=int, default=10)
+    _add_viewer(home)
+    home.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format (default: %(default)s)",
+    )
+    home.add_argument(
+        "--show",
+        type=_count,
+        default=10,
+        help="titles shown per row in text (default: %(default)s)",
+    )
     home.set_defaults(func=_cmd_home)
 
     explain = sub.add_parser("explain", help="what data is used for a viewer, and why")
     _add_source(explain)
-    explain.add_argument("--user", required=True)
-    explain.add_argument("--format", choices=("text", "json"), default="text")
+    _add_viewer(explain)
+    explain.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: %(default)s)",
+    )
     explain.set_defaults(func=_cmd_explain)
 
     consent = sub.add_parser("consent", help="manage the consent ledger's store")
@@ -266,6 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """Send what is left for stdout to /dev/null (its reader has gone away), so that the
+    interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured output)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fairrec`` console script; returns the exit code."""
     from fairrec.errors import FairrecError
@@ -273,7 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except FairrecError as exc:
         print(f"fairrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
