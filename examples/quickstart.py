@@ -1,6 +1,11 @@
 """fairrec quickstart: data -> consent -> fit -> home page -> evaluation -> plot.
 
-Runs on the embedded synthetic catalog in well under a minute::
+Needs the ``plot`` extra for its last step, a figure (matplotlib)::
+
+    pip install "fairrec[plot]"
+
+Without matplotlib it stops at once with that advice, before any work. Runs on the embedded
+synthetic catalog in well under a minute::
 
     python examples/quickstart.py                       # 5,000 viewers x 3,000 titles
     python examples/quickstart.py --users 500 --items 300 --factors 16   # a few seconds
@@ -11,6 +16,7 @@ The same steps, cell by cell, are in ``examples/quickstart.ipynb``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -19,15 +25,28 @@ import pandas as pd
 
 import fairrec as fr
 
+NEEDS_PLOT = (
+    'examples/quickstart.py needs the "plot" extra (matplotlib) for its figure: '
+    'pip install "fairrec[plot]"'
+)
+
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(description="fairrec quickstart")
-    ap.add_argument("--users", type=int, default=5_000)
-    ap.add_argument("--items", type=int, default=3_000)
-    ap.add_argument("--factors", type=int, default=64)
-    ap.add_argument("--iterations", type=int, default=15)
+    ap = argparse.ArgumentParser(
+        description='fairrec quickstart (needs the plot extra: pip install "fairrec[plot]")'
+    )
+    ap.add_argument("--users", type=int, default=5_000, help="synthetic viewers")
+    ap.add_argument("--items", type=int, default=3_000, help="synthetic titles")
+    ap.add_argument("--factors", type=int, default=64, help="ALS latent factors")
+    ap.add_argument("--iterations", type=int, default=15, help="ALS iterations")
     ap.add_argument("--out", default=tempfile.gettempdir(), help="folder for the figure")
     args = ap.parse_args(argv)
+    try:  # checked first: the figure is the last step, minutes of work away
+        missing = importlib.util.find_spec("matplotlib") is None
+    except ValueError:  # matplotlib in sys.modules as None: blocked
+        missing = True
+    if missing:
+        raise SystemExit(NEEDS_PLOT)
     pd.set_option("display.width", 120)
 
     # 1. Data: interactions + a catalog (titles, genres, popularity). Your own data:
