@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--iterations", type=int, default=15, help="ALS iterations")
     ap.add_argument("--out", default=tempfile.gettempdir(), help="folder for the figure")
     args = ap.parse_args(argv)
-    try:  # checked first: the figure is the last step, minutes of work away
+    try:  # checked first: the figure is the last step, after all the work
         missing = importlib.util.find_spec("matplotlib") is None
     except ValueError:  # matplotlib in sys.modules as None: blocked
         missing = True
