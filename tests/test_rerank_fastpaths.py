@@ -440,9 +440,9 @@ def topk_reference(key: np.ndarray, kk: int) -> np.ndarray:
     return out
 
 
-#: (_SORT_BELOW, _SORT_CELLS) of the shared kernel: its default, everything through the
-#: selection path, everything through one stable sort
-KERNEL_PATHS = [None, (0, 0), (10**9, 10**9)]
+#: (_SORT_BELOW, _SORT_CELLS) of the shared kernel: its default; selection with a sampled
+#: threshold; selection with the exact threshold; one stable sort of everything
+KERNEL_PATHS = [None, (0, 0), (10**9, 0), (10**9, 10**9)]
 
 
 @FAST

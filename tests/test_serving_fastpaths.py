@@ -78,12 +78,13 @@ def test_top_n_equals_full_sort(seed, u, m, n_frac, dtype, ties, special):
     n = max(1, int(n_frac * m))
     want = _reference_top_n(s, n)
     _assert_same(top_n(s.copy(), n), want)
-    # the kernel's other path for this size: one stable sort, or the sampled selection
-    small = m <= topk_kernel._SORT_BELOW and u * m <= topk_kernel._SORT_CELLS
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(topk_kernel, "_SORT_CELLS", 0 if small else 10**9)
-        mp.setattr(topk_kernel, "_SORT_BELOW", 0 if small else 10**9)
-        _assert_same(top_n(s.copy(), n), want)
+    # the kernel's other paths for this size: selection with a sampled threshold, selection
+    # with the exact threshold, one stable sort of whole rows
+    for below, cells in ((0, 0), (10**9, 0), (10**9, 10**9)):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(topk_kernel, "_SORT_BELOW", below)
+            mp.setattr(topk_kernel, "_SORT_CELLS", cells)
+            _assert_same(top_n(s.copy(), n), want)
 
 
 @settings(max_examples=40, deadline=None)

@@ -50,7 +50,8 @@ def top_n(
     -----
     Small inputs (rows of at most ``_SORT_BELOW`` cells, ``_SORT_CELLS`` cells in all) are
     sorted whole with one stable sort, which costs less there than the selection below.
-    Larger inputs are not sorted in full. A threshold is guessed from a strided sample of each row
+    Larger inputs are not sorted in full; rows of at most ``_SORT_BELOW`` cells take the exact
+    threshold below at once (no sample). A threshold is guessed from a strided sample of each row
     and only the cells at or above it are sorted; where the guess keeps fewer than ``n``
     cells (or far too many), the exact ``n``-th largest score is the threshold instead.
     Every cell of the top ``n`` is at or above such a threshold, so the result is exact.
@@ -72,19 +73,27 @@ def top_n(
 
 
 #: :func:`top_n` sorts whole rows (one stable sort) when they hold at most ``_SORT_BELOW``
-#: cells and the input at most ``_SORT_CELLS``: there one sort costs less than sampling,
-#: partitioning and sorting the kept cells (measured on 2 cores for 4 to 256 rows of 64 to
-#: 1024 cells; ``benchmarks/bench_rerank.py`` times the re-rankers that use it). Every path
-#: gives the same result.
+#: cells and the input at most ``_SORT_CELLS``: there one sort costs less than selecting.
+#: Rows of at most ``_SORT_BELOW`` cells are not sampled: their exact threshold (a partition)
+#: is cheap and keeps few cells to sort. ``benchmarks/bench_topk.py`` times both callers'
+#: shapes against the kernels this one replaced. Every path gives the same result.
 _SORT_BELOW = 512
-_SORT_CELLS = 1 << 13
+_SORT_CELLS = 1 << 12
 
 
 def _top_n_sorted(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-``n`` by one stable sort of whole rows (small float inputs)."""
     idx = np.argsort(np.negative(scores), axis=1, kind="stable")[:, :n]  # NaN sorts last
-    sc = np.take_along_axis(scores, idx, axis=1)
-    return _finish(idx.astype(np.int64, copy=False), sc, True)
+    idx = idx.astype(np.int64, copy=False)
+    if scores.shape[0] == 1:
+        sc = scores[0, idx[0]][None]
+    else:
+        sc = np.take_along_axis(scores, idx, axis=1)
+    removed = ~np.isfinite(sc)
+    if removed.any():
+        idx[removed] = -1
+        sc[removed] = -np.inf
+    return idx, sc
 
 
 def _remove_cells(scores: np.ndarray, mask: sp.csr_matrix | np.ndarray | None) -> None:
@@ -118,8 +127,8 @@ def _sample_plan(m: int, n: int) -> tuple[int, int] | None:
     n_sample = -(-m // _SAMPLE_STRIDE)
     expected = n * n_sample / m  # sampled cells expected among the top n
     rank = int(expected + 4.0 * math.sqrt(expected)) + 2
-    if m < 4 * n or rank >= n_sample:
-        return None  # too few cells to skip: sort them all
+    if m < 4 * n or rank >= n_sample or m <= _SORT_BELOW:
+        return None  # too few cells to skip (or short rows, partitioned fast): exact threshold
     return rank, 2 * _SAMPLE_STRIDE * rank + 64
 
 
