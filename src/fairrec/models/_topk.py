@@ -14,7 +14,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from fairrec.errors import param_error
+from fairrec import _checks
 
 __all__ = ["top_n"]
 
@@ -56,8 +56,7 @@ def top_n(
     cells (or far too many), the exact ``n``-th largest score is the threshold instead.
     Every cell of the top ``n`` is at or above such a threshold, so the result is exact.
     """
-    if n < 1:
-        raise param_error("n", "top_n", "an int >= 1", n)
+    n = _checks.check_int(n, "n", "top_n")
     u, m = scores.shape
     for mask in (banned, exclude):
         _remove_cells(scores, mask)

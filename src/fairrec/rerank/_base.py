@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from fairrec.errors import DataError, param_error
+from fairrec import _checks
+from fairrec.errors import DataError
 from fairrec.models import top_n
 
 __all__ = ["RerankContext", "Reranker", "TrustedReranker", "Batch", "trusted"]
@@ -149,9 +150,9 @@ class RerankContext:
 
 def check_k(k: Any, owner: str) -> int:
     """Return ``k`` as an int, or raise a ParameterError (k must be an int >= 1)."""
-    if isinstance(k, bool | np.bool_) or not isinstance(k, int | np.integer) or k < 1:
-        raise param_error("k", owner, "an int in the range [1, inf)", k)
-    return int(k)
+    out = _checks.check_int(k, "k", owner, 1, expected="an int in the range [1, inf)")
+    assert out is not None
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -169,29 +170,22 @@ def check_real(
 ) -> float:
     """Return ``value`` as a float within ``[low, high]`` (``(low, high]`` if ``low_open``).
 
-    ``None`` bounds are infinite; NaN, infinities and booleans are rejected.
+    ``None`` bounds are infinite; NaN, infinities and booleans are rejected. The check is
+    :func:`fairrec._checks.check_real`'s, with the re-rankers' wording ("in the range").
     """
     left = "(-inf" if low is None else ("(" if low_open else "[") + _fmt(low)
     right = "inf)" if high is None else _fmt(high) + "]"
     expected = f"a float in the range {left}, {right}"
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
-        raise param_error(name, owner, expected, value)
-    v = float(value)
-    if (
-        not np.isfinite(v)
-        or (low is not None and (v < low or (low_open and v == low)))
-        or (high is not None and v > high)
-    ):
-        raise param_error(name, owner, expected, value)
-    return v
+    out = _checks.check_real(value, name, owner, low, high, low_open=low_open, expected=expected)
+    assert out is not None
+    return out
 
 
 def check_choice(value: Any, name: str, owner: str, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise a ParameterError."""
-    if not isinstance(value, str) or value not in choices:
-        expected = "one of " + ", ".join(repr(c) for c in choices)
-        raise param_error(name, owner, expected, value)
-    return value
+    out = _checks.check_choice(value, name, owner, choices)
+    assert out is not None
+    return out
 
 
 # --------------------------------------------------------------------------- arrays

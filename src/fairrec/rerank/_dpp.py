@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fairrec.errors import DataError, param_error
+from fairrec import _checks
+from fairrec.errors import DataError
 from fairrec.rerank._base import (
     RerankContext,
     _LegacyNames,
@@ -48,13 +49,8 @@ EPS = 1e-10
 
 
 def _check_window(window: Any, owner: str) -> int | None:
-    if window is None:
-        return None
-    if isinstance(window, bool | np.bool_) or not isinstance(window, int | np.integer):
-        raise param_error("window", owner, "None or an int in the range [1, inf)", window)
-    if window < 1:
-        raise param_error("window", owner, "None or an int in the range [1, inf)", window)
-    return int(window)
+    expected = "None or an int in the range [1, inf)"
+    return _checks.check_int(window, "window", owner, 1, none=True, expected=expected)
 
 
 def dpp_greedy(
