@@ -168,6 +168,8 @@ def test_model_honours_row_size_and_on_unknown(saved, capsys):
         (["--min-rating", "4"], "--min-rating needs --data"),
         (["--data", "{plays}", "--min-rating", "4"], "--min-rating is for a MovieLens folder"),
         (["--data", "{folder}", "--catalog", "c.csv"], "--catalog is for a --data CSV"),
+        (["--consent-key", "k.key"], "--consent-key needs --consent"),
+        (["--format", "json", "--show", "3"], "--show is for --format text"),
     ],
 )
 def test_options_that_would_be_ignored_are_refused(plays, capsys, argv, message):

@@ -64,6 +64,8 @@ def _parse_user(raw: str, ids: Any) -> Any:
 #: Defaults of the training options (the option defaults are None, so that an option given
 #: with --model can be told from one left out).
 _FACTORS, _ITERATIONS = 32, 10
+#: Titles per row that ``fairrec home`` prints in text.
+_HOME_SHOW = 10
 #: Options that describe how to train: a saved model (--model) is already trained.
 _TRAINING_OPTIONS = {
     "data": "--data",
@@ -78,6 +80,8 @@ def _check_source(args: argparse.Namespace) -> None:
     """Refuse options that would be silently ignored with the others given."""
     from fairrec.errors import ParameterError
 
+    if args.consent_key is not None and args.consent is None:
+        raise ParameterError("--consent-key needs --consent (the ledger it is the key of).")
     given = [flag for name, flag in _TRAINING_OPTIONS.items() if getattr(args, name) is not None]
     if args.model is not None and given:
         raise ParameterError(
@@ -221,8 +225,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_home(args: argparse.Namespace) -> int:
-    from fairrec.errors import UnknownUserError
+    from fairrec.errors import ParameterError, UnknownUserError
 
+    if args.show is not None and args.format != "text":
+        raise ParameterError(
+            f"--show is for --format text; --format {args.format} holds every title of a row."
+        )
     rec = _recommender(args)
     user = _parse_user(args.user, rec.data_.user_ids)
     try:
@@ -234,7 +242,7 @@ def _cmd_home(args: argparse.Namespace) -> int:
     elif args.format == "html":
         print(page.to_html())
     else:
-        print(page.to_text(max_items=args.show))
+        print(page.to_text(max_items=_HOME_SHOW if args.show is None else args.show))
     return 0
 
 
@@ -404,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     home.add_argument(
         "--show",
         type=_count,
-        default=10,
-        help="titles shown per row in text (default: %(default)s)",
+        default=None,
+        help=f"titles shown per row, for --format text (default: {_HOME_SHOW})",
     )
     home.set_defaults(func=_cmd_home)
 
