@@ -32,7 +32,7 @@ PARAMS = dict(factors=64, regularization=0.05, alpha=1.0, iterations=15, random_
 def _raw_als():
     from implicit.cpu.als import AlternatingLeastSquares
 
-    from fairrec.models._threads import single_threaded_blas
+    from fairrec.models import single_threaded_blas
 
     with single_threaded_blas():
         return AlternatingLeastSquares(**PARAMS)
@@ -41,7 +41,7 @@ def _raw_als():
 def accuracy(path: Path | None) -> None:
     from implicit.evaluation import ndcg_at_k, precision_at_k, train_test_split
 
-    from fairrec.models._threads import single_threaded_blas
+    from fairrec.models import single_threaded_blas
 
     data = (
         fr.datasets.load_movielens(path, min_rating=4)
@@ -105,7 +105,7 @@ def accuracy(path: Path | None) -> None:
 
 
 def speed(repeats: int) -> None:
-    from fairrec.models._threads import single_threaded_blas
+    from fairrec.models import single_threaded_blas
 
     data = fr.datasets.synthetic(n_users=100_000, n_items=20_000, seed=0)
     matrix = data.to_csr()

@@ -89,23 +89,6 @@ class TrustedReranker(Reranker, Protocol):
         ...
 
 
-class _LegacyNames:
-    """The names the rows used before :class:`TrustedReranker` was public (deprecated).
-
-    ``_rerank_trusted`` is :meth:`~TrustedReranker.rerank_trusted` and ``_uses_vectors``
-    is :attr:`~TrustedReranker.uses_vectors`; kept until every caller uses the public names.
-    """
-
-    uses_vectors: ClassVar[bool] = True
-
-    @property
-    def _uses_vectors(self) -> bool:
-        return type(self).uses_vectors
-
-    def _rerank_trusted(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        return self.rerank_trusted(*args, **kwargs)  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True, eq=False)
 class RerankContext:
     """What a re-ranker may know about the viewer, beyond the candidates' scores.

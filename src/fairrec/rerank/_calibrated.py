@@ -23,7 +23,6 @@ import scipy.sparse as sp
 from fairrec.errors import DataError
 from fairrec.rerank._base import (
     RerankContext,
-    _LegacyNames,
     check_real,
     chunks,
     finish,
@@ -290,7 +289,7 @@ def _calibrated_kernel(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Calibrated(_LegacyNames):
+class Calibrated:
     """Calibrated re-ranker (Steck 2018); see :func:`calibrated`.
 
     Needs ``context.genres`` (candidate genre weights) and ``context.target`` (the viewer's

@@ -30,7 +30,6 @@ from fairrec import _checks
 from fairrec.errors import DataError
 from fairrec.rerank._base import (
     RerankContext,
-    _LegacyNames,
     check_choice,
     check_k,
     check_real,
@@ -220,7 +219,7 @@ def _drop_oldest(inv: np.ndarray, c: np.ndarray, d2: np.ndarray, m: int, eye: np
 
 
 @dataclass(frozen=True, kw_only=True)
-class DPP(_LegacyNames):
+class DPP:
     """Determinantal point process re-ranker (fast greedy MAP); see :func:`dpp_greedy`.
 
     The kernel is ``L = diag(q) S diag(q)`` with ``S`` the candidates' similarity (a PSD

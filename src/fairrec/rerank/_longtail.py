@@ -23,7 +23,6 @@ from fairrec.errors import DataError
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
-    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -293,7 +292,7 @@ def _walk(take_tail: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LongTail(_LegacyNames):
+class LongTail:
     """Long-tail re-ranker: personalised xQuAD over head / tail (see :func:`xquad`).
 
     Needs ``context.tail`` (bool, candidate in the long tail) or ``context.popularity``; from

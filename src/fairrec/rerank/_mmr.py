@@ -10,7 +10,6 @@ import numpy as np
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
-    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -160,7 +159,7 @@ def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray
 
 
 @dataclass(frozen=True, kw_only=True)
-class MMR(_LegacyNames):
+class MMR:
     """Maximal Marginal Relevance re-ranker; see :func:`mmr`.
 
     Parameters

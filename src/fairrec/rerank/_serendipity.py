@@ -18,7 +18,6 @@ import numpy as np
 from fairrec.rerank._base import (
     Batch,
     RerankContext,
-    _LegacyNames,
     check_choice,
     check_real,
     chunks,
@@ -171,7 +170,7 @@ def _serendipity_rows(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Serendipity(_LegacyNames):
+class Serendipity:
     """Serendipity re-ranker: relevance x unexpectedness above a floor (see :func:`serendipity`).
 
     Needs ``vectors`` and ``context.profile`` (the viewer's history profile in the space of

@@ -9,7 +9,6 @@ import numpy as np
 
 from fairrec.rerank._base import (
     RerankContext,
-    _LegacyNames,
     chunks,
     finish,
     prepare,
@@ -55,7 +54,7 @@ def _topk(scores: Any, k: Any, valid: Any, owner: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TopK(_LegacyNames):
+class TopK:
     """Sort candidates by score (stable): the "plain" recommender row.
 
     Examples

@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 from fairrec import _columns as C
 from fairrec.consent import PURPOSES, ConsentLedger, ConsentState
 from fairrec.errors import DataError, NotFittedError, ParameterError, UnknownUserError, param_error
-from fairrec.models._threads import single_threaded_blas
+from fairrec.models import single_threaded_blas
 from fairrec.page import FRAME_COLUMNS, FRAME_DTYPES
 from fairrec.serving.availability import check_region
 from fairrec.spark._frames import KEY, id_key, listing, require_frame
