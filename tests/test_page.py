@@ -36,6 +36,7 @@ from fairrec.page import (
     evidence_cell,
     frame_from_columns,
     pages_to_frame,
+    pages_to_html,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -617,6 +618,21 @@ def test_check_dom_finds_missing_reasons_and_scripts():
     assert any(reason in p for p in script.check_dom(broken, page))
     injected = html_text.replace("</body>", "<script>x</script></body>")
     assert any("<script>" in p for p in script.check_dom(injected, page))
+
+
+def test_pages_to_html_shows_every_page_once(tmp_path):
+    pages = [make_page("u1"), HomePage.empty(7), make_page("u<3>")]
+    path = tmp_path / "pages.html"
+    document = pages_to_html(pages, path)
+    assert path.read_text(encoding="utf-8") == document
+    assert document.startswith("<!DOCTYPE html>") and "3 viewer(s)" in document
+    for page in pages:
+        assert document.count(page._repr_html_()) == 1
+    assert 'data-user-id="u&lt;3&gt;"' in document and "u<3>" not in document
+    assert pages_to_html(iter(pages)) == document == pages_to_html(tuple(pages))
+    assert pages_to_html(make_page()) == pages_to_html([make_page()])
+    with pytest.raises(DataError, match=r"pages\[1\] must be a HomePage"):
+        pages_to_html([make_page(), make_page().to_dict()])
 
 
 def test_committed_sample_html_is_current():
