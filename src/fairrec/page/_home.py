@@ -27,6 +27,8 @@ from fairrec.page._validate import (
     check_tuple,
     describe,
 )
+from fairrec.page._validate import new as _new
+from fairrec.page._validate import set_field as _set
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -275,9 +277,4 @@ class HomePage:
         return page_document(self, path)
 
 
-_new = object.__new__
 _PAGE_SET = tuple(HomePage.__dict__[name].__set__ for name in HomePage.__slots__)
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass
