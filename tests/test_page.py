@@ -537,6 +537,10 @@ def test_str_truncates_long_titles_and_rows():
         page.to_text(max_items=-1)
     with pytest.raises(ParameterError, match="'width' parameter"):
         page.to_text(width=10)
+    for bad in (True, 2.0, "5"):
+        with pytest.raises(ParameterError, match=r"'max_items' parameter .* an int >= 0 or None"):
+            page.to_text(max_items=bad)
+    assert page.to_text(max_items=np.int64(5), width=np.int32(80)) == text
 
 
 def test_str_prints_a_shared_row_reason_once_and_wraps_long_reasons():
