@@ -371,15 +371,6 @@ def test_trusted_constructors_equal_the_validating_ones():
     assert HomePage.from_dict(fast.to_dict()) == fast  # the validating route agrees
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.rows = ()  # type: ignore[misc]
-    # the deprecated private names still build the same objects
-    old_reason = page_module._new_reason("k", "t", ("watch_history",), None)
-    assert old_reason == Reason("k", "t", ("watch_history",))
-    assert page_module._new_item("a", "A", 1.0, old_reason, ()) == Item("a", "A", 1.0, old_reason)
-    assert page_module._trusted(Row, title="R", kind="k", items=(), reason=None) == Row(
-        "R", "k", ()
-    )
-    assert page_module._evidence_json(Reason("k", "t", evidence={"x": 1})) == '{"x":1}'
-    assert page_module._SEP == "|"
 
 
 # ------------------------------------------------------------------ dict / JSON
