@@ -119,6 +119,8 @@ def test_batch_frame_and_page_objects_frame_are_equal(mixed, small_data):
     pd.testing.assert_frame_equal(frame, pages_to_frame(pages))
     assert frame["evidence"].tolist() == pages_to_frame(pages)["evidence"].tolist()
     assert (frame["evidence"] != "").any()  # the evidence cells were compared, not all empty
+    for page in pages:  # built unchecked (HomePage.trusted), yet valid for the constructor
+        assert fr.HomePage.from_dict(page.to_dict()) == page
     empty = rec.home_batch([], now=NOW)
     pd.testing.assert_frame_equal(empty, pages_to_frame([]))
 
