@@ -109,6 +109,22 @@ def test_single_and_batch_pages_identical(mixed, small_data):
     assert_same_pages(threaded, single)
 
 
+def test_batch_frame_and_page_objects_frame_are_equal(mixed, small_data):
+    """home_batch writes its frame from the arrays, pages_to_frame from the objects of the
+    same batch: one writer (fairrec.page.frame_from_columns), so one frame, cell for cell."""
+    rec, _ = mixed
+    users = list(small_data.user_ids[:25]) + ["never-seen"]
+    frame = rec.home_batch(users, now=NOW)
+    pages = rec.home_batch(users, now=NOW, as_pages=True)
+    pd.testing.assert_frame_equal(frame, pages_to_frame(pages))
+    assert frame["evidence"].tolist() == pages_to_frame(pages)["evidence"].tolist()
+    assert (frame["evidence"] != "").any()  # the evidence cells were compared, not all empty
+    for page in pages:  # built unchecked (HomePage.trusted), yet valid for the constructor
+        assert fr.HomePage.from_dict(page.to_dict()) == page
+    empty = rec.home_batch([], now=NOW)
+    pd.testing.assert_frame_equal(empty, pages_to_frame([]))
+
+
 def test_renderers(mixed, small_data):
     rec, _ = mixed
     page = rec.home(small_data.user_ids[0], now=NOW)

@@ -36,6 +36,7 @@ from fairrec.page import (
     evidence_cell,
     frame_from_columns,
     pages_to_frame,
+    pages_to_html,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -370,15 +371,6 @@ def test_trusted_constructors_equal_the_validating_ones():
     assert HomePage.from_dict(fast.to_dict()) == fast  # the validating route agrees
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.rows = ()  # type: ignore[misc]
-    # the deprecated private names still build the same objects
-    old_reason = page_module._new_reason("k", "t", ("watch_history",), None)
-    assert old_reason == Reason("k", "t", ("watch_history",))
-    assert page_module._new_item("a", "A", 1.0, old_reason, ()) == Item("a", "A", 1.0, old_reason)
-    assert page_module._trusted(Row, title="R", kind="k", items=(), reason=None) == Row(
-        "R", "k", ()
-    )
-    assert page_module._evidence_json(Reason("k", "t", evidence={"x": 1})) == '{"x":1}'
-    assert page_module._SEP == "|"
 
 
 # ------------------------------------------------------------------ dict / JSON
@@ -536,6 +528,10 @@ def test_str_truncates_long_titles_and_rows():
         page.to_text(max_items=-1)
     with pytest.raises(ParameterError, match="'width' parameter"):
         page.to_text(width=10)
+    for bad in (True, 2.0, "5"):
+        with pytest.raises(ParameterError, match=r"'max_items' parameter .* an int >= 0 or None"):
+            page.to_text(max_items=bad)
+    assert page.to_text(max_items=np.int64(5), width=np.int32(80)) == text
 
 
 def test_str_prints_a_shared_row_reason_once_and_wraps_long_reasons():
@@ -617,6 +613,21 @@ def test_check_dom_finds_missing_reasons_and_scripts():
     assert any(reason in p for p in script.check_dom(broken, page))
     injected = html_text.replace("</body>", "<script>x</script></body>")
     assert any("<script>" in p for p in script.check_dom(injected, page))
+
+
+def test_pages_to_html_shows_every_page_once(tmp_path):
+    pages = [make_page("u1"), HomePage.empty(7), make_page("u<3>")]
+    path = tmp_path / "pages.html"
+    document = pages_to_html(pages, path)
+    assert path.read_text(encoding="utf-8") == document
+    assert document.startswith("<!DOCTYPE html>") and "3 viewer(s)" in document
+    for page in pages:
+        assert document.count(page._repr_html_()) == 1
+    assert 'data-user-id="u&lt;3&gt;"' in document and "u<3>" not in document
+    assert pages_to_html(iter(pages)) == document == pages_to_html(tuple(pages))
+    assert pages_to_html(make_page()) == pages_to_html([make_page()])
+    with pytest.raises(DataError, match=r"pages\[1\] must be a HomePage"):
+        pages_to_html([make_page(), make_page().to_dict()])
 
 
 def test_committed_sample_html_is_current():

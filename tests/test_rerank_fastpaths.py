@@ -33,7 +33,7 @@ import fairrec as fr
 import fairrec.models._topk as topk_kernel
 import fairrec.rerank._base as rbase
 from fairrec.models._base import CandidateModel
-from fairrec.page import Item, Reason, _new_item, _new_reason
+from fairrec.page import Item, Reason
 from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr, xquad
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
@@ -763,12 +763,12 @@ def test_trusted_page_objects_equal_validated_ones(
 ):
     data_used, genres = tuple(data_used), tuple(genres)
     reason = Reason(kind, text, data_used, anchor)
-    fast_reason = _new_reason(kind, text, data_used, anchor)
+    fast_reason = Reason.trusted(kind, text, data_used, anchor)
     assert type(fast_reason) is Reason
     assert fast_reason == reason and hash(fast_reason) == hash(reason)
     assert repr(fast_reason) == repr(reason) and fast_reason.to_dict() == reason.to_dict()
     item = Item(item_id, title, score, reason, genres)
-    fast_item = _new_item(item_id, title, score, fast_reason, genres)
+    fast_item = Item.trusted(item_id, title, score, fast_reason, genres)
     assert type(fast_item) is Item
     assert fast_item == item and hash(fast_item) == hash(item)
     assert repr(fast_item) == repr(item) and fast_item.to_dict() == item.to_dict()
@@ -780,12 +780,12 @@ def test_trusted_page_objects_equal_validated_ones(
 
 
 def test_trusted_items_differ_when_a_field_differs():
-    reason = _new_reason("k", "t", ("watch_history",), None)
-    base = _new_item("a", "T", 1.0, reason, ("Drama",))
-    assert base != _new_item("b", "T", 1.0, reason, ("Drama",))
-    assert base != _new_item("a", "T", 2.0, reason, ("Drama",))
-    assert base != _new_item("a", "T", 1.0, _new_reason("k", "t", (), None), ("Drama",))
-    assert base != _new_item("a", "T", 1.0, reason, ())
+    reason = Reason.trusted("k", "t", ("watch_history",), None)
+    base = Item.trusted("a", "T", 1.0, reason, ("Drama",))
+    assert base != Item.trusted("b", "T", 1.0, reason, ("Drama",))
+    assert base != Item.trusted("a", "T", 2.0, reason, ("Drama",))
+    assert base != Item.trusted("a", "T", 1.0, Reason.trusted("k", "t", (), None), ("Drama",))
+    assert base != Item.trusted("a", "T", 1.0, reason, ())
 
 
 # --------------------------------------------------------------------------- 8. candidates

@@ -47,7 +47,6 @@ from fairrec.page._schema import (
     describe_data_used,
     evidence_cell,
 )
-from fairrec.page._schema import SEP as _SEP  # noqa: F401  (deprecated alias, below)
 
 __all__ = [
     "DATA_WATCH_HISTORY",
@@ -70,22 +69,3 @@ __all__ = [
     "pages_to_frame",
     "pages_to_html",
 ]
-
-# ---------------------------------------------------------------------------------------
-# Deprecated private names, kept until the serving and rows stages use the public ones
-# (``Reason.trusted``, ``Item.trusted``, ``Row.trusted``, ``HomePage.trusted``,
-# ``data_used_cell``, ``evidence_cell``). Not part of the API.
-# ---------------------------------------------------------------------------------------
-
-_new_reason = Reason.trusted
-_new_item = Item.trusted
-
-
-def _trusted(cls: type, **fields: object) -> object:
-    """Deprecated: use ``cls.trusted(...)``. Builds ``cls`` from keyword fields unchecked."""
-    return cls.trusted(**fields)  # type: ignore[attr-defined]
-
-
-def _evidence_json(reason: Reason) -> str:
-    """Deprecated: use :func:`evidence_cell` of ``reason.evidence``."""
-    return evidence_cell(reason.evidence)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairrec.errors import DataError, param_error
+from fairrec._checks import check_int
+from fairrec.errors import DataError
 from fairrec.page._html import page_document, page_html
 from fairrec.page._objects import Row
 from fairrec.page._text import page_text
@@ -27,6 +28,8 @@ from fairrec.page._validate import (
     check_tuple,
     describe,
 )
+from fairrec.page._validate import new as _new
+from fairrec.page._validate import set_field as _set
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -237,12 +240,10 @@ class HomePage:
             Maximum line width (at least 40); long titles are cut with ``"…"``, long
             reasons wrap onto the next lines.
         """
-        if max_items is not None and (
-            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0
-        ):
-            raise param_error("max_items", "HomePage.to_text", "an int >= 0 or None", max_items)
-        if isinstance(width, bool) or not isinstance(width, int) or width < 40:
-            raise param_error("width", "HomePage.to_text", "an int >= 40", width)
+        max_items = check_int(
+            max_items, "max_items", "HomePage.to_text", 0, none=True, expected="an int >= 0 or None"
+        )
+        width = check_int(width, "width", "HomePage.to_text", 40)
         return page_text(self, max_items=max_items, width=width)
 
     def __str__(self) -> str:
@@ -275,9 +276,4 @@ class HomePage:
         return page_document(self, path)
 
 
-_new = object.__new__
 _PAGE_SET = tuple(HomePage.__dict__[name].__set__ for name in HomePage.__slots__)
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass

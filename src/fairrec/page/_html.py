@@ -13,8 +13,10 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from fairrec.errors import DataError
 from fairrec.page._schema import PERSONAL_DATA, describe_data_used
 from fairrec.page._text import format_score
+from fairrec.page._validate import describe
 
 if TYPE_CHECKING:
     from fairrec.page._objects import HomePage, Item, Row
@@ -167,8 +169,18 @@ def pages_to_html(pages: Iterable[HomePage], path: str | os.PathLike[str] | None
     -------
     str
         The HTML document.
+
+    Raises
+    ------
+    DataError
+        If an element of ``pages`` is not a :class:`HomePage`.
     """
-    pages = list(pages)
+    from fairrec.page._home import HomePage  # the objects import this module
+
+    pages = [pages] if isinstance(pages, HomePage) else list(pages)
+    for number, page in enumerate(pages):
+        if not isinstance(page, HomePage):
+            raise DataError(f"pages[{number}] must be a HomePage; got {describe(page)}.")
     body = "\n".join(page_html(p) for p in pages)
     return _write(document(f"fairrec home pages · {len(pages)} viewer(s)", body), path)
 

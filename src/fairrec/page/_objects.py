@@ -25,12 +25,8 @@ from fairrec.page._validate import (
     check_tuple,
     describe,
 )
-
-_new = object.__new__
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass
+from fairrec.page._validate import new as _new
+from fairrec.page._validate import set_field as _set
 
 
 @dataclass(frozen=True, slots=True)

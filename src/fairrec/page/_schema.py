@@ -30,15 +30,17 @@ DATA_CATALOG_METADATA = "catalog_metadata"
 PERSONAL_DATA: frozenset[str] = frozenset({DATA_WATCH_HISTORY, DATA_STATED_INTERESTS})
 """Data categories that are personal data of the viewer."""
 
+#: what a reason that uses no personal data of the viewer says it used
+NO_PERSONAL_DATA = "no personal data"
+
 DATA_LABELS: Mapping[str, str] = {
     DATA_WATCH_HISTORY: "your watch history",
     DATA_STATED_INTERESTS: "your stated interests",
-    DATA_CATALOG_POPULARITY: "no personal data",
-    DATA_CATALOG_METADATA: "no personal data",
+    DATA_CATALOG_POPULARITY: NO_PERSONAL_DATA,
+    DATA_CATALOG_METADATA: NO_PERSONAL_DATA,
 }
 """Human-readable label of each known data category, as shown to a viewer."""
 
-NO_PERSONAL_DATA = "no personal data"
 #: separator of data categories in the frame's ``data_used`` column; a category may not
 #: contain it (the objects refuse one that does)
 SEP = "|"

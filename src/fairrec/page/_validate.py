@@ -14,6 +14,14 @@ import pandas as pd
 from fairrec.errors import DataError
 from fairrec.page._schema import SEP
 
+#: ``object.__new__``: an instance whose fields the trusted constructors set
+new = object.__new__
+
+
+def set_field(obj: object, name: str, value: object) -> None:
+    """Set a field of a frozen dataclass (its normalised value, in ``__post_init__``)."""
+    object.__setattr__(obj, name, value)
+
 
 def describe(value: object) -> str:
     """``repr`` of a value cut to 60 characters, with its type: for error messages."""

@@ -15,12 +15,13 @@ Rules, applied to a whole batch of viewers with array operations:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from fairrec._columns import ITEM, POSITION, ROW, SCORE, TITLE, USER
+from fairrec.page import FRAME_COLUMNS, data_used_cell, evidence_cell, frame_from_columns
 from fairrec.rows import RowBatch, RowContext, RowKind, _mark
 from fairrec.serving.cold import row_skip
 
@@ -170,27 +171,17 @@ def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np
     return np.where(share > dominance, best, -1)
 
 
-#: one encoder for every evidence cell (``json.dumps`` with options builds one per call)
-_EV_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _ev_json(ev: dict | None) -> str:
-    """Evidence as the frame writes it (the JSON of ``fairrec.page._evidence_json``)."""
-    if ev is None:
-        return ""
-    return _EV_ENCODER.encode(ev)
-
-
 def to_frame(
     pages: AssembledPages, user_ids: list, item_ids: np.ndarray, titles: np.ndarray
 ) -> pd.DataFrame:
     """The pages of a batch as one frame, built column-wise from the arrays.
 
-    Same schema, order and values as ``pages_to_frame`` of the :class:`HomePage` objects
+    The columns go to :func:`fairrec.page.frame_from_columns`, the writer behind
+    :func:`~fairrec.page.pages_to_frame` too, with the cells written by
+    :func:`~fairrec.page.data_used_cell` and :func:`~fairrec.page.evidence_cell`: the
+    same schema, order and values as ``pages_to_frame`` of the :class:`HomePage` objects
     (a test asserts it), without building the objects.
     """
-    from fairrec.page import _SEP, FRAME_DTYPES, pages_to_frame
-
     u = len(user_ids)
     parts = []
     users = np.empty(u, dtype=object)
@@ -206,7 +197,7 @@ def to_frame(
         v, pos = np.nonzero(ok)
         it = items[v, pos]
         texts = np.asarray(row.reason_text, dtype=object)[v]
-        row_ev = [_ev_json(e) for e in row.evidence] if row.evidence else [""] * u
+        row_ev = [evidence_cell(e) for e in row.evidence] if row.evidence else [""] * u
         evs = np.asarray(row_ev, dtype=object)[v]
         if row.item_reason_text is not None:
             item_texts = row.item_reason_text[v, pos]
@@ -214,23 +205,23 @@ def to_frame(
             texts = np.where(own, item_texts, texts)
             if row.item_evidence is not None:
                 item_evs = np.array(
-                    [_ev_json(e) for e in row.item_evidence[v, pos].tolist()], dtype=object
+                    [evidence_cell(e) for e in row.item_evidence[v, pos].tolist()], dtype=object
                 )
             else:
                 item_evs = np.full(len(v), "", dtype=object)
             evs = np.where(own, item_evs, evs)
-        cats = np.array([_SEP.join(c) for c in row.data_used], dtype=object)
+        cats = np.array([data_used_cell(c) for c in row.data_used], dtype=object)
         parts.append(
             {
                 "v": v,
-                "slot": slot[v],
-                "user_id": users[v],
+                ROW: slot[v],
+                USER: users[v],
                 "row_title": np.asarray(row.titles, dtype=object)[v],
                 "row_kind": np.full(len(v), row.kind, dtype=object),
-                "position": pos,
-                "item_id": np.asarray(item_ids, dtype=object)[it],
-                "title": titles[it],
-                "score": row.scores[v, pos].astype(np.float64),
+                POSITION: pos,
+                ITEM: np.asarray(item_ids, dtype=object)[it],
+                TITLE: titles[it],
+                SCORE: row.scores[v, pos].astype(np.float64),
                 "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
                 "reason": texts,
                 "data_used": cats[v],
@@ -238,30 +229,7 @@ def to_frame(
             }
         )
     if not parts:
-        return pages_to_frame([])
+        return frame_from_columns({name: () for name in FRAME_COLUMNS})
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.lexsort((cols["position"], cols["slot"], cols["v"]))
-    out = {
-        "user_id": cols["user_id"][order],
-        "row": cols["slot"][order].astype(np.int64),
-        "row_title": cols["row_title"][order],
-        "row_kind": cols["row_kind"][order],
-        "position": cols["position"][order].astype(np.int64),
-        "item_id": cols["item_id"][order],
-        "title": cols["title"][order],
-        "score": cols["score"][order],
-        "reason_kind": cols["reason_kind"][order],
-        "reason": cols["reason"][order],
-        "data_used": cols["data_used"][order],
-        "evidence": cols["evidence"][order],
-    }
-    return pd.DataFrame(
-        {
-            k: pd.array(v, dtype=FRAME_DTYPES[k])
-            if FRAME_DTYPES[k] == "string"
-            else pd.Series(v, dtype=object, copy=False)  # ids: plain int / str values
-            if FRAME_DTYPES[k] == "object"
-            else np.asarray(v, dtype=FRAME_DTYPES[k])
-            for k, v in out.items()
-        }
-    )
+    order = np.lexsort((cols[POSITION], cols[ROW], cols["v"]))
+    return frame_from_columns({name: cols[name][order] for name in FRAME_COLUMNS})
