@@ -209,8 +209,9 @@ class HomePage:
         Columns: ``user_id``, ``row`` (0-based row index), ``row_title``, ``row_kind``,
         ``position`` (0-based within the row), ``item_id``, ``title``, ``score``,
         ``reason_kind``, ``reason`` (text), ``data_used`` (the item reason's categories
-        joined with ``"|"``). Ids keep their type (int or str). An empty page gives an empty frame with the
-        same columns and dtypes.
+        joined with ``"|"``), ``evidence`` (the item reason's evidence as compact JSON, ``""``
+        without). Ids keep their type (int or str). An empty page gives an empty frame with
+        the same columns and dtypes. Written by :func:`frame_from_columns`.
         """
         from fairrec.page._frame import pages_to_frame
 

@@ -88,8 +88,9 @@ class Reason:
         ``data_used`` a ``tuple`` of distinct categories without ``"|"``, ``anchor`` a
         ``str`` or ``None``, ``evidence`` a ``dict`` of JSON values or ``None``. The result
         is equal (and hashes equal) to ``Reason(kind, text, data_used, anchor, evidence)``
-        when those hold; nothing checks that they do. About ten times cheaper than the
-        constructor; anything built from outside input should use the constructor.
+        when those hold; nothing checks that they do. Much cheaper than the constructor (it
+        checks nothing and does not copy the evidence); anything built from outside input
+        should use the constructor.
 
         Examples
         --------
