@@ -313,6 +313,8 @@ def test_frame_from_columns_is_the_writer_of_to_frame():
         (lambda c: c.pop("evidence"), r"\['evidence'\] are missing"),
         (lambda c: c.update(extra=[1] * 6), r"unknown column\(s\) \['extra'\]"),
         (lambda c: c.update(score=[1.0]), r"differ in length: .*'score': 1"),
+        (lambda c: c.update(row=[0.0, 0.5, 1.0, 2.0, 2.0, 2.0]), r"'row' must hold ints"),
+        (lambda c: c.update(position=["0"] * 6), r"'position' must hold ints"),
     ],
 )
 def test_frame_from_columns_names_the_column_at_fault(change, fragment):

@@ -44,7 +44,8 @@ def frame_from_columns(columns: Mapping[str, Any]) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If a column is missing or unknown, or the columns differ in length.
+        If a column is missing or unknown, the columns differ in length, or ``row`` or
+        ``position`` holds anything but integers.
 
     Examples
     --------
@@ -66,10 +67,12 @@ def frame_from_columns(columns: Mapping[str, Any]) -> pd.DataFrame:
     lengths = {name: len(columns[name]) for name in FRAME_COLUMNS}
     if len(set(lengths.values())) > 1:
         raise DataError(f"page frame columns differ in length: {lengths}.")
-    return pd.DataFrame({name: _typed(columns[name], FRAME_DTYPES[name]) for name in FRAME_COLUMNS})
+    return pd.DataFrame(
+        {name: _typed(name, columns[name], FRAME_DTYPES[name]) for name in FRAME_COLUMNS}
+    )
 
 
-def _typed(values: Any, dtype: str) -> Any:
+def _typed(name: str, values: Any, dtype: str) -> Any:
     if dtype == "string":
         return pd.array(values, dtype="string")
     if dtype == "object":
@@ -80,6 +83,11 @@ def _typed(values: Any, dtype: str) -> Any:
         out = np.empty(len(values), dtype=object)
         out[:] = values
         return pd.Series(out, dtype=object)  # pandas >= 3 would infer "str" from an array
+    if dtype == "int64":
+        ints = np.asarray(values)
+        if len(ints) and ints.dtype.kind not in "iu":  # 1.5 would be cut to 1 without a word
+            raise DataError(f"page frame column {name!r} must hold ints; got dtype {ints.dtype}.")
+        return ints.astype(np.int64, copy=False)
     return np.asarray(values, dtype=dtype)
 
 
