@@ -445,6 +445,12 @@ reasons = st.builds(
     text=texts,
     data_used=st.lists(categories, max_size=3).map(tuple),
     anchor=st.none() | texts,
+    evidence=st.none()
+    | st.dictionaries(
+        texts,
+        st.integers(-(10**9), 10**9) | st.floats(allow_nan=False, allow_infinity=False) | texts,
+        max_size=3,
+    ),
 )
 
 
@@ -494,6 +500,21 @@ def test_property_round_trips_and_renderings(page):
     assert "<script" not in fragment.lower()
     assert fragment.count('class="frp-card') == len(page.items)
     assert str(page)  # never raises
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(pages(), max_size=3))
+def test_property_one_writer_for_every_route(many):
+    """pages_to_frame, to_frame and frame_from_columns of the frame's own columns agree, and
+    each line's cells are the writers' cells of that item's reason."""
+    frame = pages_to_frame(many)
+    expected = pd.concat([p.to_frame() for p in many] or [pages_to_frame([])], ignore_index=True)
+    pd.testing.assert_frame_equal(frame, expected)
+    again = frame_from_columns({name: frame[name].tolist() for name in FRAME_COLUMNS})
+    pd.testing.assert_frame_equal(again, frame)
+    reasons = [item.reason for p in many for row in p.rows for item in row.items]
+    assert frame["data_used"].tolist() == [data_used_cell(r.data_used) for r in reasons]
+    assert frame["evidence"].tolist() == [evidence_cell(r.evidence) for r in reasons]
 
 
 # ------------------------------------------------------------------ text and HTML
