@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fairrec.rows import RowBatch, RowContext, RowKind, _mark
+from fairrec.rows import RowBatch, RowContext, RowKind, mark_taken
 from fairrec.serving.cold import row_skip
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
@@ -78,7 +78,7 @@ def assemble(
                 row.items = items
                 placed = items >= 0
             row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
-            _mark(taken, row.items, row.applies)
+            mark_taken(taken, row.items, row.applies)
             rows.append(row)
             bonus.append(kind.value_bonus)
 
