@@ -255,3 +255,24 @@ def test_no_training_consent_is_named_as_such(rated):
     ledger = fr.ConsentLedger(default="deny")
     with pytest.raises(DataError, match="no viewer in the data has 'training' consent"):
         fr.Recommender(consent=ledger, retention_days=30).fit(rated, NOW)
+
+
+def test_flat_list_reasons_of_new_titles_claim_no_history_without_personalization(rated):
+    """A cold-start title on a non-personalized flat list keeps the "no personal data"
+    reason (its place comes from popularity); only personalized lines say it is estimated
+    from the viewer's history."""
+    ledger = fr.ConsentLedger(default="allow")
+    user = rated.user_ids[5]
+    rec = fr.Recommender(model=MODELS["als"](), consent=ledger).fit(rated, NOW)
+    rec.add_titles(
+        pd.DataFrame({"item_id": [900, 901], "title": ["N1", "N2"], "genres": [["Drama"]] * 2}),
+        now=NOW,
+    )
+    k = rec.data_.n_items
+    mine = rec.recommend(user, k=k, now=NOW)
+    new = mine[mine["item_id"].isin([900, 901])]
+    assert len(new) and new["reason"].str.startswith("New on the catalog").all()
+    ledger.revoke(user, ["personalization"], at=NOW)
+    plain = rec.recommend(user, k=k, now=NOW + pd.Timedelta(seconds=1))
+    assert {900, 901} <= set(plain["item_id"])
+    assert (plain["reason"] == "Among the most watched titles (no personal data)").all()

@@ -3,8 +3,10 @@
 The data flows one way: :class:`~fairrec.data.Dataset` → consent gate
 (:mod:`fairrec.serving.gate`) → candidate model (:mod:`fairrec.models`) → rows
 (:mod:`fairrec.rows`) → page assembly (:mod:`fairrec.serving.assembly`) →
-:class:`~fairrec.page.HomePage`. This module holds the parameters, their validation and the
-public methods; each method delegates to the serving module that does the job.
+:class:`~fairrec.page.HomePage`. This module holds the parameters and the public methods;
+each method delegates to the serving module that does the job, and the state they share
+(the fitted state in service, the ledger, the clock, the parameter checks) lives in
+:class:`~fairrec.serving.host.ServingHost`.
 """
 
 from __future__ import annotations

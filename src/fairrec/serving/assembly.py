@@ -22,7 +22,7 @@ import pandas as pd
 
 from fairrec._columns import ITEM, POSITION, ROW, SCORE, TITLE, USER
 from fairrec.page import FRAME_COLUMNS, data_used_cell, evidence_cell, frame_from_columns
-from fairrec.rows import RowBatch, RowContext, RowKind, _mark
+from fairrec.rows import RowBatch, RowContext, RowKind, mark_taken
 from fairrec.serving.cold import row_skip
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
@@ -79,7 +79,7 @@ def assemble(
                 row.items = items
                 placed = items >= 0
             row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
-            _mark(taken, row.items, row.applies)
+            mark_taken(taken, row.items, row.applies)
             rows.append(row)
             bonus.append(kind.value_bonus)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from fairrec.page import DATA_WATCH_HISTORY, data_label
+
 __all__ = [
     "HISTORY_ROW_KINDS",
     "row_skip",
@@ -75,19 +77,23 @@ def extend_model(model: Any, genres: np.ndarray, new_genres: np.ndarray, fitted:
     return model.with_new_items(genres, new_genres, fitted)
 
 
-#: reason of a cold-start title in a flat list
+#: reason of a cold-start title in a flat list (a personalized line)
 COLD_REASON = (
-    "New on the catalog: no plays yet, its place is estimated from its genres (your watch history)"
+    "New on the catalog: no plays yet, its place is estimated from its genres "
+    f"({data_label(DATA_WATCH_HISTORY)})"
 )
 
 
-def cold_reasons(reason: np.ndarray, items: np.ndarray, batch: Any) -> np.ndarray:
-    """Flat-list reasons with cold-start titles marked as such (personalized lines only;
-    for the others the non-personal reason stays true: no personal data is used)."""
+def cold_reasons(
+    reason: np.ndarray, items: np.ndarray, batch: Any, personal: np.ndarray
+) -> np.ndarray:
+    """Flat-list reasons with cold-start titles marked as such on personalized lines
+    (``personal``); on the others the non-personal reason stays true: no personal data is
+    used, and the title's place comes from catalog popularity like every other's."""
     cold = getattr(batch, "cold", None)
     if cold is None or items.size == 0:
         return reason
-    hit = cold[items] & (reason != "Popular across genres (no personal data)")
+    hit = cold[items] & personal
     if not hit.any():
         return reason
     return np.where(hit, COLD_REASON, reason)

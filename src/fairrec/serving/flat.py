@@ -12,6 +12,7 @@ import pandas as pd
 
 from fairrec import _columns as C
 from fairrec.errors import param_error
+from fairrec.page import DATA_CATALOG_POPULARITY, DATA_WATCH_HISTORY, data_label
 from fairrec.rows import history_genre_mix
 from fairrec.serving.availability import check_region
 from fairrec.serving.cold import cold_reasons
@@ -108,18 +109,14 @@ def recommend_chunk(
     rows = np.broadcast_to(np.arange(u)[:, None], items.shape)[ok]
     ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)[ok]
     it = items[ok]
+    personal = pers[rows]
+    by = "" if reranker is None else f", re-ranked by {type(reranker).__name__}"
     reason = np.where(
-        pers[rows],
-        "Among the titles most relevant to you (your watch history)"
-        if reranker is None
-        else f"Among the titles most relevant to you, re-ranked by {type(reranker).__name__} "
-        "(your watch history)",
-        "Among the most watched titles (no personal data)"
-        if reranker is None
-        else "Among the most watched titles, re-ranked by "
-        f"{type(reranker).__name__} (no personal data)",
+        personal,
+        f"Among the titles most relevant to you{by} ({data_label(DATA_WATCH_HISTORY)})",
+        f"Among the most watched titles{by} ({data_label(DATA_CATALOG_POPULARITY)})",
     )
-    reason = cold_reasons(reason, it, batch)
+    reason = cold_reasons(reason, it, batch, personal)
     # recommend() (one viewer) builds its frame without the user column rather than
     # dropping it afterwards (a pandas drop costs more than the model call)
     user_col = {C.USER: id_column(batch.user_ids, f.data_.user_ids)[rows]} if with_user else {}

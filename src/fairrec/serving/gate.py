@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
+from fairrec.consent.purposes import PERSONALIZATION, STATED_INTERESTS, TRAINING
 from fairrec.data import Dataset
 from fairrec.ids import canon_ids
 
@@ -45,9 +46,6 @@ __all__ = [
     "serving_batch",
 ]
 
-PERSONALIZATION = "personalization"
-TRAINING = "training"
-STATED_INTERESTS = "stated_interests"
 
 #: Largest ``n_genres * n_items`` for which per-genre title masks are kept dense (bytes).
 _DENSE_GENRE_LIMIT = 2**26

@@ -225,7 +225,7 @@ class LiveState:
         weight_col: str | None = C.WEIGHT,
     ) -> dict[str, int]:
         """Validate and store events; see :meth:`~fairrec.live_api.LiveServing.observe`."""
-        from fairrec.data import _timestamps, _weights
+        from fairrec.data import parse_timestamps, parse_weights
 
         if not isinstance(events, pd.DataFrame):
             raise DataError(
@@ -270,11 +270,11 @@ class LiveState:
         else:
             kind = np.zeros(n, dtype=np.int8)
         if time_col is not None and time_col in events.columns:
-            t = _timestamps(events[time_col], time_col).view(np.int64)
+            t = parse_timestamps(events[time_col], time_col).view(np.int64)
         else:
             t = np.full(n, _ns(now), dtype=np.int64)
         if weight_col is not None and weight_col in events.columns:
-            w = _weights(events[weight_col], weight_col)
+            w = parse_weights(events[weight_col], weight_col)
         else:
             w = np.ones(n, dtype=np.float32)
         with self._write_lock:
