@@ -108,6 +108,18 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _numbers(series: pd.Series, col: str, what: str) -> np.ndarray:
+    """A numeric column as float64, or DataError naming the cells that are not numbers."""
+    try:
+        return pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = series[coerced.isna() & series.notna()]
+        raise DataError(
+            f"Column {col!r} holds non-numeric {what}: {listing(bad.tolist())}."
+        ) from exc
+
+
 def parse_weights(series: pd.Series, col: str) -> np.ndarray:
     """Validate an implicit-feedback weight column: finite numbers >= 0, stored as float32.
 
@@ -133,14 +145,7 @@ def parse_weights(series: pd.Series, col: str) -> np.ndarray:
     >>> parse_weights(pd.Series([1, 2.5]), "weight").tolist()
     [1.0, 2.5]
     """
-    try:
-        w = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
-    except (ValueError, TypeError, OverflowError) as exc:
-        coerced = pd.to_numeric(series, errors="coerce")
-        bad = series[coerced.isna() & series.notna()]
-        raise DataError(
-            f"Column {col!r} holds non-numeric weights: {listing(bad.tolist())}."
-        ) from exc
+    w = _numbers(series, col, "weights")
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -166,14 +171,7 @@ def parse_ratings(series: pd.Series, col: str) -> np.ndarray:
     fairrec.errors.DataError
         A rating is not a number, NaN, infinite or beyond float32.
     """
-    try:
-        r = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
-    except (ValueError, TypeError, OverflowError) as exc:
-        coerced = pd.to_numeric(series, errors="coerce")
-        bad = series[coerced.isna() & series.notna()]
-        raise DataError(
-            f"Column {col!r} holds non-numeric ratings: {listing(bad.tolist())}."
-        ) from exc
+    r = _numbers(series, col, "ratings")
     bad = ~np.isfinite(r) | (np.abs(r) > np.finfo(np.float32).max)
     if bad.any():
         rows = np.flatnonzero(bad)
