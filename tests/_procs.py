@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -45,3 +46,28 @@ def wait_line(proc: subprocess.Popen, prefix: str, timeout: float = 60.0) -> lis
         if line.startswith(prefix):
             return lines
     raise AssertionError(f"no {prefix!r} line from the child within {timeout} s")
+
+
+def finish(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[str, str]:
+    """Wait for the child; the rest of its stdout and stderr.
+
+    Use this, not ``proc.communicate()``, after :func:`wait_line`: ``communicate`` reads the
+    pipes' file descriptors directly and drops the lines ``readline`` already pulled into the
+    text buffer (under load the child writes several lines between two reads), so a test
+    would miss events the child reported.
+    """
+    got: dict[str, str] = {}
+
+    def drain(name: str, stream: object) -> None:
+        got[name] = stream.read()  # type: ignore[attr-defined]
+
+    readers = [
+        threading.Thread(target=drain, args=(name, stream), daemon=True)
+        for name, stream in (("out", proc.stdout), ("err", proc.stderr))
+    ]
+    for r in readers:
+        r.start()
+    proc.wait(timeout=timeout)
+    for r in readers:
+        r.join(timeout)
+    return got.get("out", ""), got.get("err", "")

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 import fairrec as fr
-from _procs import spawn, wait_line
+from _procs import finish, spawn, wait_line
 from fairrec.consent import ConsentFileWarning, ConsentLedger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +183,7 @@ def test_sigkill_at_random_moments_of_repeated_saves(saved_model, tmp_path):
         seen = _wait_line(proc, "ready")
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = finish(proc, timeout=30)
         out = "\n".join(seen) + "\n" + out
         saves = sum(line.startswith("saved") for line in out.splitlines())
         rec, _ = _load_after_crash(path)
@@ -244,7 +244,7 @@ def test_sigkill_during_ledger_appends_loses_no_reported_event(tmp_path):
     seen = _wait_line(proc, "ok 30")  # at least 30 events written and fsynced
     time.sleep(random.Random(1).uniform(0.0, 0.1))
     proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=30)
+    out, _ = finish(proc, timeout=30)  # not communicate(): it drops lines readline buffered
     reported = _reported_seqs("\n".join(seen) + "\n" + out)
     assert len(reported) > 30
     with warnings.catch_warnings(record=True):

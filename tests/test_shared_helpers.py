@@ -190,3 +190,21 @@ def test_append_synced_returns_the_size_and_can_refuse_to_create(tmp_path: Path)
     with pytest.raises(FileNotFoundError):
         append_synced(tmp_path / "missing", b"x", create=False)
     assert not (tmp_path / "missing").exists()
+
+
+def test_finish_keeps_the_lines_wait_line_buffered() -> None:
+    """The crash tests count the events a child reported: every line must reach them."""
+    from _procs import finish, spawn, wait_line
+
+    code = (
+        "import sys, time\n"
+        "for i in range(50): print('ok', i, flush=True)\n"
+        "print('written', file=sys.stderr, flush=True)\n"
+        "time.sleep(0.3)"
+    )
+    proc = spawn(code)
+    assert proc.stderr.readline().strip() == "written"  # every line is in the pipe now
+    seen = wait_line(proc, "ok 0")
+    out, _ = finish(proc, timeout=30)
+    lines = [*seen, *out.split()]
+    assert seen == ["ok 0"] and out.count("ok") == 49, lines[:5]
