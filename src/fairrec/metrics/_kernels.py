@@ -14,6 +14,10 @@ from fairrec.errors import ParameterError, param_error
 from fairrec.metrics._context import _Ctx, _mean, _per_user, _Res
 from fairrec.metrics._inputs import _group_bounds, _row_normalize, _safe_div
 from fairrec.metrics._similarity import _genre_weights
+from fairrec.rerank import long_tail_mask
+
+#: the default share of train plays drawn by the short head (the ``LongTail`` re-ranker's)
+HEAD_SHARE = 0.8
 
 
 # ---------------------------------------------------------------------------- accuracy
@@ -160,27 +164,32 @@ def _b_popularity_lift(ctx: _Ctx) -> _Res:
 
 
 def _head_mask(ctx: _Ctx, head_share: float, head_by: str) -> np.ndarray:
+    """The short head of train popularity; ``head_share`` is the share of plays it draws.
+
+    The rule is :func:`fairrec.rerank.long_tail_mask`'s, the one the ``LongTail`` re-ranker
+    uses: the most played titles whose plays add up to ``head_share`` of all train plays,
+    widened to every title as popular as the least popular of them (ties never split).
+    """
     counts = ctx.item_counts
+    if head_by == "interactions":
+        return ~long_tail_mask(counts, head_share)  # titles without a play are in the tail
+    # deprecated head_by="items": a quantile of titles, ties by item id
     id_rank = np.empty(ctx.n_items, dtype=np.int64)
     id_rank[np.asarray(ctx.item_index.argsort())] = np.arange(ctx.n_items)
     order = np.lexsort((id_rank, -counts))  # most popular first, ties by item id
     head = np.zeros(ctx.n_items, bool)
-    total = counts.sum()
-    if total == 0:
-        return head
-    if head_by == "interactions":
-        cum_before = np.cumsum(counts[order]) - counts[order]
-        head[order[(cum_before < head_share * total) & (counts[order] > 0)]] = True
-    else:
-        n_pop = int((counts > 0).sum())
-        n_head = int(np.ceil(head_share * n_pop))
-        head[order[:n_head]] = True
+    n_head = int(np.ceil(head_share * int((counts > 0).sum())))
+    head[order[:n_head]] = True
     return head
 
 
-def _b_long_tail_share(ctx: _Ctx, head_share: float = 0.2, head_by: str = "interactions") -> _Res:
+def _b_long_tail_share(
+    ctx: _Ctx, head_share: float = HEAD_SHARE, head_by: str = "interactions"
+) -> _Res:
     ctx.require_train()
-    if not (isinstance(head_share, (int, float)) and 0 < head_share < 1):
+    if isinstance(head_share, bool) or not (
+        isinstance(head_share, (int, float, np.floating)) and 0 < head_share < 1
+    ):
         raise param_error("head_share", "long_tail_share", "a float in (0, 1)", head_share)
     if head_by not in ("interactions", "items"):
         raise param_error("head_by", "long_tail_share", "'interactions' or 'items'", head_by)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from fairrec import _columns as C
@@ -168,7 +170,7 @@ def long_tail_share(
     train: pd.DataFrame,
     *,
     k: int | None = None,
-    head_share: float = 0.2,
+    head_share: float = K.HEAD_SHARE,
     head_by: str = "interactions",
     per_user: bool = False,
     user_col: str = C.USER,
@@ -181,25 +183,27 @@ def long_tail_share(
 
         LT(u) = |top_k(u) & tail| / |top_k(u)|,   LT = mean over viewers of recs of LT(u)
 
-    The head is defined from train popularity (ties broken by ascending item id):
-
-    * ``head_by="interactions"`` (default): the most popular titles that together make up
-      ``head_share`` of the train interactions (titles are added, most popular first, while
-      the share of interactions already covered is below ``head_share``);
-    * ``head_by="items"``: the ``ceil(head_share * n)`` most popular of the ``n`` titles with
-      at least one train interaction (a quantile of titles).
-
-    Everything else, including titles never seen in train, is the tail.
+    ``head_share`` is the share of plays the short head draws -- the same meaning, rule and
+    default (0.8, the Pareto split) as the :class:`~fairrec.rerank.LongTail` re-ranker's:
+    the head is the smallest set of most played titles whose train plays (lines of
+    ``train``) add up to at least ``head_share`` of all train plays, widened to every title
+    as popular as its least popular member (ties never split); this is
+    :func:`fairrec.rerank.long_tail_mask` applied to the train play counts. Everything
+    else, including titles never seen in train, is the tail. (Earlier versions defaulted to
+    0.2, a head of the titles drawing a fifth of the plays; pass ``head_share=0.2`` for that
+    head.)
 
     Parameters
     ----------
     {recs}
     {train_popularity}
     {k}
-    head_share : float
-        In (0, 1).
-    head_by : {"interactions", "items"}
-        How ``head_share`` is read.
+    head_share : float, default 0.8
+        Share of all train plays drawn by the head, in (0, 1).
+    head_by : {"interactions"}
+        Deprecated. ``"items"`` read ``head_share`` as a share of titles (the
+        ``ceil(head_share * n)`` most played of the ``n`` played titles); it still works but
+        warns (``FutureWarning``), and will be removed: ``head_share`` has one meaning.
     {per_user}
     {columns}
 
@@ -210,16 +214,28 @@ def long_tail_share(
 
     Examples
     --------
-    Train: a 6 events, b 2, c 1, d 1 (10 in all). With ``head_share=0.5``, a alone covers
-    60 % -> head = {a}. Viewer 1 gets a, c (1/2 tail), viewer 2 gets b, d (all tail).
+    Train: a 6 plays, b 2, c 1, d 1 (10 in all). The head draws 80 % of the plays: a and b
+    (8 of 10). Viewer 1 gets a, c (1/2 tail), viewer 2 gets b, d (1/2 tail).
 
     >>> import pandas as pd
     >>> train = pd.DataFrame({"user_id": range(10), "item_id": list("aaaaaabbcd")})
     >>> recs = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": list("acbd"),
     ...                      "rank": [1, 2, 1, 2]})
+    >>> long_tail_share(recs, train)
+    0.5
+
+    With ``head_share=0.5``, a alone draws 60 % -> head = {a}: 1/2 and 2/2 tail.
+
     >>> long_tail_share(recs, train, head_share=0.5)
     0.75
     """
+    if head_by == "items":
+        warnings.warn(
+            "long_tail_share(head_by='items') is deprecated: head_share is the share of plays "
+            "the head draws, as in fairrec.rerank.LongTail (head_by='interactions').",
+            FutureWarning,
+            stacklevel=2,
+        )
     ctx = _Ctx(
         recs, None, train, owner="long_tail_share", k=k, **_columns(user_col, item_col, rank_col)
     )

@@ -54,7 +54,9 @@ def long_tail_mask(popularity: Any, head_share: float = 0.8) -> np.ndarray:
     popularity : array of shape (n,) or (u, n)
         Non-negative popularity (e.g. interaction counts); a 2-d array is split row by row.
     head_share : float in [0, 1], default 0.8
-        Share of all interactions that the head accounts for.
+        Share of all interactions (plays) that the head draws; the one meaning of
+        ``head_share`` in fairrec (the :class:`LongTail` re-ranker and the
+        :func:`~fairrec.metrics.long_tail_share` metric use this rule).
 
     Returns
     -------
@@ -309,7 +311,11 @@ class LongTail:
     variant : {"smooth", "binary"}, default "smooth"
         Coverage term of xQuAD.
     head_share : float in [0, 1], default 0.8
-        Share of interactions held by the head, when it is derived from popularity.
+        Share of the plays the short head draws, when it is derived from popularity: the
+        same meaning, rule and default as ``head_share`` of the
+        :func:`~fairrec.metrics.long_tail_share` metric. The metric splits the catalog by
+        train plays; to re-rank with that very split pass
+        ``context.tail = long_tail_mask(catalog_plays, head_share)``.
 
     Raises
     ------
