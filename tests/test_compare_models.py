@@ -11,8 +11,8 @@ from scipy import stats
 
 import fairrec as fr
 import fairrec.metrics as M
-from fairrec._paired import DECIMALS, holm, paired
 from fairrec.errors import DataError, ParameterError
+from fairrec.evaluation._paired import DECIMALS, holm, paired
 
 K = 10
 

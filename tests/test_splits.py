@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fairrec.splits as S
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError
 from fairrec.splits import Split, random_holdout, temporal_holdout, time_cut
@@ -192,7 +191,9 @@ def test_split_unpacks_and_test_frame_is_ground_truth():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(S)
+    import fairrec.evaluation._splits as defining  # the examples live where the code is
+
+    result = doctest.testmod(defining)
     assert result.failed == 0 and result.attempted >= 6
 
 

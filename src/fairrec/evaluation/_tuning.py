@@ -26,7 +26,9 @@ import pandas as pd
 
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
-from fairrec.splits import Split, rolling_folds
+from fairrec.evaluation._evaluate import evaluate
+from fairrec.evaluation._names import column, higher_is_better, registry_name
+from fairrec.evaluation._splits import Split, rolling_folds
 
 __all__ = ["tune", "TuneResult", "candidates"]
 
@@ -245,7 +247,6 @@ def tune(
     """
     from tqdm.auto import tqdm
 
-    from fairrec.evaluation import _column, _registry_name, evaluate, higher_is_better
     from fairrec.models import CandidateModel
     from fairrec.recommender import Recommender
 
@@ -253,7 +254,7 @@ def tune(
         raise param_error("model", _OWNER, "a fairrec.models model", model)
     if not isinstance(data, Dataset):
         raise DataError(f"tune needs a fairrec Dataset. Got {type(data).__name__} instead.")
-    if _registry_name(metric) is None or higher_is_better(metric) is None:
+    if registry_name(metric) is None or higher_is_better(metric) is None:
         raise param_error("metric", _OWNER, "a metric column such as 'ndcg@10'", metric)
     if k is None:
         at = str(metric).split("@")
@@ -267,7 +268,7 @@ def tune(
         )
     folds = _folds(data, split)
     higher = bool(higher_is_better(metric))
-    col = _column(_registry_name(metric), k)
+    col = column(registry_name(metric), k)
 
     scores = np.full((len(grid), len(folds)), np.nan)
     seconds = np.zeros(len(grid))

@@ -1,6 +1,7 @@
 """Candidate models: ALS and BPR (from ``implicit``), EASE, Popularity and ItemKNN baselines."""
 
 from fairrec.models._base import CandidateModel, cold_start_vectors
+from fairrec.models._pairs import TrainingPairs
 from fairrec.models._threads import single_threaded_blas
 from fairrec.models._topk import top_n
 from fairrec.models.als import ALS
@@ -19,6 +20,7 @@ __all__ = [
     "top_n",
     "cold_start_vectors",
     "single_threaded_blas",
+    "TrainingPairs",
     "MODEL_KINDS",
 ]
 
