@@ -240,6 +240,32 @@ def test_evaluation_reexports_splits():
     assert fr.evaluation.random_holdout is splits.random_holdout
     assert fr.evaluation.time_cut is splits.time_cut
     assert fr.evaluation.Split is splits.Split
+    assert fr.evaluation.rolling_folds is splits.rolling_folds
+    assert sorted(splits.__all__) == sorted(
+        ["Split", "random_holdout", "temporal_holdout", "time_cut", "rolling_folds"]
+    )
+
+
+def test_old_import_paths_keep_working_after_the_split_into_packages():
+    """fairrec.metrics, fairrec.evaluation, fairrec.splits and fairrec.tuning became packages
+    or aliases (issue 17): every public name keeps its import path and identity."""
+    import importlib
+    import pathlib
+
+    from fairrec import metrics, tuning
+
+    for name in metrics.__all__:
+        assert getattr(metrics, name) is not None
+    assert metrics.REGISTRY["ndcg_at_k"].function is metrics.ndcg_at_k
+    assert fr.tune is tuning.tune is fr.evaluation.tune
+    assert tuning.TuneResult is fr.evaluation.TuneResult
+    assert tuning.candidates is fr.evaluation.candidates
+    assert fr.evaluate is fr.evaluation.evaluate and fr.compare is fr.evaluation.compare
+    assert fr.compare_models is fr.evaluation.compare_models
+    for pkg in ("fairrec.metrics", "fairrec.evaluation"):  # one job per file, none oversized
+        folder = pathlib.Path(importlib.import_module(pkg).__file__).parent
+        sizes = {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.py")}
+        assert max(sizes.values()) <= 450, sizes
 
 
 # ---------------------------------------------------------------------------- plot
