@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
+from fairrec._checks import check_int
 from fairrec.data import Dataset
 from fairrec.errors import DataError, NotFittedError, ParameterError, param_error
 from fairrec.evaluation._splits import Split
@@ -19,17 +20,11 @@ _FEATURES = ("genres", "vectors")
 
 # ---------------------------------------------------------------------------- checks
 def _check_k(k: Any, owner: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise param_error("k", owner, "an int >= 1", k)
-    return int(k)
+    return check_int(k, "k", owner)
 
 
 def _check_n_candidates(n: Any, k: int, owner: str) -> int | None:
-    if n is None:
-        return None
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < k:
-        raise param_error("n_candidates", owner, f"None or an int >= k ({k})", n)
-    return int(n)
+    return check_int(n, "n_candidates", owner, k, none=True, expected=f"None or an int >= k ({k})")
 
 
 def _check_fitted(rec: Any, owner: str) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
+from fairrec._checks import check_fraction, check_int
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
 
@@ -78,19 +79,6 @@ def _check_data(data: Any, owner: str) -> Dataset:
             f"Got {type(data).__name__} instead."
         )
     return data
-
-
-def _check_fraction(value: Any, name: str, owner: str) -> float:
-    ok = isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool)
-    if not ok or not 0.0 < float(value) < 1.0:
-        raise param_error(name, owner, "a float in (0, 1)", value)
-    return float(value)
-
-
-def _check_int(value: Any, name: str, owner: str, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise param_error(name, owner, f"an int >= {lowest}", value)
-    return int(value)
 
 
 class _Pairs(NamedTuple):
@@ -182,12 +170,14 @@ def random_holdout(
     3
     """
     data = _check_data(data, "random_holdout")
-    f = _check_fraction(test_fraction, "test_fraction", "random_holdout")
-    min_train = _check_int(min_train, "min_train", "random_holdout", 0)
+    f = check_fraction(
+        test_fraction, "test_fraction", "random_holdout", low_open=True, high_open=True
+    )
+    min_train = check_int(min_train, "min_train", "random_holdout", 0)
     if isinstance(seed, np.random.Generator):
         rng = seed
     else:
-        rng = np.random.default_rng(_check_int(seed, "seed", "random_holdout", 0))
+        rng = np.random.default_rng(check_int(seed, "seed", "random_holdout", 0))
     pairs = _pairs(data)
     n_pairs = np.bincount(pairs.user, minlength=data.n_users)
     n_test = _n_test(n_pairs, _round_half_up(f * n_pairs), min_train)
@@ -241,7 +231,7 @@ def temporal_holdout(
             "temporal_holdout needs exactly one of last_n and fraction. "
             f"Got last_n={last_n!r}, fraction={fraction!r}."
         )
-    min_train = _check_int(min_train, "min_train", "temporal_holdout", 0)
+    min_train = check_int(min_train, "min_train", "temporal_holdout", 0)
     if data.timestamps is None:
         raise DataError(
             "temporal_holdout needs timestamps; build the Dataset with time_col=... "
@@ -250,9 +240,9 @@ def temporal_holdout(
     pairs = _pairs(data)
     n_pairs = np.bincount(pairs.user, minlength=data.n_users)
     if last_n is not None:
-        wanted = np.full(data.n_users, _check_int(last_n, "last_n", "temporal_holdout", 1))
+        wanted = np.full(data.n_users, check_int(last_n, "last_n", "temporal_holdout", 1))
     else:
-        f = _check_fraction(fraction, "fraction", "temporal_holdout")
+        f = check_fraction(fraction, "fraction", "temporal_holdout", low_open=True, high_open=True)
         wanted = _round_half_up(f * n_pairs)
     n_test = _n_test(n_pairs, wanted, min_train)
     when = data.timestamps[pairs.first].astype(np.int64)
@@ -377,14 +367,14 @@ def rolling_folds(
     """
     owner = "rolling_folds"
     data = _check_data(data, owner)
-    n_folds = _check_int(n_folds, "n_folds", owner, 1)
-    f = _check_fraction(test_fraction, "test_fraction", owner)
+    n_folds = check_int(n_folds, "n_folds", owner, 1)
+    f = check_fraction(test_fraction, "test_fraction", owner, low_open=True, high_open=True)
     if n_folds * f >= 1.0:
         raise ParameterError(
             f"rolling_folds: n_folds * test_fraction must be below 1 (the first fold needs "
             f"training data). Got {n_folds} * {f} = {n_folds * f:g}."
         )
-    min_train = _check_int(min_train, "min_train", owner, 0)
+    min_train = check_int(min_train, "min_train", owner, 0)
     if data.timestamps is None:
         raise DataError(f"{owner} needs timestamps; build the Dataset with time_col=....")
     if not per_viewer:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from fairrec._checks import check_int
 from fairrec.data import Dataset
 from fairrec.errors import DataError, ParameterError, param_error
 from fairrec.evaluation._evaluate import evaluate
@@ -125,10 +126,7 @@ def candidates(
     """
     spaces = _check_space(grid_or_distributions)
     lists_only = all(not _is_distribution(v) for s in spaces for v in s.values())
-    if n_iter is not None and (
-        isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1
-    ):
-        raise param_error("n_iter", _OWNER, "None or an int >= 1", n_iter)
+    n_iter = check_int(n_iter, "n_iter", _OWNER, none=True)
     if lists_only:
         grid = [dict(zip(s, combo)) for s in spaces for combo in itertools.product(*s.values())]
         if n_iter is None or n_iter >= len(grid):

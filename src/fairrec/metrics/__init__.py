@@ -34,7 +34,6 @@ shared preprocessing.
 
 from __future__ import annotations
 
-from fairrec.metrics import _registry
 from fairrec.metrics._accuracy import (
     hit_rate_at_k,
     map_at_k,
@@ -56,11 +55,7 @@ from fairrec.metrics._popularity import (
     novelty,
     popularity_lift,
 )
-from fairrec.metrics._registry import MetricSpec, all_metrics
-
-REGISTRY: dict[str, MetricSpec] = _registry.REGISTRY
-"""Flat-list metrics by name, as :class:`MetricSpec` (page metrics take page frames and are
-not listed); :func:`all_metrics` computes them."""
+from fairrec.metrics._registry import REGISTRY, MetricSpec, all_metrics
 
 __all__ = [
     "precision_at_k",

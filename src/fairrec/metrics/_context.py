@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
+from fairrec._checks import check_int
 from fairrec.errors import DataError, ParameterError, param_error
 from fairrec.metrics._inputs import (
     ItemFeatures,
     _check_frame,
-    _check_k,
     _duplicates,
     _factorize,
-    _listing,
     _ranks,
+    listing,
 )
 from fairrec.metrics._similarity import _Similarity
 
@@ -49,7 +49,7 @@ class _Ctx:
         position_col: str = C.POSITION,
     ) -> None:
         self.owner = owner
-        self.k = _check_k(k, owner)
+        self.k = check_int(k, "k", owner, none=True)
         self.page = page
         self.item_features = item_features
         lst_name = "pages" if page else "recs"
@@ -191,7 +191,7 @@ class _Ctx:
             if outside.any():
                 bad = pd.unique(self.item_index[self.l_item[outside]])
                 raise DataError(
-                    f"{len(bad)} recommended title(s) are not in the catalog: {_listing(bad)}."
+                    f"{len(bad)} recommended title(s) are not in the catalog: {listing(bad)}."
                 )
         else:
             if not self.has_train:

@@ -13,19 +13,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from fairrec.errors import DataError, param_error
+from fairrec.errors import DataError
 
-_MAX_LISTED = 5
-ItemFeatures = pd.DataFrame | pd.Series
+MAX_LISTED = 5
 
 
-def _listing(values: Iterable[Any]) -> str:
+def listing(values: Iterable[Any]) -> str:
+    """The first values of ``values`` for an error message, then how many more there are."""
     vals = list(values)
-    shown = ", ".join(
-        repr(v.item() if isinstance(v, np.generic) else v) for v in vals[:_MAX_LISTED]
-    )
-    more = f" (and {len(vals) - _MAX_LISTED} more)" if len(vals) > _MAX_LISTED else ""
+    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in vals[:MAX_LISTED])
+    more = f" (and {len(vals) - MAX_LISTED} more)" if len(vals) > MAX_LISTED else ""
     return shown + more
+
+
+ItemFeatures = pd.DataFrame | pd.Series
 
 
 def _check_frame(df: Any, what: str, cols: Sequence[str]) -> pd.DataFrame:
@@ -34,7 +35,7 @@ def _check_frame(df: Any, what: str, cols: Sequence[str]) -> pd.DataFrame:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise DataError(
-            f"{what} has no column {_listing(missing)}; its columns are "
+            f"{what} has no column {listing(missing)}; its columns are "
             f"{[str(c) for c in df.columns]}. Pass the column names by keyword "
             "(user_col=, item_col=, rank_col=, row_col=, position_col=)."
         )
@@ -49,7 +50,7 @@ def _id_kind(s: pd.Series, col: str, what: str) -> str | None:
     if null.any():
         rows = np.flatnonzero(null)
         raise DataError(
-            f"Column {col!r} of {what} has {len(rows)} missing id(s) at row(s) {_listing(rows)}."
+            f"Column {col!r} of {what} has {len(rows)} missing id(s) at row(s) {listing(rows)}."
         )
     if pd.api.types.is_bool_dtype(s):
         raise DataError(f"Column {col!r} of {what} holds booleans, not ids.")
@@ -62,7 +63,7 @@ def _id_kind(s: pd.Series, col: str, what: str) -> str | None:
         return "number"
     raise DataError(
         f"Column {col!r} of {what} must hold str or int ids; found {inferred!r} values "
-        f"such as {_listing(s.head(_MAX_LISTED).tolist())}."
+        f"such as {listing(s.head(MAX_LISTED).tolist())}."
     )
 
 
@@ -91,14 +92,6 @@ def _factorize(parts: list[tuple[pd.Series, str]], col: str) -> tuple[list[np.nd
     return out, pd.Index(uniques)
 
 
-def _check_k(k: Any, owner: str) -> int | None:
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise param_error("k", owner, "None or an int >= 1", k)
-    return int(k)
-
-
 def _ranks(s: pd.Series, col: str, what: str, *, lowest: int) -> np.ndarray:
     try:
         v = pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float64)
@@ -109,7 +102,7 @@ def _ranks(s: pd.Series, col: str, what: str, *, lowest: int) -> np.ndarray:
         rows = np.flatnonzero(bad)
         raise DataError(
             f"Column {col!r} of {what} must hold integers >= {lowest}; got "
-            f"{_listing(s.to_numpy()[rows])} at row(s) {_listing(rows)}."
+            f"{listing(s.to_numpy()[rows])} at row(s) {listing(rows)}."
         )
     return v.astype(np.int64)
 

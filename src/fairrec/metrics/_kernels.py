@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from fairrec._checks import check_fraction, check_real
 from fairrec.errors import ParameterError, param_error
 from fairrec.metrics._context import _Ctx, _mean, _per_user, _Res
 from fairrec.metrics._inputs import _group_bounds, _row_normalize, _safe_div
@@ -187,10 +188,9 @@ def _b_long_tail_share(
     ctx: _Ctx, head_share: float = HEAD_SHARE, head_by: str = "interactions"
 ) -> _Res:
     ctx.require_train()
-    if isinstance(head_share, bool) or not (
-        isinstance(head_share, (int, float, np.floating)) and 0 < head_share < 1
-    ):
-        raise param_error("head_share", "long_tail_share", "a float in (0, 1)", head_share)
+    head_share = check_fraction(
+        head_share, "head_share", "long_tail_share", low_open=True, high_open=True
+    )
     if head_by not in ("interactions", "items"):
         raise param_error("head_by", "long_tail_share", "'interactions' or 'items'", head_by)
     tail = ~_head_mask(ctx, float(head_share), head_by)
@@ -222,8 +222,7 @@ def _b_serendipity(ctx: _Ctx) -> _Res:
 
 def _b_miscalibration(ctx: _Ctx, alpha: float = 0.01) -> _Res:
     ctx.require_train()
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise param_error("alpha", "miscalibration", "a float in (0, 1)", alpha)
+    alpha = check_fraction(alpha, "alpha", "miscalibration", low_open=True, high_open=True)
     if ctx.item_features is None:
         raise ParameterError(
             "miscalibration needs item_features: genres per title (a Series of genre lists) "
@@ -253,8 +252,7 @@ def _b_miscalibration(ctx: _Ctx, alpha: float = 0.01) -> _Res:
 def _p_ndcg_2d(ctx: _Ctx, alpha: float = 1.0, beta: float = 1.0) -> _Res:
     ctx.require_truth()
     for name, v in (("alpha", alpha), ("beta", beta)):
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
-            raise param_error(name, "ndcg_2d", "a float > 0", v)
+        check_real(v, name, "ndcg_2d", 0.0, None, low_open=True, expected="a float > 0")
     if alpha + beta <= 1:
         raise param_error(
             "alpha + beta", "ndcg_2d", "> 1 (the top-left slot needs log2 > 0)", alpha + beta

@@ -105,7 +105,8 @@ REGISTRY: dict[str, MetricSpec] = {
         _spec(long_tail_share, K._b_long_tail_share, ("train",), True, True, "beyond"),
     )
 }
-"""Flat-list metrics by name (page metrics take page frames and are not listed)."""
+"""Flat-list metrics by name, as :class:`MetricSpec` (page metrics take page frames and are
+not listed); :func:`all_metrics` computes them."""
 
 
 @shared_doc

@@ -17,9 +17,9 @@ from fairrec.errors import DataError, ParameterError
 from fairrec.metrics._inputs import (
     ItemFeatures,
     _group_bounds,
-    _listing,
     _row_normalize,
     _safe_div,
+    listing,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _features_matrix(ctx: _Ctx, needed: np.ndarray) -> np.ndarray | sp.csr_array
         )
     if f.index.has_duplicates:
         dup = pd.unique(f.index[f.index.duplicated()])
-        raise DataError(f"item_features has duplicated item id(s) in its index: {_listing(dup)}.")
+        raise DataError(f"item_features has duplicated item id(s) in its index: {listing(dup)}.")
     pos = ctx.item_index.get_indexer(f.index)
     has = np.zeros(ctx.n_items, bool)
     has[pos[pos >= 0]] = True
@@ -62,7 +62,7 @@ def _features_matrix(ctx: _Ctx, needed: np.ndarray) -> np.ndarray | sp.csr_array
     if len(missing):
         raise DataError(
             f"item_features has no row for {len(missing)} title(s): "
-            f"{_listing(ctx.item_index[missing])}."
+            f"{listing(ctx.item_index[missing])}."
         )
     rows = np.flatnonzero(pos >= 0)
     if isinstance(f, pd.Series):
@@ -76,13 +76,13 @@ def _features_matrix(ctx: _Ctx, needed: np.ndarray) -> np.ndarray | sp.csr_array
     nonnum = [c for c in num.columns if not pd.api.types.is_numeric_dtype(num[c])]
     if nonnum:
         raise DataError(
-            f"item_features column(s) {_listing(nonnum)} are not numeric; pass vectors as "
+            f"item_features column(s) {listing(nonnum)} are not numeric; pass vectors as "
             "numeric columns or genres as a Series of lists."
         )
     vals = num.to_numpy(dtype=np.float64)
     if not np.isfinite(vals).all():
         bad = num.index[~np.isfinite(vals).all(axis=1)]
-        raise DataError(f"item_features holds NaN or inf for title(s) {_listing(bad)}.")
+        raise DataError(f"item_features holds NaN or inf for title(s) {listing(bad)}.")
     out = np.zeros((ctx.n_items, vals.shape[1]))
     out[pos[rows]] = vals
     return out
