@@ -76,6 +76,16 @@ def test_evaluate_now_parameter_and_fallback_warning(split, end):
         fr.evaluate(rec, split, now="not a time")
 
 
+def test_evaluate_reads_now_as_the_recommender_does(split, end):
+    """A tz-aware ``now`` is served at its UTC instant (as ``Recommender.home(now=...)``
+    reads it): evaluation keeps no time rule of its own that could drift from serving's."""
+    rec = fr.Recommender(model=_als(), consent=None).fit(split.train, now=end)
+    local = (end + pd.Timedelta(hours=1)).tz_localize("UTC").tz_convert("Asia/Tokyo")
+    row = fr.evaluate(rec, split, k=K, metrics=["ndcg"], now=local)
+    assert row.attrs["now"] == end + pd.Timedelta(hours=1)
+    assert row.attrs["now"].tzinfo is None
+
+
 def test_compare_serves_at_the_split_time_too(split, end):
     late = pd.Timestamp("2031-06-01")
     rec = fr.Recommender(model=_als(), consent=None, retention_days=365, clock=lambda: late).fit(

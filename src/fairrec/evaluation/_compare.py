@@ -22,7 +22,7 @@ from fairrec.evaluation._splits import Split
 
 _TESTS = ("ttest", "wilcoxon")
 _CORRECTIONS = ("holm",)
-#: statistics columns added per metric against the baseline (see fairrec._paired)
+#: statistics columns added per metric against the baseline (see _paired.py)
 _STATS = ("diff", "ci_low", "ci_high", "effect")
 
 

@@ -19,6 +19,18 @@ _FEATURES = ("genres", "vectors")
 
 
 # ---------------------------------------------------------------------------- checks
+def as_naive_utc(value: Any, owner: str) -> pd.Timestamp:
+    """A datetime-like ``now`` as the naive UTC timestamp fairrec serves at (as the
+    recommender reads its ``now=`` arguments)."""
+    try:
+        t = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise param_error("now", owner, "a datetime-like value or None", value) from exc
+    if t is pd.NaT:
+        raise param_error("now", owner, "a datetime-like value or None", value)
+    return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+
+
 def _check_k(k: Any, owner: str) -> int:
     return check_int(k, "k", owner)
 
@@ -137,13 +149,13 @@ def _refuse_model_leak(rec: Any, truth: pd.DataFrame, items: np.ndarray) -> None
     A recommender built with ``from_fitted`` may serve a model fitted on more data than its
     own training matrix (e.g. the full data set, test side included): the pairs are compared
     with the model's own record of its training pairs (``training_pairs_``, kept by every
-    fairrec model's ``fit``; see :mod:`fairrec.models._pairs`), or with the recommender's
+    fairrec model's ``fit``; see :class:`fairrec.models.TrainingPairs`), or with the recommender's
     training matrix where the model has no record (a loaded model file holds that matrix).
     """
-    from fairrec.ids import canon_ids
+    from fairrec.data.ids import canon_ids
     from fairrec.models import TrainingPairs
 
-    f = rec._fitted
+    f = rec.fitted_state_  # one snapshot for every read below
     train_ids = np.asarray(f.train_user_ids_, dtype=object)
     record = getattr(f.model_, "training_pairs_", None)
     if not isinstance(record, TrainingPairs):

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from fairrec.data import Dataset
-from fairrec.errors import ParameterError, param_error
-from fairrec.evaluation._inputs import _check_reranker
+from fairrec.errors import ParameterError
+from fairrec.evaluation._inputs import _check_reranker, as_naive_utc
 from fairrec.evaluation._splits import Split, random_holdout, temporal_holdout
 
 _OWNER_C = "compare"
@@ -110,10 +110,6 @@ def _method(label: str, spec: Any) -> tuple[Any, Any]:
 
 def _train_end(split: Split, now: Any) -> pd.Timestamp | None:
     if now is not None:
-        try:
-            t = pd.Timestamp(now)
-        except (TypeError, ValueError) as exc:
-            raise param_error("now", _OWNER_C, "a datetime-like value or None", now) from exc
-        return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+        return as_naive_utc(now, _OWNER_C)
     ts = split.train.timestamps
     return pd.Timestamp(ts.max()) if ts is not None and len(ts) else None

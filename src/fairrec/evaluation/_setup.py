@@ -13,22 +13,20 @@ import pandas as pd
 from fairrec import _columns as C
 from fairrec import metrics as M
 from fairrec.data import Dataset
-from fairrec.errors import DataError, param_error
-from fairrec.evaluation._inputs import _features, _truth_frame, _viewers
+from fairrec.errors import DataError
+from fairrec.evaluation._inputs import _features, _truth_frame, _viewers, as_naive_utc
 from fairrec.evaluation._names import column
 
 
-def _serving_time(rec: Any, train: Dataset | None, now: Any) -> pd.Timestamp:
-    """When lists are served: ``now``, else the end of the training data, else the clock."""
+def _serving_time(rec: Any, train: Dataset | None, now: Any, owner: str) -> pd.Timestamp:
+    """When lists are served: ``now``, else the end of the training data, else the
+    recommender's clock (its ``clock`` parameter, else the wall clock)."""
     if now is not None:
-        try:
-            return rec._now(now)
-        except (TypeError, ValueError) as exc:
-            raise param_error("now", "evaluate", "a datetime-like value or None", now) from exc
+        return as_naive_utc(now, owner)
     for ds in (train, rec.data_):
         if ds is not None and ds.timestamps is not None and ds.n_events:
             return pd.Timestamp(ds.timestamps.max())
-    return rec._now()
+    return as_naive_utc(rec.clock() if rec.clock is not None else pd.Timestamp.now("UTC"), owner)
 
 
 class _Setup:
@@ -43,19 +41,20 @@ class _Setup:
         self.users = pd.unique(self.truth[C.USER]).tolist()
         self.features, self.genres = _features(rec, item_features, owner)
         self.rec = rec
-        self.now = _serving_time(rec, train_ds, now)
+        self.now = _serving_time(rec, train_ds, now, owner)
         self.n_fallback = self._say_fallback(owner)
 
     def _say_fallback(self, owner: str) -> int:
         """Warn about evaluated viewers the serving gate leaves no history at ``self.now``."""
         import warnings
 
+        from fairrec.serving.core import request_batch
         from fairrec.serving.gate import PERSONALIZATION
 
         no_consent = no_data = 0
-        f, step = self.rec._fitted, self.rec.batch_size  # chunks bound the gate's memory
+        f, step = self.rec.fitted_state_, self.rec.batch_size  # chunks bound the gate's memory
         for start in range(0, len(self.users), step):
-            batch = self.rec._gate(self.users[start : start + step], self.now, f)
+            batch = request_batch(self.rec, self.users[start : start + step], self.now, f)
             consented = np.array(
                 [PERSONALIZATION in s.purposes and not s.forgotten for s in batch.states],
                 dtype=bool,
