@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
-from fairrec._checks import check_int
+from fairrec._checks import check_int, listing
 from fairrec.errors import DataError, ParameterError, param_error
 from fairrec.metrics._inputs import (
     ItemFeatures,
@@ -19,7 +19,6 @@ from fairrec.metrics._inputs import (
     _duplicates,
     _factorize,
     _ranks,
-    listing,
 )
 from fairrec.metrics._similarity import _Similarity
 

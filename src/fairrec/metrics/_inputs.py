@@ -6,25 +6,15 @@ is numpy work on code arrays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fairrec._checks import MAX_LISTED, listing
 from fairrec.errors import DataError
-
-MAX_LISTED = 5
-
-
-def listing(values: Iterable[Any]) -> str:
-    """The first values of ``values`` for an error message, then how many more there are."""
-    vals = list(values)
-    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in vals[:MAX_LISTED])
-    more = f" (and {len(vals) - MAX_LISTED} more)" if len(vals) > MAX_LISTED else ""
-    return shown + more
-
 
 ItemFeatures = pd.DataFrame | pd.Series
 

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fairrec._checks import listing
 from fairrec.errors import DataError, ParameterError
 from fairrec.metrics._inputs import (
     ItemFeatures,
     _group_bounds,
     _row_normalize,
     _safe_div,
-    listing,
 )
 
 if TYPE_CHECKING:
