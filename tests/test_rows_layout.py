@@ -44,7 +44,7 @@ def test_mark_taken_marks_shown_titles_only():
         [False] * 5,  # the row is not shown to viewer 1
         [False, True, False, False, False],
     ]
-    assert rows._mark is rows.mark_taken  # the former private name, kept for fairrec.assembly
+    assert not hasattr(rows, "_mark")  # the former private name is gone
 
 
 def test_rows_use_the_public_fast_path_of_a_trusted_reranker_and_rerank_otherwise(small_data):

@@ -138,9 +138,6 @@ def mark_taken(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> Non
     taken[who, items[who, at]] = True
 
 
-_mark = mark_taken  # the former private name (fairrec.assembly imported it)
-
-
 def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
     """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
     may be shown to them (unseen, not excluded)."""
