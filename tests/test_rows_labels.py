@@ -15,7 +15,7 @@ import pytest
 import fairrec as fr
 import fairrec.rows as rows_pkg
 from fairrec.page import DATA_LABELS, describe_data_used
-from fairrec.rows import MoreLikeThis, NewForYou, default_rows
+from fairrec.rows import MoreLikeThis, NewForYou, OutsideYourBubble, default_rows
 
 NOW = pd.Timestamp("2025-07-01")
 LABELS = sorted(set(DATA_LABELS.values()))
@@ -78,7 +78,12 @@ def pages(small_data):
         consent=ledger,
         clock=lambda: NOW,
         row_size=8,
-        rows=[*default_rows(), NewForYou(), MoreLikeThis()],
+        rows=[
+            *default_rows(),
+            OutsideYourBubble(min_neighbors=2, max_overlap=0.5, max_popularity=1.0),
+            NewForYou(),
+            MoreLikeThis(),
+        ],
         min_row_items=1,
         max_rows=20,
     ).fit(data)
@@ -106,6 +111,7 @@ def test_every_reason_names_exactly_the_label_of_its_declared_data(pages):
         "stated_interests",
         "hidden_gems",
         "off_the_mainstream",
+        "outside_your_bubble",
         "diverse_popular",
         "popular_in_genre",
         "new_for_you",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
+
 import fairrec.rows as rows
+from fairrec.errors import ParameterError
 
 
 def test_live_rows_alias_gives_the_same_row_kinds():
@@ -41,7 +44,7 @@ def test_mark_taken_marks_shown_titles_only():
         [False] * 5,  # the row is not shown to viewer 1
         [False, True, False, False, False],
     ]
-    assert rows._mark is rows.mark_taken  # the former private name, kept for fairrec.assembly
+    assert not hasattr(rows, "_mark")  # the former private name is gone
 
 
 def test_rows_use_the_public_fast_path_of_a_trusted_reranker_and_rerank_otherwise(small_data):
@@ -87,3 +90,29 @@ def test_rows_use_the_public_fast_path_of_a_trusted_reranker_and_rerank_otherwis
     assert calls["trusted"] >= 1 and calls["trusted_public"] == 0 and calls["public"] >= 1
     assert any(pages["trusted"])
     assert pages["trusted"] == pages["public"]  # both paths place the same titles
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: rows.HiddenGems(quantile="a"), "quantile"),
+        (lambda: rows.HiddenGems(min_relevance=float("nan")), "min_relevance"),
+        (lambda: rows.HiddenGems(min_watchers=0), "min_watchers"),
+        (lambda: rows.HiddenGems(max_items=2.5), "max_items"),
+        (lambda: rows.BecauseYouWatched(similarity_weight="x"), "similarity_weight"),
+        (lambda: rows.BecauseYouWatched(min_titles=0), "min_titles"),
+        (lambda: rows.BecauseYouWatched(n_rows=-1), "n_rows"),
+        (lambda: rows.OutsideYourBubble(max_overlap=None), "max_overlap"),
+        (lambda: rows.OutsideYourBubble(min_neighbors=True), "min_neighbors"),
+        (lambda: rows.PopularInGenre(n_rows="2"), "n_rows"),
+        (lambda: rows.PopularInGenre(only_unpersonalized="no"), "only_unpersonalized"),
+        (lambda: rows.DiversePopular(only_unpersonalized=1), "only_unpersonalized"),
+        (lambda: rows.StatedInterests(min_similarity="high"), "min_similarity"),
+        (lambda: rows.TopPicks(pool=0), "pool"),
+    ],
+)
+def test_row_kind_parameters_are_checked_at_construction_naming_the_parameter(make, name):
+    # a typed error naming the very parameter (before: a TypeError from a comparison, or a
+    # message naming 'pool' for min_titles / min_watchers / max_items / min_neighbors)
+    with pytest.raises(ParameterError, match=f"'{name}' parameter"):
+        make()

@@ -6,34 +6,8 @@ one package per stage).
 
 from __future__ import annotations
 
-from fairrec.rows.evidence import (
-    BASIS_ALS,
-    BASIS_EASE,
-    BASIS_KNN,
-    BASIS_SIMILARITY,
-    MIN_WATCHERS,
-    N_NEIGHBORS,
-    TitleStats,
-    closest_viewers,
-    contributions,
-    popularity_share,
-    title_stats,
-    top_contributions,
-    with_label,
-)
+from fairrec.rows import evidence as _moved
+from fairrec.rows.evidence import *  # noqa: F403
+from fairrec.rows.evidence import with_label  # noqa: F401  (used before the move)
 
-__all__ = [
-    "TitleStats",
-    "title_stats",
-    "popularity_share",
-    "contributions",
-    "top_contributions",
-    "closest_viewers",
-    "with_label",
-    "BASIS_ALS",
-    "BASIS_KNN",
-    "BASIS_EASE",
-    "BASIS_SIMILARITY",
-    "MIN_WATCHERS",
-    "N_NEIGHBORS",
-]
+__all__ = [*_moved.__all__, "with_label"]

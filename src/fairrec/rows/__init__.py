@@ -37,10 +37,7 @@ from fairrec.rows._context import (
 )
 from fairrec.rows._defaults import default_rows
 from fairrec.rows._live import MoreLikeThis, NewForYou
-from fairrec.rows._pools import (
-    _mark,  # noqa: F401  (former name of mark_taken: fairrec.assembly)
-    mark_taken,
-)
+from fairrec.rows._pools import mark_taken
 from fairrec.rows._popular import DiversePopular, PopularInGenre
 from fairrec.rows._rare import HiddenGems, OffTheMainstream
 from fairrec.rows._stated import StatedInterests

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from fairrec.errors import param_error
 from fairrec.page import DATA_WATCH_HISTORY
 from fairrec.rerank import MMR
 from fairrec.rows._base import RowKind
@@ -23,6 +22,7 @@ from fairrec.rows._pools import (
     _check_cap,
     _check_floor,
     _check_pool,
+    _check_share,
     _compact_pool,
     _gather_pool,
     _normalize,
@@ -80,11 +80,9 @@ class BecauseYouWatched(RowKind):
         self.min_relevance = min_relevance
         _check_cap("BecauseYouWatched", "max_popularity", max_popularity)
         self.max_popularity = max_popularity
-        if not 0.0 <= similarity_weight <= 1.0:
-            raise param_error(
-                "similarity_weight", "BecauseYouWatched", "in [0, 1]", similarity_weight
-            )
-        _check_pool("BecauseYouWatched", min_titles)
+        _check_share("BecauseYouWatched", "similarity_weight", similarity_weight)
+        _check_pool("BecauseYouWatched", min_titles, "min_titles")
+        _check_pool("BecauseYouWatched", n_rows, "n_rows")
         self.n_rows = n_rows
         self.pool = pool
         self.similarity_weight = similarity_weight

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from fairrec.errors import param_error
 from fairrec.page import DATA_WATCH_HISTORY
 from fairrec.rerank import RerankContext, Serendipity
 from fairrec.rows._base import RowKind
@@ -21,6 +20,7 @@ from fairrec.rows._pools import (
     _below,
     _check_cap,
     _check_pool,
+    _check_share,
     _compact_pool,
     _gather_pool,
     _normalize,
@@ -99,9 +99,8 @@ class OutsideYourBubble(RowKind):
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
         _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
-        _check_pool("OutsideYourBubble", min_neighbors)
-        if not 0.0 <= max_overlap <= 1.0:
-            raise param_error("max_overlap", "OutsideYourBubble", "in [0, 1]", max_overlap)
+        _check_pool("OutsideYourBubble", min_neighbors, "min_neighbors")
+        _check_share("OutsideYourBubble", "max_overlap", max_overlap)
         self.max_popularity = max_popularity
         self.reranker = reranker if reranker is not None else Serendipity()
         self.title = title

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fairrec.errors import param_error
+from fairrec._checks import check_fraction, check_int
 from fairrec.rows._context import RowContext
 
 
@@ -47,14 +47,23 @@ def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return a if b is None else a & b
 
 
-def _check_floor(owner: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise param_error("min_relevance", owner, "in [0, 1)", value)
+# Parameter checks of the row kinds (fairrec._checks, the shared validators; the wording of
+# the messages is the row kinds' own). Each raises ParameterError naming the parameter.
 
 
-def _check_cap(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
-        raise param_error(name, owner, "in (0, 1]", value)
+def _check_floor(owner: str, value: Any, name: str = "min_relevance") -> float:
+    """A relevance floor or other share in [0, 1)."""
+    return check_fraction(value, name, owner, high_open=True, expected="in [0, 1)")
+
+
+def _check_cap(owner: str, name: str, value: Any) -> float:
+    """A popularity cap or other share in (0, 1]."""
+    return check_fraction(value, name, owner, low_open=True, expected="in (0, 1]")
+
+
+def _check_share(owner: str, name: str, value: Any) -> float:
+    """A share in [0, 1]."""
+    return check_fraction(value, name, owner, expected="in [0, 1]")
 
 
 def _compact_pool(
@@ -86,9 +95,11 @@ def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
 
 
-def _check_pool(owner: str, pool: Any) -> None:
-    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-        raise param_error("pool", owner, "an int >= 1", pool)
+def _check_pool(owner: str, value: Any, name: str = "pool") -> int:
+    """A pool size or other count: an int >= 1."""
+    out = check_int(value, name, owner)
+    assert out is not None
+    return out
 
 
 def _first_allowed(order: np.ndarray, blocked: np.ndarray, pool: int, scan: int = 4) -> np.ndarray:
@@ -125,9 +136,6 @@ def mark_taken(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> Non
     """
     who, at = np.nonzero((items >= 0) & applies[:, None])
     taken[who, items[who, at]] = True
-
-
-_mark = mark_taken  # the former private name (fairrec.assembly imported it)
 
 
 def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fairrec._checks import check_bool
 from fairrec.page import DATA_CATALOG_POPULARITY
 from fairrec.rerank import MMR
 from fairrec.rows._base import RowKind
@@ -43,6 +44,7 @@ class DiversePopular(RowKind):
         only_unpersonalized: bool = True,
     ):
         _check_pool("DiversePopular", pool)
+        check_bool(only_unpersonalized, "only_unpersonalized", "DiversePopular")
         self.pool = pool
         self.only_unpersonalized = only_unpersonalized
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.5, similarity="jaccard")
@@ -108,6 +110,8 @@ class PopularInGenre(RowKind):
     kind = "popular_in_genre"
 
     def __init__(self, n_rows: int = 2, only_unpersonalized: bool = True) -> None:
+        _check_pool("PopularInGenre", n_rows, "n_rows")
+        check_bool(only_unpersonalized, "only_unpersonalized", "PopularInGenre")
         self.n_rows = n_rows
         self.only_unpersonalized = only_unpersonalized
 

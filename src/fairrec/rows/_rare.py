@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from fairrec.errors import param_error
 from fairrec.models import top_n
 from fairrec.page import DATA_CATALOG_POPULARITY, DATA_WATCH_HISTORY
 from fairrec.rerank import MMR, RerankContext
@@ -75,15 +74,13 @@ class HiddenGems(RowKind):
         max_items: int | None = None,
     ) -> None:
         _check_pool("HiddenGems", pool)
-        _check_pool("HiddenGems", min_watchers)
+        _check_pool("HiddenGems", min_watchers, "min_watchers")
         if max_items is not None:
-            _check_pool("HiddenGems", max_items)
+            _check_pool("HiddenGems", max_items, "max_items")
         self.max_items = max_items
         self.pool = pool
-        if not 0.0 < quantile <= 1.0:
-            raise param_error("quantile", "HiddenGems", "in (0, 1]", quantile)
-        if not 0.0 <= min_relevance < 1.0:
-            raise param_error("min_relevance", "HiddenGems", "in [0, 1)", min_relevance)
+        _check_cap("HiddenGems", "quantile", quantile)
+        _check_floor("HiddenGems", min_relevance)
         self.quantile = quantile
         self.min_relevance = min_relevance
         self.min_watchers = min_watchers

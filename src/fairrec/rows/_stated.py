@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from fairrec._checks import check_real
 from fairrec.models import top_n
 from fairrec.page import DATA_STATED_INTERESTS, DATA_WATCH_HISTORY
 from fairrec.rerank import MMR
@@ -38,6 +39,7 @@ class StatedInterests(RowKind):
 
     def __init__(self, pool: int = 300, reranker: Any = None, min_similarity: float = 0.5) -> None:
         _check_pool("StatedInterests", pool)
+        check_real(min_similarity, "min_similarity", "StatedInterests", -1.0, 1.0)
         self.pool = pool
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.8)
         self.min_similarity = min_similarity
