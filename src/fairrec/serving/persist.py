@@ -69,9 +69,16 @@ from fairrec.serving.model_files import (
     _swap_lock,
     _write_json,
 )
-from fairrec.serving.state import FittedState
+from fairrec.serving.state import FittedState, state_arrays
 
-__all__ = ["save_recommender", "load_recommender", "consented_state", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "save_recommender",
+    "load_recommender",
+    "consented_state",
+    "consented_parts",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 
 def _saved_ratings(
@@ -104,6 +111,17 @@ def consented_state(
     """``f`` reduced to what may be kept at ``now`` (what a model file holds; see the module
     docstring): the gate's rules (:func:`~fairrec.serving.gate.usable_events`,
     :func:`~fairrec.serving.gate.saved_training`) applied to the fitted state."""
+    return FittedState.build(
+        **consented_parts(f, consent, now, retention_days), row_kinds=f.row_kinds_
+    )
+
+
+def consented_parts(
+    f: FittedState, consent: Any, now: pd.Timestamp, retention_days: float | None
+) -> dict[str, Any]:
+    """The parts (:meth:`FittedState.build <fairrec.serving.FittedState.build>`'s
+    arguments) of :func:`consented_state`; a save writes their
+    :func:`~fairrec.serving.state.state_arrays` without building the state."""
     data = f.data_
     # serving histories: only viewers with personalization consent now, in window
     keep = usable_events(data, consent, PERSONALIZATION, now, retention_days)
@@ -136,18 +154,17 @@ def consented_state(
         catalog=catalog,
     )
     cutoff = retention_cutoff(now, retention_days)
-    return FittedState.build(
-        model=model,
-        data=kept,
-        train=train,
-        train_user_ids=np.asarray(f.train_user_ids_)[rows],
-        fitted_at=f.fitted_at_,
-        train_oldest=oldest,
+    return {
+        "model": model,
+        "data": kept,
+        "train": train,
+        "train_user_ids": np.asarray(f.train_user_ids_)[rows],
+        "fitted_at": f.fitted_at_,
+        "train_oldest": oldest,
         # per-title rating sums of the saved training cells only
-        item_ratings=_saved_ratings(data, f, train, rows, cutoff),
-        like_label=f.like_label,
-        row_kinds=f.row_kinds_,
-    )
+        "item_ratings": _saved_ratings(data, f, train, rows, cutoff),
+        "like_label": f.like_label,
+    }
 
 
 def save_recommender(rec: Any, path: Any) -> None:
@@ -156,7 +173,7 @@ def save_recommender(rec: Any, path: Any) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fitted = rec.fitted_state_  # one consistent snapshot, even if a forget() runs meanwhile
     now = rec._now()
-    arrays, content = consented_state(fitted, rec.consent_, now, rec.retention_days).to_arrays()
+    arrays, content = state_arrays(**consented_parts(fitted, rec.consent_, now, rec.retention_days))
     catalog, ids = content.pop("catalog"), content.pop("ids")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

@@ -26,6 +26,7 @@ __all__ = [
     "FITTED_FIELDS",
     "install",
     "plain",
+    "state_arrays",
     "unit_rows",
     "object_array",
     "id_column",
@@ -251,56 +252,16 @@ class FittedState:
         >>> (back.train_matrix_ != rec.train_matrix_).nnz
         0
         """
-        data, train, model = self.data_, self.train_matrix_, self.model_
-        arrays: dict[str, np.ndarray] = {
-            f"model/{k}": np.asarray(v) for k, v in model.get_arrays().items()
-        }
-        arrays.update(
-            {
-                "train/data": train.data.astype(np.float32),
-                "train/indices": train.indices.astype(np.int64),
-                "train/indptr": train.indptr.astype(np.int64),
-                "history/users": data.users.astype(np.int64),
-                "history/items": data.items.astype(np.int64),
-                "history/weights": data.weights.astype(np.float32),
-            }
+        return state_arrays(
+            model=self.model_,
+            data=self.data_,
+            train=self.train_matrix_,
+            train_user_ids=self.train_user_ids_,
+            fitted_at=self.fitted_at_,
+            train_oldest=self.train_oldest_,
+            item_ratings=self.item_ratings_,
+            like_label=self.like_label,
         )
-        if self.train_oldest_ is not None:
-            arrays["train/oldest"] = self.train_oldest_.data.astype(np.int64)
-        if data.timestamps is not None:
-            arrays["history/timestamps"] = data.timestamps.astype("datetime64[ns]").view(np.int64)
-        if data.ratings is not None:
-            arrays["history/ratings"] = np.asarray(data.ratings, dtype=np.float64)
-        if self.item_ratings_ is not None:
-            arrays["stats/rating_sum"] = np.asarray(self.item_ratings_[0], dtype=np.float64)
-            arrays["stats/rating_count"] = np.asarray(self.item_ratings_[1], dtype=np.int64)
-        cat = data.catalog
-        popularity = (
-            cat[C.POPULARITY].to_numpy(np.float64)
-            if C.POPULARITY in cat
-            else np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
-        )
-        catalog: dict[str, Any] = {
-            "item_ids": plain(data.item_ids),
-            "titles": cat[C.TITLE].astype(str).tolist(),
-            "genres": [list(g) for g in cat[C.GENRES].tolist()],
-            "popularity": [float(x) for x in popularity],
-        }
-        if C.MATURITY in cat:
-            catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
-        catalog["like_label"] = self.like_label
-        meta = {
-            "model": {"kind": model.kind, "params": model.get_params()},
-            "fitted_at": self.fitted_at_.isoformat(),
-            "n_items": int(data.n_items),
-            "has_timestamps": data.timestamps is not None,
-            "catalog": catalog,
-            "ids": {
-                "train_user_ids": plain(np.asarray(self.train_user_ids_)),
-                "history_user_ids": plain(data.user_ids),
-            },
-        }
-        return arrays, meta
 
     @classmethod
     def from_arrays(
@@ -365,6 +326,70 @@ def ratings_label(data: Dataset) -> str | None:
     if (~pos).any() and not float(r[~pos].max()) < t:
         return None
     return f"rated it {t:g}+"
+
+
+def state_arrays(
+    *,
+    model: CandidateModel,
+    data: Dataset,
+    train: sp.csr_matrix,
+    train_user_ids: Any,
+    fitted_at: pd.Timestamp,
+    train_oldest: sp.csr_matrix | None = None,
+    item_ratings: tuple[np.ndarray, np.ndarray] | None = None,
+    like_label: str | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """:meth:`FittedState.to_arrays` of the state :meth:`FittedState.build` would make of
+    these parts, without building it (what a model file writes)."""
+    arrays: dict[str, np.ndarray] = {
+        f"model/{k}": np.asarray(v) for k, v in model.get_arrays().items()
+    }
+    arrays.update(
+        {
+            "train/data": train.data.astype(np.float32),
+            "train/indices": train.indices.astype(np.int64),
+            "train/indptr": train.indptr.astype(np.int64),
+            "history/users": data.users.astype(np.int64),
+            "history/items": data.items.astype(np.int64),
+            "history/weights": data.weights.astype(np.float32),
+        }
+    )
+    if train_oldest is not None:
+        arrays["train/oldest"] = train_oldest.data.astype(np.int64)
+    if data.timestamps is not None:
+        arrays["history/timestamps"] = data.timestamps.astype("datetime64[ns]").view(np.int64)
+    if data.ratings is not None:
+        arrays["history/ratings"] = np.asarray(data.ratings, dtype=np.float64)
+    if item_ratings is not None:
+        arrays["stats/rating_sum"] = np.asarray(item_ratings[0], dtype=np.float64)
+        arrays["stats/rating_count"] = np.asarray(item_ratings[1], dtype=np.int64)
+    cat = data.catalog
+    popularity = (
+        cat[C.POPULARITY].to_numpy(np.float64)
+        if C.POPULARITY in cat
+        else np.bincount(train.indices, minlength=data.n_items).astype(np.float64)
+    )
+    catalog: dict[str, Any] = {
+        "item_ids": plain(data.item_ids),
+        "titles": cat[C.TITLE].astype(str).tolist(),
+        "genres": [list(g) for g in cat[C.GENRES].tolist()],
+        "popularity": [float(x) for x in popularity],
+    }
+    if C.MATURITY in cat:
+        catalog["maturity"] = [float(x) for x in cat[C.MATURITY].to_numpy(np.float64)]
+    catalog["like_label"] = like_label
+    meta = {
+        "model": {"kind": model.kind, "params": model.get_params()},
+        "fitted_at": fitted_at.isoformat(),
+        "n_items": int(data.n_items),
+        "has_timestamps": data.timestamps is not None,
+        "catalog": catalog,
+        "ids": {
+            "train_user_ids": plain(np.asarray(train_user_ids)),
+            "history_user_ids": plain(data.user_ids),
+        },
+    }
+    return arrays, meta
 
 
 def plain(values: np.ndarray) -> list[Any]:
