@@ -121,7 +121,7 @@ def consented_parts(
 ) -> dict[str, Any]:
     """The parts (:meth:`FittedState.build <fairrec.serving.FittedState.build>`'s
     arguments) of :func:`consented_state`; a save writes their
-    :func:`~fairrec.serving.state.state_arrays` without building the state."""
+    ``state_arrays`` (:mod:`fairrec.serving.state`) without building the state."""
     data = f.data_
     # serving histories: only viewers with personalization consent now, in window
     keep = usable_events(data, consent, PERSONALIZATION, now, retention_days)
