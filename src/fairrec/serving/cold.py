@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from fairrec.models import cold_start_vectors  # noqa: F401  (was defined here: fairrec.live)
 from fairrec.page import DATA_WATCH_HISTORY, data_label
 
 __all__ = [
