@@ -411,6 +411,31 @@ def test_add_titles_keeps_maturity_caps(data):
     assert "unrated" not in set(rec.similar(data.item_ids[0], 500, user="u1")["item_id"])
 
 
+def test_add_titles_keeps_the_ratings_and_their_per_title_sums(data):
+    plays = pd.DataFrame(
+        {
+            "user_id": data.user_ids[data.users],
+            "item_id": data.item_ids[data.items],
+            "timestamp": data.timestamps,
+            "rating": np.where(np.arange(data.n_events) % 3 == 0, 2.0, 5.0),
+        }
+    )
+    rated = fr.Dataset.from_pandas(
+        plays, time_col="timestamp", rating_col="rating", catalog=data.catalog
+    )
+    rec = _rec(rated)
+    before = rec.fitted_state_.item_ratings_
+    assert before is not None
+    rec.add_titles(pd.DataFrame({"item_id": ["new-rated"], "genres": [["Drama"]]}))
+    state = rec.fitted_state_
+    assert state.data_.ratings is not None
+    np.testing.assert_array_equal(state.data_.ratings, rated.ratings)
+    total, count = state.item_ratings_
+    assert len(total) == len(count) == rated.n_items + 1
+    np.testing.assert_allclose(total[:-1], before[0])
+    assert count[-1] == 0 and total[-1] == 0
+
+
 # ---------------------------------------------------------------- (4) availability
 def _availability(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from fairrec import _columns as C
 from fairrec.consent.purposes import PERSONALIZATION, STATED_INTERESTS, TRAINING
 from fairrec.data import Dataset
-from fairrec.ids import canon_ids
+from fairrec.data.ids import IdMap
 
 __all__ = [
     "PERSONALIZATION",
@@ -261,16 +261,17 @@ class CatalogIndex:
         return np.ascontiguousarray(g.T.toarray() > 0)
 
     @cached_property
-    def _str_index(self) -> pd.Index:
-        # the consent ledger keeps ids in canonical form (fairrec.ids)
-        return pd.Index(canon_ids(self.item_ids, "item_ids"))
+    def item_map(self) -> IdMap:
+        """The titles' :class:`~fairrec.data.ids.IdMap`: the one id form shared with the
+        data, the consent ledger and model files."""
+        return IdMap(self.item_ids, "item_id")
 
     def item_positions(self, ids: Any) -> np.ndarray:
         """Indices of the titles named (any spelling of a str or int id); unknown ids are
         ignored."""
         if not ids:
             return np.empty(0, dtype=np.int64)
-        pos = self._str_index.get_indexer(pd.Index(canon_ids(list(ids), "item_ids")))
+        pos = self.item_map.positions(list(ids))
         return pos[pos >= 0]
 
     def above_maturity(self, cap: Any) -> np.ndarray:

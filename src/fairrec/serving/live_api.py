@@ -245,7 +245,7 @@ class LiveServing:
             An id already in the catalog (in any spelling) or twice in the rows, or invalid
             metadata.
         """
-        from fairrec.data import Dataset
+        from fairrec.data import Dataset, build_catalog
 
         self._require_fitted()
         if not isinstance(catalog_rows, pd.DataFrame):
@@ -257,7 +257,7 @@ class LiveServing:
         with self._lock:
             f = self._fitted
             live = self._live_state()
-            new_cat = Dataset._build_catalog(catalog_rows, C.ITEM, np.empty(0, dtype=object), True)
+            new_cat = build_catalog(catalog_rows, C.ITEM, np.empty(0, dtype=object), True)
             try:
                 new_keys = canon_ids(new_cat[C.ITEM].to_numpy(), "item_id")
             except ParameterError as exc:
@@ -298,6 +298,7 @@ class LiveServing:
                 weights=d.weights,
                 timestamps=d.timestamps,
                 catalog=cat,
+                ratings=d.ratings,  # plays are unchanged: their stars stay
             )
             genres = data.item_genres.toarray()
             n_old, m = d.n_items, len(new_cat)
@@ -325,6 +326,7 @@ class LiveServing:
                 fitted_at=f.fitted_at_,
                 train_oldest=oldest,
                 row_kinds=self.rows,
+                item_ratings=_extended(f.item_ratings_, m),
             )
             install(self, fitted, self._consent)
 
@@ -441,3 +443,16 @@ class LiveServing:
             live.clear_cold()
             live.snapshot(new)  # canonical title ids etc. computed before, not on a request
             self._fitted = new
+
+
+def _extended(
+    item_ratings: tuple[np.ndarray, np.ndarray] | None, m: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-title rating sums and counts with ``m`` new titles (no ratings yet) appended."""
+    if item_ratings is None:
+        return None
+    total, count = item_ratings
+    return (
+        np.concatenate([total, np.zeros(m, dtype=total.dtype)]),
+        np.concatenate([count, np.zeros(m, dtype=count.dtype)]),
+    )
