@@ -221,7 +221,7 @@ def main() -> None:
     )
 
     # the anchor: raw implicit on the same factors and training rows
-    solver = gated.model_._solver
+    solver = gated.model_.solver
     train = gated.train_matrix_.tocsr()
     row_of = {str(u): i for i, u in enumerate(gated.train_user_ids_)}
     rows = [row_of[str(u)] for u in users if str(u) in row_of]

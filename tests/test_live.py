@@ -75,7 +75,7 @@ def test_observed_play_changes_next_page_and_is_counted(data):
     # the re-solved vector is the exact solve on history + observed plays
     hist = rec._gate([u], NOW, rec._fitted).histories
     solved = rec.model_.user_vectors(hist)
-    expect = rec.model_._solver.recalculate_user(np.arange(1), hist)
+    expect = rec.model_.solver.recalculate_user(np.arange(1), hist)
     np.testing.assert_allclose(solved, expect, rtol=1e-4, atol=1e-5)
     assert hist.nnz == used + 3
 

@@ -275,7 +275,7 @@ def test_anchors_are_the_top_contributor(data, model):
                 i = int(data.item_index([it.item_id])[0])
                 cols = hist.indices
                 if model == "als":  # implicit's own explain: the reference
-                    _, top, _ = f.model_._solver.explain(0, hist, i, N=len(cols))
+                    _, top, _ = f.model_.solver.explain(0, hist, i, N=len(cols))
                     contrib = {j: c for j, c in top}
                 elif model == "knn":
                     sim = f.model_.similarity_.tocsr()

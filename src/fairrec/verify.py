@@ -79,7 +79,7 @@ def _tkey(title: Any) -> str:
 
 
 def _ikey(value: Any) -> str:
-    from fairrec.ids import canon_id
+    from fairrec.data.ids import canon_id
 
     try:
         return canon_id(value)
@@ -406,7 +406,7 @@ class _Verifier:
 
         cols = np.array(sorted(pos), dtype=np.int64)
         if isinstance(model, ALS) and basis == "als_contribution":
-            solver = model._solver
+            solver = model.solver
             row = sp.csr_matrix(
                 (np.array([pos[j] for j in cols], dtype=np.float32), cols, [0, len(cols)]),
                 shape=(1, self.cat.n),

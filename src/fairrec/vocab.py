@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fairrec import _columns as C
+from fairrec.data.ids import canon_id
 from fairrec.errors import (
     AmbiguousTitleError,
     MaturityNotRatedError,
@@ -38,7 +39,6 @@ from fairrec.errors import (
     UnknownGenreError,
     UnknownTitleError,
 )
-from fairrec.ids import canon_id
 
 __all__ = ["Vocabulary", "genre_key"]
 

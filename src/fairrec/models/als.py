@@ -111,11 +111,13 @@ class ALS(ImplicitFactorModel):
         return self.model_.item_factors
 
     @property
-    def _solver(self) -> Any:
-        """A single-threaded implicit ALS sharing the item factors, for request-time solves.
+    def solver(self) -> Any:
+        """A single-threaded :class:`implicit.cpu.als.AlternatingLeastSquares` sharing the
+        fitted item factors, for request-time solves and per-title explanations.
 
         implicit's OpenMP pool costs ~16 ms to wake for one viewer; a page needs ~50 µs.
-        Batches are parallelized one level up (``home_batch(n_jobs=...)``).
+        Batches are parallelized one level up (``home_batch(n_jobs=...)``). Read it, do not
+        modify it: it shares the model's item factors.
         """
         solver = self.__dict__.get("_solver_cache")
         if solver is None or solver.item_factors is not self.model_.item_factors:
@@ -131,6 +133,19 @@ class ALS(ImplicitFactorModel):
             self.__dict__["_solver_cache"] = solver
         return solver
 
+    _solver = solver  # the name before issue 17
+
+    @property
+    def item_factors64(self) -> np.ndarray:
+        """The fitted item factors as float64 (converted once per set of factors; read only)."""
+        self._require_fitted()
+        got = self.__dict__.get("_f64_cache")
+        factors = self.model_.item_factors
+        if got is None or got[0] is not factors:
+            got = (factors, np.asarray(factors, dtype=np.float64))
+            self.__dict__["_f64_cache"] = got
+        return got[1]
+
     def user_vectors(self, histories: sp.csr_matrix) -> np.ndarray:
         """Exact least-squares viewer vectors from history rows (no stored state used)."""
         self._require_fitted()
@@ -138,7 +153,7 @@ class ALS(ImplicitFactorModel):
         if h.shape[0] == 0:
             return np.zeros((0, self.factors), dtype=np.float32)
         try:
-            return self._solver.recalculate_user(np.arange(h.shape[0]), h)
+            return self.solver.recalculate_user(np.arange(h.shape[0]), h)
         except ValueError as exc:  # implicit's LAPACK solve failed (e.g. huge weights)
             raise DataError(
                 f"A viewer vector could not be solved from this history ({exc}); its weights "
@@ -163,6 +178,7 @@ class ALS(ImplicitFactorModel):
         with single_threaded_blas():
             self.model_.partial_fit_items(items, item_users)
         self.__dict__.pop("_solver_cache", None)
+        self.__dict__.pop("_f64_cache", None)
 
     def _update_items(
         self, user_items: sp.csr_matrix, touched: np.ndarray, rows: np.ndarray
@@ -173,6 +189,7 @@ class ALS(ImplicitFactorModel):
         if user_items.shape[0] == 0:
             model.model_.item_factors[np.asarray(touched, dtype=np.int64)] = 0.0
             model.__dict__.pop("_solver_cache", None)
+            model.__dict__.pop("_f64_cache", None)
         else:
             model.update_items(touched, user_items)
         return model

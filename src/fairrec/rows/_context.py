@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fairrec.gate import ServingBatch
+from fairrec.serving.gate import ServingBatch
 
 
 @dataclass

@@ -200,8 +200,8 @@ def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
     ``(n_entries, d)``, where ``A_v = YtY + reg*I + sum_j (c_j - 1) y_j y_j^T`` and
     ``c_j = alpha * w_j`` (implicit's ``user_linear_equation``). A title ``i``'s score terms
     are then ``y_i . term_j``."""
-    solver = model._solver
-    y = _factors64(solver)
+    solver = model.solver
+    y = model.item_factors64
     d = y.shape[1]
     base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
     lengths = (hist >= 0).sum(axis=1)
@@ -231,7 +231,7 @@ def _als_block(
         terms = _als_terms(model, *(cache["hist"] if cache and "hist" in cache else (hist, None)))
         if cache is not None:
             cache["terms"] = terms
-    y = _factors64(model._solver)
+    y = model.item_factors64
     lengths = (hist >= 0).sum(axis=1)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     width = int(lengths[sl].max()) if len(sl) else 0
@@ -240,15 +240,6 @@ def _als_block(
     th = terms[rows] if len(terms) else np.zeros((len(sl), width, y.shape[1]))
     yi = y[np.maximum(items[sl], 0)]  # (s, m, d)
     return np.matmul(yi, np.ascontiguousarray(th.transpose(0, 2, 1)))
-
-
-def _factors64(solver: Any) -> np.ndarray:
-    """The item factors as float64, converted once per solver."""
-    got = getattr(solver, "_fairrec_f64", None)
-    if got is None or got[0] is not solver.item_factors:
-        got = (solver.item_factors, np.asarray(solver.item_factors, dtype=np.float64))
-        solver._fairrec_f64 = got
-    return got[1]
 
 
 def _knn_block(model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from fairrec import _columns as C
+from fairrec.data.ids import canon_ids
 from fairrec.errors import DataError, ParameterError
-from fairrec.ids import canon_ids
 
 __all__ = ["AVAILABILITY_COLUMNS", "AvailabilityTable", "check_region"]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fairrec.data.ids import canon_id
 from fairrec.errors import UnknownUserError
-from fairrec.ids import canon_id
 from fairrec.models import top_n
 from fairrec.rows import EvidenceSource, RowContext
 from fairrec.serving.gate import (

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fairrec.data import Dataset
-from fairrec.ids import canon_id
+from fairrec.data.ids import canon_id
 from fairrec.serving.gate import (
     retention_cutoff,
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from fairrec.ids import canon_id
+from fairrec.data.ids import canon_id
 from fairrec.page import (
     DATA_CATALOG_POPULARITY,
     DATA_STATED_INTERESTS,

@@ -35,8 +35,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
+from fairrec.data.ids import canon_id, canon_ids
 from fairrec.errors import DataError, ParameterError, UnknownItemError
-from fairrec.ids import canon_id, canon_ids
 from fairrec.serving.availability import AvailabilityTable
 from fairrec.serving.gate import PERSONALIZATION, ServingBatch, retention_cutoff
 from fairrec.serving.observed import (

@@ -19,8 +19,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fairrec import _columns as C
+from fairrec.data.ids import canon_id, canon_ids
 from fairrec.errors import DataError, ModelFileError, ParameterError, UnknownItemError, param_error
-from fairrec.ids import canon_id, canon_ids
 from fairrec.serving.availability import AvailabilityTable, check_region
 from fairrec.serving.cold import extend_model
 from fairrec.serving.live import LiveState

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fairrec.data.ids import canon_ids
 from fairrec.errors import FairrecError, ModelFileError
-from fairrec.ids import canon_ids
 
 __all__ = []
 

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
-from fairrec.ids import canon_ids
+from fairrec.data.ids import canon_ids
 from fairrec.models import CandidateModel
 from fairrec.rows import default_rows
 from fairrec.serving.gate import (
@@ -172,7 +172,7 @@ class FittedState:
         row_kinds : sequence of RowKind, optional
             Default :func:`fairrec.rows.default_rows`.
         """
-        from fairrec.evidence import title_stats, with_label
+        from fairrec.rows.evidence import title_stats, with_label
         from fairrec.vocab import Vocabulary
 
         catalog = CatalogIndex.from_dataset(data)

@@ -31,8 +31,8 @@ from pyspark.sql import types as T
 
 from fairrec import _columns as C
 from fairrec.data import Dataset
+from fairrec.data.ids import canon_ids
 from fairrec.errors import DataError, ParameterError, param_error
-from fairrec.ids import canon_ids
 from fairrec.models import ALS
 from fairrec.spark._frames import (
     KEY,

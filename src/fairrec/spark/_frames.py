@@ -69,7 +69,7 @@ def _canon_text_ids(values: pd.Series) -> pd.Series:
     Each distinct id is canonicalised once (``pd.factorize``), so the cost follows the number
     of distinct ids in the batch, not its length.
     """
-    from fairrec.ids import canon_id
+    from fairrec.data.ids import canon_id
 
     def one(v: Any) -> Any:
         try:

@@ -329,8 +329,8 @@ class _BatchConsent:
 
     @staticmethod
     def _key(user_id: Any) -> str:
+        from fairrec.data.ids import canon_id
         from fairrec.errors import ParameterError
-        from fairrec.ids import canon_id
 
         try:
             return canon_id(user_id)
