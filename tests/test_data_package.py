@@ -210,3 +210,12 @@ def test_numbers_in_a_text_time_column_are_unix_seconds_as_in_a_numeric_column()
     assert ds.timestamps[1] == np.datetime64("1970-01-01T00:01:00")
     with pytest.raises(DataError, match=r"Column 't' holds unparsable timestamps: True"):
         parse_timestamps(pd.Series(["2024-01-01", True]), "t")
+
+
+@pytest.mark.parametrize("times", [[0, "2263-01-01"], ["2263-01-01", 5], ["1600-01-01", 7]])
+def test_a_mixed_time_column_out_of_range_is_a_data_error(times):
+    """Numbers among text with a time past 2262 (found by test_fuzz): a DataError naming the
+    column, not pandas' OutOfBoundsDatetime."""
+    frame = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2], "when": times})
+    with pytest.raises(DataError, match="'when'.*1677 to 2262"):
+        fairrec.Dataset.from_pandas(frame, time_col="when")

@@ -226,9 +226,12 @@ def parse_timestamps(series: pd.Series, col: str) -> np.ndarray:
             secs = pd.to_numeric(values.where(numbers, np.nan), errors="coerce")
             with np.errstate(invalid="ignore", over="ignore"):
                 from_secs = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
-            parsed = pd.Series(pd.DatetimeIndex(parsed).as_unit("ns")).where(
-                ~numbers, pd.Series(pd.DatetimeIndex(from_secs).as_unit("ns"))
-            )
+            try:
+                parsed = pd.Series(pd.DatetimeIndex(parsed).as_unit("ns")).where(
+                    ~numbers, pd.Series(pd.DatetimeIndex(from_secs).as_unit("ns"))
+                )
+            except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+                raise _out_of_range(col, pd.DatetimeIndex(parsed)) from exc
     parsed = pd.DatetimeIndex(parsed)
     bad = parsed.isna()
     if bad.any():
@@ -240,10 +243,15 @@ def parse_timestamps(series: pd.Series, col: str) -> np.ndarray:
     try:
         return parsed.as_unit("ns").to_numpy()
     except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
-        raise DataError(
-            f"Column {col!r} holds timestamps outside the years 1677 to 2262, which fairrec "
-            f"cannot represent (e.g. {parsed.min()} .. {parsed.max()})."
-        ) from exc
+        raise _out_of_range(col, parsed) from exc
+
+
+def _out_of_range(col: str, parsed: pd.DatetimeIndex) -> DataError:
+    """The error for times outside what ``datetime64[ns]`` holds."""
+    return DataError(
+        f"Column {col!r} holds timestamps outside the years 1677 to 2262, which fairrec "
+        f"cannot represent (e.g. {parsed.min()} .. {parsed.max()})."
+    )
 
 
 def _is_number(value: object) -> bool:
