@@ -78,12 +78,16 @@ def test_every_option_of_every_command_has_help_text():
 
 
 def test_stated_defaults_are_the_real_ones():
-    """Every ``default: X`` in a help text is what the option really defaults to."""
+    """Every ``default: X`` in a help text is what the option really defaults to, and every
+    option with a default says it."""
     for name, parser in _parsers(build_parser()):
         for action in parser._actions:
             text = action.help or ""
             if "%(default)s" in text:
                 assert action.default is not None, f"{name} {action.option_strings}"
+            has_default = action.default not in (None, False, argparse.SUPPRESS)
+            if action.option_strings and has_default and not action.required:
+                assert "default" in text, f"{name} {action.option_strings}: default not stated"
     demo = dict(_parsers(build_parser()))["fairrec demo"]
     shown = demo.format_help()
     assert "(default: 3000)" in shown and "(default: 5)" in shown
