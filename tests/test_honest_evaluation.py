@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fairrec as fr
 import fairrec.metrics as M
@@ -169,3 +171,42 @@ def test_training_pairs_record_is_exact_on_small_data():
     checked, found = rec.seen(np.array([0, 0, 1, 1, -1, 5]), np.array([0, 1, 2, 0, 0, 0]))
     assert checked.tolist() == [True, True, True, True, False, False]
     assert found.tolist() == [True, False, True, False, False, False]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 6), st.sampled_from([0.0, 1.0, 2.5])),
+        max_size=40,
+    ),
+    canonical=st.booleans(),
+    max_keys=st.sampled_from([4, 1 << 20]),
+)
+def test_training_pairs_keys_are_the_sorted_unique_positive_cells(cells, canonical, max_keys):
+    """The record skips np.unique for a canonical CSR: same keys either way, also for a
+    matrix with unsorted indices and duplicate cells (summed by scipy only on demand)."""
+    import scipy.sparse as sp
+
+    from fairrec.models import _pairs
+
+    rows = np.array([c[0] for c in cells], dtype=np.int64)
+    cols = np.array([c[1] for c in cells], dtype=np.int64)
+    vals = np.array([c[2] for c in cells], dtype=np.float32)
+    # reversed order inside each row and duplicate cells kept: a non-canonical CSR
+    order = np.lexsort((-cols, rows))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=6))))
+    m = sp.csr_matrix((vals[order], cols[order], indptr), shape=(6, 7))
+    if canonical:
+        m.sum_duplicates()
+    want = np.unique(rows[order][vals[order] > 0] * 7 + cols[order][vals[order] > 0])
+    stride = max(1, -(-want.size // max_keys))
+    old = _pairs.MAX_KEYS
+    _pairs.MAX_KEYS = max_keys
+    try:
+        rec = _pairs.TrainingPairs.of(m)
+    finally:
+        _pairs.MAX_KEYS = old
+    assert rec.stride == stride
+    np.testing.assert_array_equal(
+        rec.keys, want[_pairs._in_sample(want.astype(np.uint64), stride)].astype(np.uint64)
+    )

@@ -56,7 +56,14 @@ class TrainingPairs:
         n_rows, n_items = m.shape
         nnz_pos = m.data[: m.nnz] > 0
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.indptr))[nnz_pos]
-        keys = np.unique(_keys(rows, m.indices[: m.nnz][nnz_pos], n_items))
+        keys = _keys(rows, m.indices[: m.nnz][nnz_pos], n_items)
+        del rows
+        # a canonical CSR (sorted, no duplicate cells: what fairrec's training matrix is)
+        # lists its keys strictly increasing already; np.unique on millions of keys was most
+        # of a fit's bookkeeping, so sort and deduplicate only when needed
+        if keys.size > 1 and not (keys[1:] > keys[:-1]).all():
+            keys.sort()
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
         stride = max(1, -(-keys.size // MAX_KEYS))
         keys = keys[_in_sample(keys, stride)]
         return cls(keys=keys, stride=stride, n_rows=n_rows, n_items=n_items)
