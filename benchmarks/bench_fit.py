@@ -13,6 +13,7 @@ runs each, interleaved, in one process.
 Usage::
 
     python benchmarks/bench_fit.py --data ../shared/data/ml-100k --repeats 5
+    python benchmarks/bench_fit.py --skip-accuracy --repeats 5     # the fit ratio only
 """
 
 from __future__ import annotations
@@ -104,10 +105,10 @@ def accuracy(path: Path | None) -> None:
     print(f"| fairrec serving path (request-time vectors, fairrec.metrics) | {p:.6f} | {n:.6f} |")
 
 
-def speed(repeats: int) -> None:
+def speed(repeats: int, users: int = 100_000, items: int = 20_000) -> None:
     from fairrec.models import single_threaded_blas
 
-    data = fr.datasets.synthetic(n_users=100_000, n_items=20_000, seed=0)
+    data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
     matrix = data.to_csr()
     print(f"\nsynthetic: {data}")
     t_raw, t_ours = [], []
@@ -134,10 +135,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default if default.exists() else None)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--users", type=int, default=100_000, help="viewers of the speed part")
+    ap.add_argument("--items", type=int, default=20_000, help="titles of the speed part")
     args = ap.parse_args()
-    accuracy(args.data)
+    if not args.skip_accuracy:
+        accuracy(args.data)
     if not args.skip_speed:
-        speed(args.repeats)
+        speed(args.repeats, args.users, args.items)
 
 
 if __name__ == "__main__":

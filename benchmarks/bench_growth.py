@@ -1,0 +1,246 @@
+"""How cost grows with the number of viewers: fit time, peak memory, ``home_batch`` pages/s.
+
+Issue 18's cost-growth table and log-log plot. For each number of viewers in ``--scales``
+(titles fixed by ``--items``, ~50 plays per viewer from ``fr.datasets.synthetic``), one fresh
+child process:
+
+1. builds the synthetic data set (not timed in the fit);
+2. times ``Recommender(model=ALS(factors, iterations)).fit(data)`` (no consent ledger) and,
+   with the peak-RSS counter reset before it (``/proc/self/clear_refs``, Linux), reads the
+   peak RSS during the fit (``VmHWM``), that peak less the RSS before the fit (what the fit
+   itself needed, the data set excluded) and the whole process's peak;
+3. lists where the resident memory goes after the fit: ``nbytes`` of the dataset's event
+   arrays, the training matrix, its oldest-event matrix, the model's factors, the model's
+   training-pair record and the rest of the fitted state's arrays;
+4. times ``home_batch`` (``n_jobs=1``, one BLAS thread) on the same ``--batch-viewers``
+   randomly drawn viewers at every scale (after a small warm-up batch), so pages/s shows
+   how the per-page cost grows with the number of viewers.
+
+Each scale's figures are merged into ``--results`` (JSON, keyed by viewers), so a large scale
+can run on its own later and join the table; the table (with the log-log slope between
+consecutive scales: 1 = linear, 0 = flat) and the plot (``--plot``) are made from every
+scale in that file.
+
+Usage::
+
+    python benchmarks/bench_growth.py --scales 10000,100000              # CI-sized points
+    python benchmarks/bench_growth.py --scales 1000000                  # the 1M point (~50M plays)
+    python benchmarks/bench_growth.py --report-only                     # table + plot from JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+_CHILD = r"""
+import json, os, re, sys, time
+import numpy as np
+
+def mem():
+    text = open("/proc/self/status").read()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
+    return rss, hwm
+
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+def nbytes(obj):
+    if obj is None:
+        return 0
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if hasattr(obj, "indptr"):  # scipy CSR/CSC
+        return obj.data.nbytes + obj.indices.nbytes + obj.indptr.nbytes
+    return 0
+
+from threadpoolctl import threadpool_limits
+import fairrec as fr
+
+users, items, factors, iterations, batch, seed = map(int, sys.argv[1:7])
+t0 = time.perf_counter()
+data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
+t_data = time.perf_counter() - t0
+rss_data, peak_data = mem()
+reset = reset_peak()
+t0 = time.perf_counter()
+rec = fr.Recommender(
+    model=fr.models.ALS(factors=factors, iterations=iterations, random_state=0)
+).fit(data)
+t_fit = time.perf_counter() - t0
+rss_fit, peak_fit = mem()
+
+# where the resident memory goes once fitted
+f = rec._fitted
+model = rec.model_
+events = {
+    name: nbytes(getattr(data, name, None))
+    for name in ("users", "items", "weights", "timestamps", "ratings")
+}
+parts = {
+    "dataset events": sum(events.values()),
+    "training matrix": nbytes(f.train_matrix_),
+    "oldest-event matrix": nbytes(f.train_oldest_),
+    "user factors": nbytes(model.model_.user_factors),
+    "item factors": nbytes(model.model_.item_factors),
+    "training-pair record": nbytes(getattr(getattr(model, "training_pairs_", None), "keys", None)),
+}
+counted = {id(getattr(f, k)) for k in ("train_matrix_", "train_oldest_")}
+parts["other fitted arrays"] = sum(
+    nbytes(v) for k, v in vars(f).items() if id(v) not in counted and k != "data_"
+)
+
+threadpool_limits(1, "blas")
+rng = np.random.default_rng(seed)
+viewers = list(rng.choice(data.user_ids, size=min(batch, data.n_users), replace=False))
+rec.home_batch(viewers[:64], n_jobs=1, progress=False)  # warm-up
+t0 = time.perf_counter()
+frame = rec.home_batch(viewers, n_jobs=1, progress=False)
+t_batch = time.perf_counter() - t0
+rss_end, peak_end = mem()
+print(json.dumps({
+    "viewers": users, "titles": items, "events": int(data.n_events),
+    "training_nnz": int(f.train_matrix_.nnz), "factors": factors, "iterations": iterations,
+    "data_s": t_data, "fit_s": t_fit,
+    "rss_before_fit_mb": rss_data, "peak_building_data_mb": peak_data,
+    "peak_during_fit_mb": peak_fit if reset else None, "rss_after_fit_mb": rss_fit,
+    "peak_process_mb": max(peak_data, peak_fit, peak_end),
+    "resident_parts_mb": {k: v / 2**20 for k, v in parts.items()},
+    "batch_viewers": len(viewers), "batch_s": t_batch,
+    "pages_per_s": len(viewers) / t_batch, "batch_lines": len(frame),
+    "python": sys.version.split()[0], "cpus": os.cpu_count(),
+}))
+"""
+
+
+def run_scale(users: int, args: argparse.Namespace) -> dict:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-c",
+        textwrap.dedent(_CHILD),
+        *map(
+            str,
+            (users, args.items, args.factors, args.iterations, args.batch_viewers, args.seed),
+        ),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{users} viewers: child failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _slope(a: float, b: float, xa: float, xb: float) -> float:
+    return math.log(b / a) / math.log(xb / xa)
+
+
+def report(results: dict[str, dict], plot: Path | None) -> None:
+    rows = sorted(results.values(), key=lambda r: r["viewers"])
+    print(
+        "| viewers | plays | fit (s) | peak RSS during fit (MiB) | fit's own peak (MiB) | "
+        "process peak (MiB) | home_batch pages/s (n_jobs=1) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(
+            f"| {r['viewers']:,} | {r['events']:,} | {r['fit_s']:.1f} | "
+            f"{r['peak_during_fit_mb']:,.0f} | "
+            f"{r['peak_during_fit_mb'] - r['rss_before_fit_mb']:,.0f} | {r['peak_process_mb']:,.0f} | "
+            f"{r['pages_per_s']:.0f} |"
+        )
+    if len(rows) > 1:
+        print("\nlog-log slope between consecutive scales (1: linear in viewers, 0: flat)\n")
+        print("| from -> to | fit time | peak RSS during fit | seconds per page |")
+        print("| --- | --- | --- | --- |")
+        for a, b in zip(rows, rows[1:]):
+            xa, xb = a["viewers"], b["viewers"]
+            print(
+                f"| {xa:,} -> {xb:,} | {_slope(a['fit_s'], b['fit_s'], xa, xb):.2f} | "
+                f"{_slope(a['peak_during_fit_mb'], b['peak_during_fit_mb'], xa, xb):.2f} | "
+                f"{_slope(1 / a['pages_per_s'], 1 / b['pages_per_s'], xa, xb):.2f} |"
+            )
+    big = rows[-1]
+    print(f"\nresident after the fit, {big['viewers']:,} viewers (MiB):\n")
+    print("| part | MiB |\n| --- | --- |")
+    for k, v in sorted(big["resident_parts_mb"].items(), key=lambda kv: -kv[1]):
+        print(f"| {k} | {v:,.0f} |")
+    print(f"| process RSS after the fit | {big['rss_after_fit_mb']:,.0f} |")
+    if plot is None:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - the plot extra is not installed
+        print("matplotlib is not installed: no plot (pip install fairrec[plot])")
+        return
+    x = [r["viewers"] for r in rows]
+    series = {
+        "fit time (s)": [r["fit_s"] for r in rows],
+        "peak RSS during fit (GiB)": [r["peak_during_fit_mb"] / 1024 for r in rows],
+        "ms per page, home_batch n_jobs=1": [1e3 / r["pages_per_s"] for r in rows],
+    }
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for (label, y), marker in zip(series.items(), "osd"):
+        ax.plot(x, y, marker=marker, label=label)
+    # a linear-growth guide through the first fit-time point
+    ax.plot(x, [series["fit time (s)"][0] * v / x[0] for v in x], "k:", lw=1, label="linear")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"viewers ({rows[0]['titles']:,} titles, ~50 plays each)")
+    ax.set_title("fairrec cost growth (log-log)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(plot, dpi=110)
+    print(f"\nplot written to {plot}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", default="10000,100000", help="viewers, comma-separated")
+    ap.add_argument("--items", type=int, default=20_000)
+    ap.add_argument("--factors", type=int, default=64)
+    ap.add_argument("--iterations", type=int, default=15)
+    ap.add_argument("--batch-viewers", type=int, default=1_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--results", type=Path, default=HERE / "results" / "growth.json")
+    ap.add_argument("--plot", type=Path, default=HERE / "results" / "growth.png")
+    ap.add_argument("--report-only", action="store_true", help="table + plot from --results")
+    args = ap.parse_args()
+
+    results: dict[str, dict] = {}
+    if args.results.exists():
+        results = json.loads(args.results.read_text())
+    if not args.report_only:
+        for users in (int(s) for s in args.scales.split(",") if s.strip()):
+            r = run_scale(users, args)
+            print(
+                f"{users:,} viewers: fit {r['fit_s']:.1f} s, peak {r['peak_during_fit_mb']:,.0f} "
+                f"MiB, {r['pages_per_s']:.0f} pages/s",
+                flush=True,
+            )
+            results[str(users)] = r
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    if results:
+        report(results, args.plot)
+
+
+if __name__ == "__main__":
+    main()
