@@ -181,10 +181,13 @@ def test_training_pairs_record_is_exact_on_small_data():
     ),
     canonical=st.booleans(),
     max_keys=st.sampled_from([4, 1 << 20]),
+    block=st.sampled_from([1, 3, 1 << 22]),
 )
-def test_training_pairs_keys_are_the_sorted_unique_positive_cells(cells, canonical, max_keys):
-    """The record skips np.unique for a canonical CSR: same keys either way, also for a
-    matrix with unsorted indices and duplicate cells (summed by scipy only on demand)."""
+def test_training_pairs_keys_are_the_sorted_unique_positive_cells(
+    cells, canonical, max_keys, block
+):
+    """The record skips np.unique for a canonical CSR and samples it block by block of rows:
+    same keys either way, also for a matrix with unsorted indices and duplicate cells."""
     import scipy.sparse as sp
 
     from fairrec.models import _pairs
@@ -200,12 +203,12 @@ def test_training_pairs_keys_are_the_sorted_unique_positive_cells(cells, canonic
         m.sum_duplicates()
     want = np.unique(rows[order][vals[order] > 0] * 7 + cols[order][vals[order] > 0])
     stride = max(1, -(-want.size // max_keys))
-    old = _pairs.MAX_KEYS
-    _pairs.MAX_KEYS = max_keys
+    old = _pairs.MAX_KEYS, _pairs._BLOCK
+    _pairs.MAX_KEYS, _pairs._BLOCK = max_keys, block
     try:
         rec = _pairs.TrainingPairs.of(m)
     finally:
-        _pairs.MAX_KEYS = old
+        _pairs.MAX_KEYS, _pairs._BLOCK = old
     assert rec.stride == stride
     np.testing.assert_array_equal(
         rec.keys, want[_pairs._in_sample(want.astype(np.uint64), stride)].astype(np.uint64)

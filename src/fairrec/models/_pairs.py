@@ -40,6 +40,29 @@ def _in_sample(keys: np.ndarray, stride: int) -> np.ndarray:
     return h % np.uint64(stride) == 0
 
 
+#: stored cells per block of rows when a canonical matrix is sampled block by block
+_BLOCK = 1 << 22
+
+
+def _row_blocks(indptr: np.ndarray, block: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges holding about ``block`` stored cells each (at least one row)."""
+    n_rows = len(indptr) - 1
+    if n_rows <= 0:
+        return []
+    cuts = np.searchsorted(indptr, np.arange(block, int(indptr[-1]), block), side="left")
+    cuts = np.unique(np.clip(cuts, 1, n_rows))
+    bounds = [0, *cuts.tolist(), n_rows]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _positive_keys(m: sp.csr_matrix, r0: int, r1: int) -> np.ndarray:
+    """Keys of the stored cells with a weight > 0 in rows ``r0:r1``, in stored order."""
+    lo, hi = int(m.indptr[r0]), int(m.indptr[r1])
+    pos = m.data[lo:hi] > 0
+    rows = np.repeat(np.arange(r0, r1, dtype=np.int64), np.diff(m.indptr[r0 : r1 + 1]))
+    return _keys(rows[pos], m.indices[lo:hi][pos], m.shape[1])
+
+
 @dataclass(frozen=True)
 class TrainingPairs:
     """Sorted keys ``row * n_items + item`` of the (sampled) training pairs."""
@@ -54,16 +77,27 @@ class TrainingPairs:
         """The record of a CSR training matrix (stored cells with a weight > 0)."""
         m = matrix.tocsr()
         n_rows, n_items = m.shape
-        nnz_pos = m.data[: m.nnz] > 0
-        rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.indptr))[nnz_pos]
-        keys = _keys(rows, m.indices[: m.nnz][nnz_pos], n_items)
-        del rows
-        # a canonical CSR (sorted, no duplicate cells: what fairrec's training matrix is)
-        # lists its keys strictly increasing already; np.unique on millions of keys was most
-        # of a fit's bookkeeping, so sort and deduplicate only when needed
-        if keys.size > 1 and not (keys[1:] > keys[:-1]).all():
-            keys.sort()
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+        # A canonical CSR (sorted, no duplicate cells: what fairrec's training matrix is)
+        # lists its keys strictly increasing already, and its number of distinct positive
+        # pairs is known up front: the sample is then taken block by block of rows (np.unique
+        # on millions of keys was most of a fit's bookkeeping, and the full key arrays most
+        # of its peak memory). Any other layout is sorted and deduplicated whole.
+        n_pos = int(np.count_nonzero(m.data[: m.nnz] > 0))
+        stride = max(1, -(-n_pos // MAX_KEYS))
+        kept, last = [], -1
+        for r0, r1 in _row_blocks(m.indptr, _BLOCK):
+            keys = _positive_keys(m, r0, r1)
+            if keys.size and (keys[0] <= last or not (keys[1:] > keys[:-1]).all()):
+                break  # not canonical
+            if keys.size:
+                last = int(keys[-1])
+                kept.append(keys[_in_sample(keys, stride)])
+        else:
+            keys = np.concatenate(kept) if kept else np.empty(0, dtype=np.uint64)
+            return cls(keys=keys, stride=stride, n_rows=n_rows, n_items=n_items)
+        keys = _positive_keys(m, 0, n_rows)
+        keys.sort()
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
         stride = max(1, -(-keys.size // MAX_KEYS))
         keys = keys[_in_sample(keys, stride)]
         return cls(keys=keys, stride=stride, n_rows=n_rows, n_items=n_items)
