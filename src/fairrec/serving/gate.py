@@ -43,6 +43,7 @@ __all__ = [
     "training_oldest",
     "saved_training",
     "cell_oldest",
+    "NO_EVENT",
     "serving_batch",
 ]
 
@@ -102,8 +103,13 @@ def _event_rows(data: Dataset, mask: np.ndarray, rows: np.ndarray | None) -> tup
     """Matrix row of each masked event, the mask reduced to the listed viewers, and the
     viewer index of each matrix row."""
     if rows is None:  # one row per viewer with a kept event, in dataset order
-        rows_users, row_of_event = np.unique(data.users[mask], return_inverse=True)
-        return row_of_event, mask, rows_users
+        users = data.users[mask]
+        # each event's row is its viewer's rank among the viewers with a kept event: a table
+        # over the viewers (np.unique(..., return_inverse=True) sorted every event)
+        present = np.zeros(data.n_users, dtype=bool)
+        present[users] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return rank[users], mask, np.flatnonzero(present).astype(users.dtype, copy=False)
     rows = np.asarray(rows, dtype=np.int64)
     row_of_user = np.full(data.n_users, -1, dtype=np.int64)
     row_of_user[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
@@ -183,30 +189,46 @@ def saved_training(
     return sub, rows[nonempty], old
 
 
+#: The time :func:`cell_oldest` gives a cell no event falls in (int64 ns): older than any
+#: retention window, so such a cell is never kept.
+NO_EVENT = np.iinfo(np.int64).min + 1
+
+
 def cell_oldest(
     rows: np.ndarray, items: np.ndarray, times: np.ndarray, like: sp.csr_matrix
 ) -> sp.csr_matrix:
-    """Per cell of ``like``, the smallest of ``times`` among the events ``(rows, items)``."""
+    """Per cell of ``like``, the smallest of ``times`` among the events ``(rows, items)``.
+
+    The events are put in cell order by one stable ``argsort`` of their cell keys (fast on
+    events already grouped by viewer, as a dataset's are) and each cell's minimum is taken
+    with ``np.minimum.reduceat``; no sort by time, no search per event. A cell of ``like``
+    no event falls in gets :data:`NO_EVENT`; events outside ``like``'s cells are ignored.
+    """
     n_items = like.shape[1]
-    key = rows.astype(np.int64) * n_items + items.astype(np.int64)
-    order = np.lexsort((times, key))
-    key_s = key[order]
-    first = np.ones(key_s.size, dtype=bool)
-    first[1:] = key_s[1:] != key_s[:-1]
-    ukeys, umin = key_s[first], np.asarray(times)[order][first]
-    cell_rows = np.repeat(np.arange(like.shape[0], dtype=np.int64), np.diff(like.indptr))
-    pos = np.searchsorted(ukeys, cell_rows * n_items + like.indices)
-    out = sp.csr_matrix(
-        (
-            umin[np.minimum(pos, max(ukeys.size - 1, 0))].astype(np.int64)
-            if ukeys.size
-            else np.zeros(like.nnz, dtype=np.int64),
-            like.indices.copy(),
-            like.indptr.copy(),
-        ),
-        shape=like.shape,
-    )
-    return out
+    n = like.nnz
+    times = np.asarray(times).astype(np.int64, copy=False)
+    key = np.asarray(rows).astype(np.int64) * n_items + np.asarray(items).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.size, dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    ukeys = key[starts]
+    del key
+    umin = np.minimum.reduceat(times[order], starts) if starts.size else times[:0].copy()
+    del order, starts
+    cell_keys = np.repeat(np.arange(like.shape[0], dtype=np.int64) * n_items, np.diff(like.indptr))
+    cell_keys += like.indices[:n]
+    if np.array_equal(cell_keys, ukeys):  # the usual case: like is these events' matrix
+        best = umin
+    else:  # other cells, other order, duplicate cells: look each cell up
+        best = np.full(n, NO_EVENT, dtype=np.int64)
+        if ukeys.size:
+            pos = np.minimum(np.searchsorted(ukeys, cell_keys), ukeys.size - 1)
+            hit = ukeys[pos] == cell_keys
+            best[hit] = umin[pos[hit]]
+    return sp.csr_matrix((best, like.indices[:n].copy(), like.indptr.copy()), shape=like.shape)
 
 
 @dataclass(frozen=True, eq=False)
