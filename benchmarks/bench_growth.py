@@ -5,7 +5,8 @@ Issue 18's cost-growth table and log-log plot. For each number of viewers in ``-
 child process:
 
 1. builds the synthetic data set (not timed in the fit);
-2. times ``Recommender(model=ALS(factors, iterations)).fit(data)`` (no consent ledger) and,
+2. times ``Recommender(model=ALS(factors, iterations)).fit(data)`` (no consent ledger; wall
+   clock and the process's CPU time, which a shared machine's load disturbs less) and,
    with the peak-RSS counter reset before it (``/proc/self/clear_refs``, Linux), reads the
    peak RSS during the fit (``VmHWM``), that peak less the RSS before the fit (what the fit
    itself needed, the data set excluded) and the whole process's peak;
@@ -77,11 +78,11 @@ data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
 t_data = time.perf_counter() - t0
 rss_data, peak_data = mem()
 reset = reset_peak()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 rec = fr.Recommender(
     model=fr.models.ALS(factors=factors, iterations=iterations, random_state=0)
 ).fit(data)
-t_fit = time.perf_counter() - t0
+t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
 rss_fit, peak_fit = mem()
 
 # where the resident memory goes once fitted
@@ -108,14 +109,14 @@ threadpool_limits(1, "blas")
 rng = np.random.default_rng(seed)
 viewers = list(rng.choice(data.user_ids, size=min(batch, data.n_users), replace=False))
 rec.home_batch(viewers[:64], n_jobs=1, progress=False)  # warm-up
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 frame = rec.home_batch(viewers, n_jobs=1, progress=False)
-t_batch = time.perf_counter() - t0
+t_batch, c_batch = time.perf_counter() - t0, time.process_time() - c0
 rss_end, peak_end = mem()
 print(json.dumps({
     "viewers": users, "titles": items, "events": int(data.n_events),
     "training_nnz": int(f.train_matrix_.nnz), "factors": factors, "iterations": iterations,
-    "data_s": t_data, "fit_s": t_fit,
+    "data_s": t_data, "fit_s": t_fit, "fit_cpu_s": c_fit, "batch_cpu_s": c_batch,
     "rss_before_fit_mb": rss_data, "peak_building_data_mb": peak_data,
     "peak_during_fit_mb": peak_fit if reset else None, "rss_after_fit_mb": rss_fit,
     "peak_process_mb": max(peak_data, peak_fit, peak_end),
@@ -148,29 +149,36 @@ def _slope(a: float, b: float, xa: float, xb: float) -> float:
     return math.log(b / a) / math.log(xb / xa)
 
 
+def _own(r: dict) -> float:
+    """Peak RSS during the fit above the RSS before it (MiB): what the fit itself needed."""
+    return max(r["peak_during_fit_mb"] - r["rss_before_fit_mb"], 1.0)
+
+
 def report(results: dict[str, dict], plot: Path | None) -> None:
     rows = sorted(results.values(), key=lambda r: r["viewers"])
     print(
-        "| viewers | plays | fit (s) | peak RSS during fit (MiB) | fit's own peak (MiB) | "
-        "process peak (MiB) | home_batch pages/s (n_jobs=1) |"
+        "| viewers | plays | fit (s) | fit CPU (s) | peak RSS during fit (MiB) | "
+        "fit's own peak (MiB) | process peak (MiB) | home_batch pages/s (n_jobs=1) | "
+        "pages per CPU-s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
-            f"| {r['viewers']:,} | {r['events']:,} | {r['fit_s']:.1f} | "
+            f"| {r['viewers']:,} | {r['events']:,} | {r['fit_s']:.1f} | {r['fit_cpu_s']:.1f} | "
             f"{r['peak_during_fit_mb']:,.0f} | "
-            f"{r['peak_during_fit_mb'] - r['rss_before_fit_mb']:,.0f} | {r['peak_process_mb']:,.0f} | "
-            f"{r['pages_per_s']:.0f} |"
+            f"{_own(r):,.0f} | {r['peak_process_mb']:,.0f} | "
+            f"{r['pages_per_s']:.0f} | {r['batch_viewers'] / r['batch_cpu_s']:.0f} |"
         )
     if len(rows) > 1:
         print("\nlog-log slope between consecutive scales (1: linear in viewers, 0: flat)\n")
-        print("| from -> to | fit time | peak RSS during fit | seconds per page |")
-        print("| --- | --- | --- | --- |")
+        print("| from -> to | fit time | fit CPU time | fit's own peak | seconds per page |")
+        print("| --- | --- | --- | --- | --- |")
         for a, b in zip(rows, rows[1:]):
             xa, xb = a["viewers"], b["viewers"]
             print(
                 f"| {xa:,} -> {xb:,} | {_slope(a['fit_s'], b['fit_s'], xa, xb):.2f} | "
-                f"{_slope(a['peak_during_fit_mb'], b['peak_during_fit_mb'], xa, xb):.2f} | "
+                f"{_slope(a['fit_cpu_s'], b['fit_cpu_s'], xa, xb):.2f} | "
+                f"{_slope(_own(a), _own(b), xa, xb):.2f} | "
                 f"{_slope(1 / a['pages_per_s'], 1 / b['pages_per_s'], xa, xb):.2f} |"
             )
     big = rows[-1]
@@ -192,11 +200,12 @@ def report(results: dict[str, dict], plot: Path | None) -> None:
     x = [r["viewers"] for r in rows]
     series = {
         "fit time (s)": [r["fit_s"] for r in rows],
-        "peak RSS during fit (GiB)": [r["peak_during_fit_mb"] / 1024 for r in rows],
+        "fit CPU time (s)": [r["fit_cpu_s"] for r in rows],
+        "fit's own peak RSS (GiB)": [_own(r) / 1024 for r in rows],
         "ms per page, home_batch n_jobs=1": [1e3 / r["pages_per_s"] for r in rows],
     }
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for (label, y), marker in zip(series.items(), "osd"):
+    for (label, y), marker in zip(series.items(), "o^sd"):
         ax.plot(x, y, marker=marker, label=label)
     # a linear-growth guide through the first fit-time point
     ax.plot(x, [series["fit time (s)"][0] * v / x[0] for v in x], "k:", lw=1, label="linear")
