@@ -664,3 +664,36 @@ def test_closest_viewers_is_the_stable_top_k_with_ties_by_row(seed, k):
     ref_nb, ref_liked = _closest_reference(h, t, self_rows, k)
     assert (nb == ref_nb).all()
     assert (liked == ref_liked).all()
+    for v in range(u):  # one viewer at a time: home()'s single-viewer path
+        one_nb, one_liked = closest_viewers(h[v], t, self_rows[v : v + 1], k)
+        assert (one_nb == ref_nb[v : v + 1]).all()
+        assert (one_liked == ref_liked[v : v + 1]).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_genre_overlap_counts_history_titles_sharing_a_genre(seed):
+    """The "outside your bubble" counts by their definition: for each (viewer, title), the
+    viewer's history titles with at least one genre in common with the title."""
+    from types import SimpleNamespace
+
+    from fairrec.rows._bubble import _genre_overlap
+
+    rng = np.random.default_rng(seed)
+    n_items, n_genres, u = (
+        int(rng.integers(1, 30)),
+        int(rng.integers(1, 6)),
+        int(rng.integers(1, 5)),
+    )
+    genres = (rng.random((n_items, n_genres)) < 0.35).astype(np.float32)
+    h = sp.csr_matrix((rng.random((u, n_items)) < 0.3).astype(np.float32))
+    items = rng.integers(-1, n_items, size=(u, 7))
+    ctx = SimpleNamespace(batch=SimpleNamespace(histories=h), genres=genres)
+    got, n_hist = _genre_overlap(ctx, items)
+    g = genres > 0
+    for v in range(u):
+        hist = h.indices[h.indptr[v] : h.indptr[v + 1]]
+        assert n_hist[v] == hist.size
+        for j, it in enumerate(items[v]):
+            want = 0 if it < 0 else int((g[hist] & g[it]).any(axis=1).sum())
+            assert got[v, j] == want

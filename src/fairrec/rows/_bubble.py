@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from fairrec.page import DATA_WATCH_HISTORY
 from fairrec.rerank import RerankContext, Serendipity
@@ -57,8 +58,10 @@ def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.n
     sig, disjoint = _genre_signatures(ctx.genres)
     k = disjoint.shape[0]
     rows = np.repeat(np.arange(u), np.diff(h.indptr))
-    counts = np.bincount(rows * k + sig[h.indices], minlength=u * k).reshape(u, k)
-    none_shared = counts.astype(np.float64) @ disjoint  # (u, K) titles sharing no genre
+    # (u, K) history titles per genre set, sparse: a history holds a few dozen of the K sets,
+    # so the product costs (history sets x K), not K x K per viewer
+    counts = sp.csr_matrix((np.ones(rows.size), (rows, sig[h.indices])), shape=(u, k))
+    none_shared = np.asarray(counts @ disjoint)  # (u, K) titles sharing no genre
     got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
     out = n_hist[:, None] - np.rint(got).astype(np.int64)
     return np.where(items >= 0, out, 0), n_hist

@@ -242,6 +242,34 @@ def _top_rows(who: np.ndarray, col: np.ndarray, val: np.ndarray, u: int, k: int)
     return out
 
 
+def _top_one(
+    history: sp.csr_matrix, tbt: sp.csr_matrix, sizes: np.ndarray, self_row: int, k: int
+) -> np.ndarray:
+    """:func:`closest_viewers`'s neighbours of a single viewer (``k`` columns, ``-1``
+    padded): the same overlap counts, keys and order as the grouped path, from one
+    ``bincount`` of the training viewers the viewer's titles select."""
+    out = np.full(k, -1, dtype=np.int64)
+    titles = history.indices[history.indptr[0] : history.indptr[1]]
+    starts, ln = tbt.indptr[titles], np.diff(tbt.indptr)[titles].astype(np.int64)
+    total = int(ln.sum())
+    if total == 0:
+        return out
+    at = np.arange(total) + np.repeat(starts - (np.cumsum(ln) - ln), ln)
+    counts = np.bincount(tbt.indices[at], minlength=sizes.size)
+    if 0 <= self_row < counts.size:
+        counts[self_row] = 0  # the viewer's own training row is skipped
+    col = np.flatnonzero(counts)  # a viewer sharing no title is never close
+    o = counts[col].astype(np.float64)
+    val = o * o / np.maximum(sizes[col], 1.0)  # cosine^2 * |H_u|: same order
+    if col.size > k:  # only the entries at or above the k-th largest key are sorted
+        kth = np.partition(val, col.size - k)[col.size - k]
+        keep = val >= kth
+        col, val = col[keep], val[keep]
+    best = np.lexsort((col, -val))[:k]  # key descending, training row ascending
+    out[: best.size] = col[best]
+    return out
+
+
 def closest_viewers(
     histories: sp.csr_matrix, train: sp.csr_matrix, self_rows: np.ndarray, k: int = N_NEIGHBORS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -263,9 +291,11 @@ def closest_viewers(
     tbt, sizes, pos = _train_parts(train)
     kk = min(k, n_train)
     neighbors = np.full((u, k), -1, dtype=np.int64)
+    if u == 1 and kk:  # one page: no dense (viewers x n_train) float matrix, no padding
+        neighbors[0, :kk] = _top_one(histories, tbt, sizes, int(self_rows[0]), kk)
     # groups of viewers whose dense (viewers x n_train) overlap stays about _CHUNK floats
     step = max(1, _CHUNK // max(n_train, 1))
-    for lo in range(0, u if kk else 0, step):
+    for lo in range(0, u if kk and u > 1 else 0, step):
         hi = min(lo + step, u)
         overlap = _overlap(histories[lo:hi], tbt, n_train)  # titles watched in common
         who, col = np.nonzero(overlap > 0)  # a viewer sharing no title is never close
