@@ -244,6 +244,9 @@ def main() -> None:
                 f"MiB, {r['pages_per_s']:.0f} pages/s",
                 flush=True,
             )
+            # re-read before writing: another run (another scale) may have written meanwhile
+            if args.results.exists():
+                results = json.loads(args.results.read_text())
             results[str(users)] = r
             args.results.parent.mkdir(parents=True, exist_ok=True)
             args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

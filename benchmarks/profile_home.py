@@ -14,8 +14,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fairrec as fr
-from fairrec.assembly import assemble
-from fairrec.gate import serving_batch
+from fairrec.serving.assembly import assemble
+from fairrec.serving.core import consent_states, row_context
+from fairrec.serving.gate import serving_batch
+from fairrec.serving.pages import build_page
 
 
 def main() -> None:
@@ -28,24 +30,24 @@ def main() -> None:
     data = fr.datasets.synthetic(n_users=args.users, n_items=args.items, seed=0)
     # serving cost does not depend on the number of ALS iterations: fit quickly
     rec = fr.Recommender(model=fr.models.ALS(factors=64, iterations=2)).fit(data)
-    f = rec._fitted
+    f = rec.fitted_state_
     stages = {
         k: [] for k in ("consent snapshot", "gate", "candidates", "rows + assembly", "page objects")
     }
     for u in list(data.user_ids[: args.viewers]):
         now = rec._now()
         t0 = time.perf_counter()
-        states = rec._states([u], f)
+        states = consent_states(rec, [u], f)
         t1 = time.perf_counter()
         batch = serving_batch(
             [u], states, data=f.data_, catalog=f.catalog_, now=now, retention_days=None
         )
         t2 = time.perf_counter()
-        ctx = rec._context(batch, f)
+        ctx = row_context(rec, batch, f)
         t3 = time.perf_counter()
         pages = assemble(ctx, f.row_kinds_, min_items=10, max_rows=8)
         t4 = time.perf_counter()
-        rec._page(f, 0, batch, pages, now)
+        build_page(f, 0, batch, pages, now)
         t5 = time.perf_counter()
         for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             stages[key].append(dt)
@@ -54,13 +56,13 @@ def main() -> None:
         print(f"| {key} | {np.median(values) * 1e3:.3f} |")
     batch = serving_batch(
         [data.user_ids[0]],
-        rec._states([data.user_ids[0]], f),
+        consent_states(rec, [data.user_ids[0]], f),
         data=f.data_,
         catalog=f.catalog_,
         now=rec._now(),
         retention_days=None,
     )
-    ctx = rec._context(batch, f)
+    ctx = row_context(rec, batch, f)
     print("\n| row kind (one viewer) | median ms |\n| --- | --- |")
     for kind in f.row_kinds_:
         taken = np.zeros((1, data.n_items), dtype=bool)
