@@ -154,6 +154,11 @@ def _own(r: dict) -> float:
     return max(r["peak_during_fit_mb"] - r["rss_before_fit_mb"], 1.0)
 
 
+def _cpu_page(r: dict) -> float:
+    """CPU seconds per page of the timed ``home_batch``."""
+    return r["batch_cpu_s"] / r["batch_viewers"]
+
+
 def report(results: dict[str, dict], plot: Path | None) -> None:
     rows = sorted(results.values(), key=lambda r: r["viewers"])
     print(
@@ -171,15 +176,19 @@ def report(results: dict[str, dict], plot: Path | None) -> None:
         )
     if len(rows) > 1:
         print("\nlog-log slope between consecutive scales (1: linear in viewers, 0: flat)\n")
-        print("| from -> to | fit time | fit CPU time | fit's own peak | seconds per page |")
-        print("| --- | --- | --- | --- | --- |")
+        print(
+            "| from -> to | fit time | fit CPU time | fit's own peak | seconds per page | "
+            "CPU seconds per page |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
         for a, b in zip(rows, rows[1:]):
             xa, xb = a["viewers"], b["viewers"]
             print(
                 f"| {xa:,} -> {xb:,} | {_slope(a['fit_s'], b['fit_s'], xa, xb):.2f} | "
                 f"{_slope(a['fit_cpu_s'], b['fit_cpu_s'], xa, xb):.2f} | "
                 f"{_slope(_own(a), _own(b), xa, xb):.2f} | "
-                f"{_slope(1 / a['pages_per_s'], 1 / b['pages_per_s'], xa, xb):.2f} |"
+                f"{_slope(1 / a['pages_per_s'], 1 / b['pages_per_s'], xa, xb):.2f} | "
+                f"{_slope(_cpu_page(a), _cpu_page(b), xa, xb):.2f} |"
             )
     big = rows[-1]
     print(f"\nresident after the fit, {big['viewers']:,} viewers (MiB):\n")
@@ -203,9 +212,10 @@ def report(results: dict[str, dict], plot: Path | None) -> None:
         "fit CPU time (s)": [r["fit_cpu_s"] for r in rows],
         "fit's own peak RSS (GiB)": [_own(r) / 1024 for r in rows],
         "ms per page, home_batch n_jobs=1": [1e3 / r["pages_per_s"] for r in rows],
+        "CPU ms per page": [1e3 * _cpu_page(r) for r in rows],
     }
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for (label, y), marker in zip(series.items(), "o^sd"):
+    for (label, y), marker in zip(series.items(), "o^sdv"):
         ax.plot(x, y, marker=marker, label=label)
     # a linear-growth guide through the first fit-time point
     ax.plot(x, [series["fit time (s)"][0] * v / x[0] for v in x], "k:", lw=1, label="linear")
