@@ -6,6 +6,23 @@ Among the candidates above a relevance floor, titles are ordered by
 ``relevance * unexpectedness ** weight``; the candidates below the floor follow in order of
 relevance, so a surprise is still something the viewer is likely to enjoy and a row is
 always full.
+
+Which similarity, and why: by default the cosine between a title's vector and the viewer's
+history profile in the space the caller passes -- on fairrec's pages and in
+:meth:`~fairrec.Recommender.recommend`, the candidate model's own title vectors and the unit
+mean vector of the viewer's recent titles. That space is available for every candidate at
+serving time, for any model with title vectors, without the (titles x titles)
+co-occurrence matrix that the serendipity *metric* (:func:`fairrec.metrics.serendipity`,
+Recommenders' definition) compares titles with. The two do not measure the same thing: on
+MovieLens 100K the metric's co-occurrence unexpectedness of a viewer's candidates follows
+their popularity (mean within-viewer Spearman -0.75 with log plays), hardly their factor
+cosine to the profile (-0.09). And re-ranking a relevance model's candidates cannot buy that
+metric: it counts unexpectedness only on hits, and every relevant title traded for a less
+expected one loses more hits than it gains in unexpectedness, even when the re-ranking uses
+the metric's own similarity or the held-out hit rates (benchmarks/RESULTS.md, "Surprising
+and relevant", the ``--serendipity-oracle`` rows). Use this re-ranker for what it does --
+titles further from the viewer's recent profile among the relevant ones -- and measure it
+with ``item_features`` set to the same vectors.
 """
 
 from __future__ import annotations
