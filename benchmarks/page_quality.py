@@ -73,6 +73,12 @@ def main() -> None:
         "unexpectedness (small catalogs: builds the item-item co-occurrence matrix)",
     )
     ap.add_argument(
+        "--bound",
+        action="store_true",
+        help="also print what pages drawn from ALS's top 600 titles could reach with in-sample "
+        "hit rates (the recall / long-tail / novelty trade-off of the catalog)",
+    )
+    ap.add_argument(
         "--truth", action="store_true", help="report whether the page's claims hold (issue 14)"
     )
     args = ap.parse_args()
@@ -170,6 +176,8 @@ def main() -> None:
         "of personalized pages"
     )
     serendipity_report(rec, users, truth, train)
+    if args.bound:
+        allocation_bound(rec, users, truth, train, data, shape.n)
     if args.serendipity_oracle:
         serendipity_oracle(rec, users, truth, train, data)
     if args.sweep:
@@ -203,6 +211,50 @@ def hits(frame: pd.DataFrame, truth: pd.DataFrame, head: set) -> tuple[int, int]
     """Held-out positives found anywhere in ``frame``, and those outside ``head``."""
     got = frame[["user_id", "item_id"]].drop_duplicates().merge(truth[["user_id", "item_id"]])
     return len(got), int((~got.item_id.isin(head)).sum())
+
+
+def allocation_bound(rec, users, truth, train, data, length: pd.Series, depth: int = 600):
+    """The trade-off any page of the same length per viewer drawn from ALS's top ``depth``
+    titles faces, with knowledge no page has: each title's chance of being played next is
+    the hit rate *measured on the held-out data* at its ALS rank (a moving mean over 15
+    ranks). Titles are chosen by ``p_hit * (1 + lam * outside_head) + mu * novelty_bits``;
+    each row of the table is one (lam, mu). Page figures vs the plain list of the same
+    length, as above."""
+    ranked = rec.recommend_batch(users, k=depth)[["user_id", "item_id", "rank"]]
+    ranked = _typed(ranked, users, data)
+    ranked = ranked[ranked["rank"] <= depth]
+    pairs = set(zip(truth.user_id, truth.item_id))
+    ranked["hit"] = [p in pairs for p in zip(ranked.user_id, ranked.item_id)]
+    head = head_titles(train)
+    ranked["tail"] = ~ranked.item_id.isin(head)
+    share = train.item_id.value_counts(normalize=True)
+    ranked["bits"] = -np.log2(ranked.item_id.map(share).fillna(1 / len(train)))
+    curve = ranked.groupby("rank").hit.mean().rolling(15, center=True, min_periods=1).mean()
+    p_hit = ranked["rank"].map(curve).to_numpy()
+    n = ranked.user_id.map(length).to_numpy()
+
+    def figures(chosen: pd.DataFrame) -> tuple:
+        hit = chosen.hit.sum()
+        return hit, (chosen.hit & chosen.tail).sum(), chosen.bits.mean(), chosen.item_id.nunique()
+
+    plain = figures(ranked[ranked["rank"].to_numpy() <= n])
+    print(
+        f"\n| in-sample allocation bound from ALS's top {depth} (lam, mu) | page recall vs plain "
+        "| long-tail hits vs plain | novelty vs plain | coverage vs plain |\n"
+        "| --- | --- | --- | --- | --- |"
+    )
+    for lam in (0.0, 1.0, 2.0, 3.0):
+        for mu in (0.0, 0.002, 0.004, 0.006):
+            key = p_hit * (1.0 + lam * ranked.tail.to_numpy()) + mu * ranked.bits.to_numpy()
+            q = ranked.assign(key=key).sort_values(
+                ["user_id", "key", "rank"], ascending=[True, False, True], kind="stable"
+            )
+            q = q[q.groupby("user_id").cumcount().to_numpy() < q.user_id.map(length).to_numpy()]
+            h, t, b, c = figures(q)
+            print(
+                f"| {lam:g}, {mu:g} | {h / plain[0]:.2f}x | {t / max(plain[1], 1):.2f}x | "
+                f"{100 * (b / plain[2] - 1):+.1f} % | {c / plain[3]:.2f}x |"
+            )
 
 
 def serendipity_report(rec, users, truth, train) -> None:

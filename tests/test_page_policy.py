@@ -103,6 +103,26 @@ def test_off_the_mainstream_takes_the_most_relevant_titles_left(data):
     assert checked
 
 
+@pytest.mark.parametrize("pool", [None, 12])
+def test_top_picks_never_below_its_floor(data, pool):
+    """Top picks picks among the viewer's ``pool`` most relevant titles (default: twice the
+    row size) however strongly its re-ranker diversifies."""
+    rec = _rec(data, [TopPicks(pool=pool, reranker=MMR(lambda_=0.2))], n_candidates=400)
+    users = list(data.user_ids[:40])
+    frame = rec.home_batch(users, now=NOW)
+    top = frame[frame.row_kind == "top_picks"]
+    assert len(top)
+    depth = pool or 2 * rec.row_size
+    plain = rec.recommend_batch(users, k=depth)
+    allowed = set(zip(plain.user_id, plain.item_id))
+    assert all(pair in allowed for pair in zip(top.user_id, top.item_id))
+    # the floor binds: without it this re-ranker reaches further down the ranking
+    wide = _rec(data, [TopPicks(pool=400, reranker=MMR(lambda_=0.2))], n_candidates=400)
+    deep = wide.home_batch(users, now=NOW)
+    deep = deep[deep.row_kind == "top_picks"]
+    assert not all(pair in allowed for pair in zip(deep.user_id, deep.item_id))
+
+
 def test_hidden_gems_row_is_capped(data):
     rec = _rec(data, [HiddenGems(max_items=3)], min_row_items=1)
     frame = rec.home_batch(list(data.user_ids[:40]), now=NOW)

@@ -28,19 +28,34 @@ from fairrec.rows._pools import (
 class TopPicks(RowKind):
     """Most relevant titles with light MMR diversity; each title names the title of the
     viewer's consented history that contributes most to its score (its evidence holds the
-    contribution; for models without an exact decomposition, the most similar title)."""
+    contribution; for models without an exact decomposition, the most similar title).
+
+    Parameters
+    ----------
+    pool : int, optional
+        The row's relevance floor: it picks among the viewer's ``pool`` most relevant
+        candidates only (default: twice the row size). The re-ranker's light diversity may
+        reorder them and leave some out, but never reaches further down the viewer's
+        ranking, so the row's reason ("the titles most relevant to you") stays true and the
+        row keeps the model's accuracy (benchmarks/RESULTS.md, "Surprising and relevant").
+    reranker : re-ranker, default ``MMR(lambda_=0.85)``
+    title : str, default "Top picks for you"
+    """
 
     kind = "top_picks"
     personal = True
 
-    def __init__(self, pool: int = 200, reranker: Any = None, title: str = "Top picks for you"):
-        _check_pool("TopPicks", pool)
+    def __init__(
+        self, pool: int | None = None, reranker: Any = None, title: str = "Top picks for you"
+    ) -> None:
+        if pool is not None:
+            _check_pool("TopPicks", pool)
         self.pool = pool
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.85)
         self.title = title
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        cand, rel, valid = _gather_pool(ctx, taken, self.pool)
+        cand, rel, valid = _gather_pool(ctx, taken, self.pool or 2 * ctx.k)
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
         items, scores = _pick(ctx, cand, picks, rel)
         applies = ctx.batch.personalized.copy()
