@@ -226,7 +226,7 @@ def allocation_bound(rec, users, truth, train, data, length: pd.Series, depth: i
     pairs = set(zip(truth.user_id, truth.item_id))
     ranked["hit"] = [p in pairs for p in zip(ranked.user_id, ranked.item_id)]
     head = head_titles(train)
-    ranked["tail"] = ~ranked.item_id.isin(head)
+    ranked["outside"] = ~ranked.item_id.isin(head)
     share = train.item_id.value_counts(normalize=True)
     ranked["bits"] = -np.log2(ranked.item_id.map(share).fillna(1 / len(train)))
     curve = ranked.groupby("rank").hit.mean().rolling(15, center=True, min_periods=1).mean()
@@ -235,7 +235,7 @@ def allocation_bound(rec, users, truth, train, data, length: pd.Series, depth: i
 
     def figures(chosen: pd.DataFrame) -> tuple:
         hit = chosen.hit.sum()
-        return hit, (chosen.hit & chosen.tail).sum(), chosen.bits.mean(), chosen.item_id.nunique()
+        return hit, (chosen.hit & chosen.outside).sum(), chosen.bits.mean(), chosen.item_id.nunique()
 
     plain = figures(ranked[ranked["rank"].to_numpy() <= n])
     print(
@@ -245,7 +245,7 @@ def allocation_bound(rec, users, truth, train, data, length: pd.Series, depth: i
     )
     for lam in (0.0, 1.0, 2.0, 3.0):
         for mu in (0.0, 0.002, 0.004, 0.006):
-            key = p_hit * (1.0 + lam * ranked.tail.to_numpy()) + mu * ranked.bits.to_numpy()
+            key = p_hit * (1.0 + lam * ranked.outside.to_numpy()) + mu * ranked.bits.to_numpy()
             q = ranked.assign(key=key).sort_values(
                 ["user_id", "key", "rank"], ascending=[True, False, True], kind="stable"
             )
@@ -412,7 +412,7 @@ def similarity_report(rec, ranked, hist, train) -> None:
     mean vector of the history (the space ``Serendipity`` compares in), with the score."""
     from scipy.stats import spearmanr
 
-    v = np.asarray(rec.model_.item_vectors(), dtype=np.float64)
+    v = np.array(rec.model_.item_vectors, dtype=np.float64)
     v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     logplays = np.log1p(ranked.item_id.map(train.item_id.value_counts()).fillna(0).to_numpy())
     cosine = np.empty(len(ranked))
