@@ -25,6 +25,11 @@ Usage::
     python benchmarks/page_quality.py --data ../shared/data/ml-100k
     python benchmarks/page_quality.py --synthetic 20000:10000
     python benchmarks/page_quality.py --truth --data ../shared/data/ml-100k
+    python benchmarks/page_quality.py --data ../shared/data/ml-100k --frontier \
+        1.0:0.8,0.9:0.8,0.8:0.8,0.7:0.8,0.8:0.9,0.8:0.6,0.7:0 --serendipity-oracle --bound
+
+``--bound`` and the ceiling rows of ``--serendipity-oracle`` use the held-out data itself
+(in-sample hit rates): they say what the catalog allows, not what fairrec achieves.
 """
 
 from __future__ import annotations
