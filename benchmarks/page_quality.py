@@ -240,7 +240,12 @@ def allocation_bound(rec, users, truth, train, data, length: pd.Series, depth: i
 
     def figures(chosen: pd.DataFrame) -> tuple:
         hit = chosen.hit.sum()
-        return hit, (chosen.hit & chosen.outside).sum(), chosen.bits.mean(), chosen.item_id.nunique()
+        return (
+            hit,
+            (chosen.hit & chosen.outside).sum(),
+            chosen.bits.mean(),
+            chosen.item_id.nunique(),
+        )
 
     plain = figures(ranked[ranked["rank"].to_numpy() <= n])
     print(
