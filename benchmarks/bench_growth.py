@@ -86,7 +86,7 @@ t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
 rss_fit, peak_fit = mem()
 
 # where the resident memory goes once fitted
-f = rec._fitted
+f = rec.fitted_state_
 model = rec.model_
 events = {
     name: nbytes(getattr(data, name, None))

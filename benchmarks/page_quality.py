@@ -561,7 +561,7 @@ def _truth_figures(raw: pd.DataFrame, data, rec, pages) -> list[str]:
     pos = data.to_csr()
     pos.data = (pos.data > 0).astype(float)
     pos.eliminate_zeros()
-    solver = rec._fitted.model_._solver
+    solver = rec.fitted_state_.model_.solver
 
     def dist(items: list, hist_mix: np.ndarray) -> float:
         mix = g[data.item_index(items)].sum(axis=0)
