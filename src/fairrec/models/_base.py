@@ -115,11 +115,23 @@ class CandidateModel(ABC):
     def is_fitted(self) -> bool:
         return hasattr(self, "n_items_")
 
-    def _record_training(self, matrix: sp.csr_matrix) -> None:
-        """Remember which (row, title) pairs ``fit`` saw (in memory only; see ``_pairs``)."""
+    def record_training(self, matrix: sp.csr_matrix) -> None:
+        """Remember which (row, title) pairs the model was trained on.
+
+        ``fit`` calls it; a model trained elsewhere (e.g. on Spark) calls it with the matrix
+        it was trained on, so that :func:`fairrec.evaluate` can refuse to score it on those
+        pairs. Held in memory only (:class:`~fairrec.models.TrainingPairs`), never saved.
+
+        Parameters
+        ----------
+        matrix : scipy.sparse.csr_matrix
+            The ``(n_users, n_items)`` training matrix.
+        """
         from fairrec.models._pairs import TrainingPairs
 
         self.training_pairs_ = TrainingPairs.of(matrix)
+
+    _record_training = record_training  # the name before issue 17
 
     def _require_fitted(self) -> None:
         if not self.is_fitted():

@@ -102,7 +102,7 @@ class ALS(ImplicitFactorModel):
                 ) from exc
         self.model_ = model
         self.n_items_ = m.shape[1]
-        self._record_training(m)
+        self.record_training(m)
         return self
 
     @property

@@ -95,7 +95,7 @@ class BPR(ImplicitFactorModel):
         self.model_ = model
         self.solver_ = self._solver(model.item_factors)
         self.n_items_ = m.shape[1]
-        self._record_training(m)
+        self.record_training(m)
         return self
 
     @property

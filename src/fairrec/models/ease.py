@@ -130,7 +130,7 @@ class EASE(CandidateModel):
             raise DataError(self._unstable(l2, m))
         self.weights_ = np.ascontiguousarray(p)
         self.n_items_ = n
-        self._record_training(m)
+        self.record_training(m)
         return self
 
     @staticmethod

@@ -52,7 +52,7 @@ class ItemKNN(CandidateModel):
             knn.fit(m, show_progress=False)
         self.similarity_ = sp.csr_matrix(knn.similarity, dtype=np.float32)
         self.n_items_ = m.shape[1]
-        self._record_training(m)
+        self.record_training(m)
         return self
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:

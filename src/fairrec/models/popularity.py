@@ -40,7 +40,7 @@ class Popularity(CandidateModel):
             counts = np.asarray(m.sum(axis=0)).ravel()
         self.counts_ = counts.astype(np.float32)
         self.n_items_ = m.shape[1]
-        self._record_training(m)
+        self.record_training(m)
         return self
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:

@@ -60,11 +60,24 @@ class ServingHost(LiveServing):
         if self.model is not None and not isinstance(self.model, CandidateModel):
             raise param_error("model", "Recommender", "a fairrec.models model", self.model)
 
-    def _now(self, now: Any = None) -> pd.Timestamp:
+    def resolve_now(self, now: Any = None) -> pd.Timestamp:
+        """The time a call with ``now=...`` serves at, as a naive UTC timestamp.
+
+        ``now`` itself when given (an aware time is converted to UTC), else the
+        recommender's ``clock`` (default: the system's UTC clock).
+
+        Examples
+        --------
+        >>> import fairrec as fr
+        >>> fr.Recommender().resolve_now("2024-05-01T12:00:00+02:00")
+        Timestamp('2024-05-01 10:00:00')
+        """
         t = pd.Timestamp(now) if now is not None else (self.clock or _utcnow)()
         if t.tzinfo is not None:
             t = t.tz_convert("UTC").tz_localize(None)
         return t
+
+    _now = resolve_now
 
     def __getattr__(self, name: str) -> Any:
         # fitted attributes (``data_``, ``model_``, ...) live in one immutable snapshot

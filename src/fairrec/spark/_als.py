@@ -318,7 +318,7 @@ def fit_als(
     )
     # the model remembers what it was trained on, as a locally fitted one does: evaluate()
     # then refuses this model served over another split's train side (see models._pairs)
-    model._record_training(rec.train_matrix_)
+    model.record_training(rec.train_matrix_)
     return rec
 
 

@@ -273,7 +273,7 @@ def home_pages(
         or partitions < 1
     ):
         raise param_error("partitions", "home_pages", "an int >= 1 or None", partitions)
-    when = rec._now(now)
+    when = rec.resolve_now(now)
     region = check_region(region, "home_pages")
 
     keyed = df.select(F.col(user_col), id_key(df, user_col, "spark_viewers", "user_col").alias(KEY))
