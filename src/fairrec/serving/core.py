@@ -109,7 +109,13 @@ def consent_states(
 
 
 def request_batch(
-    rec: Any, users: Sequence[Any], now: pd.Timestamp, f: FittedState, region: str | None = None
+    rec: Any,
+    users: Sequence[Any],
+    now: pd.Timestamp,
+    f: FittedState,
+    region: str | None = None,
+    *,
+    n_recent: int = 20,
 ) -> ServingBatch:
     """One consent snapshot per viewer, reduced by the serving gate (and the live state:
     observed events, availability; :mod:`fairrec.live`).
@@ -117,6 +123,7 @@ def request_batch(
     The batch names each viewer by the id fairrec writes for them (:meth:`_viewers`).
     A title the viewer excluded (by id, genre or maturity) is also dropped from the
     history the page is built from: it is never an anchor, a reason or evidence of taste.
+    ``n_recent`` recent titles are kept per viewer (0 where the caller never reads them).
     """
     idx, resolved = viewers(users, f)
     batch = serving_batch(
@@ -127,6 +134,7 @@ def request_batch(
         now=now,
         retention_days=rec.retention_days,
         user_idx=idx,
+        n_recent=n_recent,
     )
     live = rec._live_state()
     batch = live.apply(batch, f, now, rec.retention_days)  # observed plays, impressions

@@ -83,7 +83,9 @@ def recommend_chunk(
 ) -> pd.DataFrame:
     from fairrec.rerank import RerankContext
 
-    batch = request_batch(rec, users, now, f, region)
+    # a flat list without a re-ranker never reads the recent titles (the re-ranker's
+    # profile does): the gate skips ordering them
+    batch = request_batch(rec, users, now, f, region, n_recent=0 if reranker is None else 20)
     u = len(users)
     pers = batch.personalized
     _, cand, rel = candidates(batch, f, n_cand)
@@ -106,10 +108,18 @@ def recommend_chunk(
     else:
         items, sc = cand[:, :k], rel[:, :k]
     ok = items >= 0
-    rows = np.broadcast_to(np.arange(u)[:, None], items.shape)[ok]
-    ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)[ok]
-    it = items[ok]
-    personal = pers[rows]
+    if u == 1:  # one viewer (recommend()): no broadcasting, one reason for every line
+        it = items[0][ok[0]]
+        rows = np.zeros(it.size, dtype=np.intp)
+        ranks = np.arange(1, it.size + 1, dtype=np.int64)
+        scores = sc[0][ok[0]].astype(np.float64)
+        personal = np.full(it.size, bool(pers[0]))
+    else:
+        rows = np.broadcast_to(np.arange(u)[:, None], items.shape)[ok]
+        ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1, dtype=np.int64), items.shape)[ok]
+        it = items[ok]
+        scores = sc[ok].astype(np.float64)
+        personal = pers[rows]
     by = "" if reranker is None else f", re-ranked by {type(reranker).__name__}"
     reason = np.where(
         personal,
@@ -120,13 +130,16 @@ def recommend_chunk(
     # recommend() (one viewer) builds its frame without the user column rather than
     # dropping it afterwards (a pandas drop costs more than the model call)
     user_col = {C.USER: id_column(batch.user_ids, f.data_.user_ids)[rows]} if with_user else {}
+    # every column is a fresh array: no copy, and the index given (pandas would infer it)
     return pd.DataFrame(
         {
             **user_col,
             C.ITEM: f.data_.item_ids[it],
             C.TITLE: f.titles_[it],
-            C.SCORE: sc[ok].astype(np.float64),
-            C.RANK: ranks.astype(np.int64),
+            C.SCORE: scores,
+            C.RANK: ranks,
             "reason": reason,
-        }
+        },
+        index=pd.RangeIndex(it.size),
+        copy=False,
     )

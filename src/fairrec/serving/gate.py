@@ -379,7 +379,7 @@ def _history_rows(
         keep = when >= cutoff
         rows, ev, when = rows[keep], ev[keep], when[keep]
     items = data.items[ev]
-    if ev.size:
+    if ev.size and n_recent > 0:
         # most recent first (event order breaks ties), distinct titles per viewer
         when = (
             np.asarray(when, dtype="datetime64[ns]").view(np.int64)
