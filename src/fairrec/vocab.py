@@ -59,7 +59,18 @@ def genre_key(name: str) -> str:
 
 
 def _title_key(title: str) -> str:
-    text = unicodedata.normalize("NFKC", str(title))
+    title = str(title)
+    if (
+        title.isascii()
+        and title.isprintable()
+        and "  " not in title
+        and not title.startswith(" ")
+        and not title.endswith(" ")
+    ):
+        # printable ASCII: NFKC keeps it, it holds no format character and its only
+        # whitespace is single inner spaces, so it is its own key (most titles; no regex)
+        return title
+    text = unicodedata.normalize("NFKC", title)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return _SPACE.sub(" ", text).strip()
 
@@ -84,12 +95,26 @@ class Vocabulary:
         The catalog's genres, in its own spelling.
     has_maturity : bool
         Whether the catalog rates titles for maturity.
+    item_canon : numpy.ndarray, optional
+        The canonical form (:func:`fairrec.ids.canon_ids`) of each of ``item_ids`` when the
+        caller has it (a dataset's id map keeps them); computed here otherwise.
     """
 
     def __init__(
-        self, item_ids: Any, titles: Any, genre_names: Iterable[str], has_maturity: bool
+        self,
+        item_ids: Any,
+        titles: Any,
+        genre_names: Iterable[str],
+        has_maturity: bool,
+        *,
+        item_canon: np.ndarray | None = None,
     ) -> None:
         ids = list(np.asarray(item_ids, dtype=object))
+        keys = (
+            [_id_key(i) for i in ids]
+            if item_canon is None or len(item_canon) != len(ids)
+            else item_canon.tolist()
+        )
         self.titles = [str(t) for t in titles]
         self.item_keys = [str(i) for i in ids]  # the form the gate looks ids up by
         self.genre_names = tuple(genre_names)
@@ -98,8 +123,7 @@ class Vocabulary:
         for g in self.genre_names:
             self._genres.setdefault(genre_key(g), []).append(g)
         self._ids: dict[str, int] = {}
-        for pos, i in enumerate(ids):
-            key = _id_key(i)
+        for pos, (i, key) in enumerate(zip(ids, keys)):
             if key is not None:
                 self._ids.setdefault(key, pos)
             self._ids.setdefault(str(i), pos)
@@ -116,6 +140,7 @@ class Vocabulary:
             data.catalog[C.TITLE].tolist(),
             data.genre_names,
             C.MATURITY in data.catalog.columns,
+            item_canon=data.item_map.canon,
         )
 
     # ------------------------------------------------------------------ single values

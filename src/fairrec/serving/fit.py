@@ -57,6 +57,7 @@ def fit(rec: Any, data: Dataset, now: Any = None) -> Any:
         train_oldest=oldest,
         item_ratings=item_ratings(data, mask),
         row_kinds=rec.rows,
+        train_user_canon=data.user_map.canon[rows],
     )
     install(rec, fitted, consent)
     return rec

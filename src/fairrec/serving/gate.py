@@ -84,7 +84,9 @@ def usable_events(
     (:func:`training_events`) and what a model file holds at save time (histories for
     ``personalization``). A request applies it per viewer through :func:`serving_batch`.
     """
-    allowed_users = np.asarray(consent.allowed_mask(data.user_ids, purpose), dtype=bool)
+    # the data's canonical ids (computed once, kept by its id map): the ledger matches by
+    # canonical form and takes them as they are
+    allowed_users = np.asarray(consent.allowed_mask(data.user_map.canon, purpose), dtype=bool)
     mask = allowed_users[data.users]
     cutoff = retention_cutoff(now, retention_days)
     if cutoff is not None:

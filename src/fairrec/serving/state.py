@@ -149,6 +149,7 @@ class FittedState:
         item_ratings: tuple[np.ndarray, np.ndarray] | None = None,
         like_label: str | None = None,
         row_kinds: Sequence[Any] | None = None,
+        train_user_canon: np.ndarray | None = None,
     ) -> FittedState:
         """The state of ``model`` fitted on ``train`` (everything else derived here).
 
@@ -171,6 +172,9 @@ class FittedState:
             How a positive is described in reasons (default: read from ``data``'s ratings).
         row_kinds : sequence of RowKind, optional
             Default :func:`fairrec.rows.default_rows`.
+        train_user_canon : numpy.ndarray, optional
+            The canonical form of each of ``train_user_ids`` when the caller has it (a fit:
+            the data's id map keeps them); computed here otherwise.
         """
         from fairrec.rows.evidence import title_stats, with_label
         from fairrec.vocab import Vocabulary
@@ -196,7 +200,14 @@ class FittedState:
             train_oldest_=train_oldest,
             train_user_ids_=train_user_ids,
             train_index_={
-                c: i for i, c in enumerate(canon_ids(train_user_ids, "train_user_ids").tolist())
+                c: i
+                for i, c in enumerate(
+                    (
+                        train_user_canon
+                        if train_user_canon is not None
+                        else canon_ids(train_user_ids, "train_user_ids")
+                    ).tolist()
+                )
             }
             if len(train_user_ids)
             else {},
