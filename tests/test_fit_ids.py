@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fairrec as fr
-from fairrec.data.ids import IdMap, canon_ids
+from fairrec.data.ids import IdMap, canon_id, canon_ids
 from fairrec.vocab import Vocabulary
 
 _SPACE = re.compile(r"\s+")
@@ -108,3 +108,25 @@ def test_one_viewer_flat_list_equals_its_batch_row():
         want = batch[batch["user_id"] == u].drop(columns="user_id").reset_index(drop=True)
         pd.testing.assert_frame_equal(one, want, check_exact=False, rtol=1e-6)
         assert isinstance(one.index, pd.RangeIndex)
+
+
+_ID_CHARS = st.sampled_from(list("ab09+- ~!") + ["  ", "\n", "\t", "\u200b", "７", "é", "\x00"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_ID_CHARS, max_size=4).map("".join), min_size=1, max_size=5))
+def test_canon_ids_of_many_equals_canon_id_of_each(values):
+    """The many-ids path (one scan over all distinct ids when all are plain) gives each id's
+    canonical form, and refuses what one id alone would refuse."""
+    want, error = [], None
+    for v in values:
+        try:
+            want.append(canon_id(v))
+        except fr.errors.ParameterError as exc:
+            error = exc
+            break
+    if error is not None:
+        with pytest.raises(fr.errors.ParameterError):
+            canon_ids(np.array(values, dtype=object))
+    else:
+        assert canon_ids(np.array(values, dtype=object)).tolist() == want
