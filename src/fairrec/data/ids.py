@@ -265,9 +265,12 @@ class IdMap:
             canon = canon_ids(ext, what) if ext.size else np.empty(0, dtype=object)
         except ParameterError as exc:
             raise DataError(str(exc)) from None
-        index: dict[str, int] = {}
-        for pos, c in enumerate(canon.tolist()):
-            first = index.setdefault(c, pos)
+        keys = canon.tolist()
+        index: dict[str, int] = dict(zip(keys, range(len(keys))))
+        # a canonical id repeated (two spellings of one id) shrinks the dict: name the pair
+        seen: dict[str, int] = {}
+        for pos, c in enumerate(keys if len(index) != len(keys) else ()):
+            first = seen.setdefault(c, pos)
             if first != pos:
                 raise DataError(
                     f"{what} {ext[first]!r} and {ext[pos]!r} are two spellings of one id "

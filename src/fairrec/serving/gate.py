@@ -129,11 +129,17 @@ def training_matrix(
     that order; duplicates summed.
     """
     row_of_event, mask, rows_users = _event_rows(data, mask, rows)
-    m = sp.csr_matrix(
-        (data.weights[mask], (row_of_event, data.items[mask])),
-        shape=(len(rows_users), data.n_items),
-        dtype=np.float32,
-    )
+    shape = (len(rows_users), data.n_items)
+    weights = data.weights[mask].astype(np.float32, copy=False)
+    items = data.items[mask]
+    if row_of_event.size and bool((row_of_event[1:] >= row_of_event[:-1]).all()):
+        # events already grouped by row (a dataset's events are grouped by viewer): the CSR
+        # arrays directly, no COO -> CSR conversion; sum_duplicates sorts each row's titles
+        indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of_event, minlength=shape[0]), out=indptr[1:])
+        m = sp.csr_matrix((weights, items, indptr), shape=shape)
+    else:
+        m = sp.csr_matrix((weights, (row_of_event, items)), shape=shape, dtype=np.float32)
     m.sum_duplicates()
     return m, rows_users
 
