@@ -40,25 +40,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from _procmem import PROBES
+
 HERE = Path(__file__).resolve().parent
 
 _CHILD = r"""
 import json, os, re, sys, time
 import numpy as np
-
-def mem():
-    text = open("/proc/self/status").read()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
-    hwm = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
-    return rss, hwm
-
-def reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
+""" + PROBES + r"""
 
 def nbytes(obj):
     if obj is None:
@@ -76,14 +65,14 @@ users, items, factors, iterations, batch, seed = map(int, sys.argv[1:7])
 t0 = time.perf_counter()
 data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
 t_data = time.perf_counter() - t0
-rss_data, peak_data = mem()
+rss_data, peak_data = rss_mb()
 reset = reset_peak()
 t0, c0 = time.perf_counter(), time.process_time()
 rec = fr.Recommender(
     model=fr.models.ALS(factors=factors, iterations=iterations, random_state=0)
 ).fit(data)
 t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
-rss_fit, peak_fit = mem()
+rss_fit, peak_fit = rss_mb()
 
 # where the resident memory goes once fitted
 f = rec.fitted_state_
@@ -112,7 +101,7 @@ rec.home_batch(viewers[:64], n_jobs=1, progress=False)  # warm-up
 t0, c0 = time.perf_counter(), time.process_time()
 frame = rec.home_batch(viewers, n_jobs=1, progress=False)
 t_batch, c_batch = time.perf_counter() - t0, time.process_time() - c0
-rss_end, peak_end = mem()
+rss_end, peak_end = rss_mb()
 print(json.dumps({
     "viewers": users, "titles": items, "events": int(data.n_events),
     "training_nnz": int(f.train_matrix_.nnz), "factors": factors, "iterations": iterations,

@@ -38,24 +38,12 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from _procmem import PROBES
+
 _CHILD_COMMON = """
 import json, os, re, resource, sys, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-def rss_mb():
-    text = open("/proc/self/status").read()
-    rss = int(re.search(r"VmRSS:\\s+(\\d+)", text).group(1)) / 1024
-    hwm = int(re.search(r"VmHWM:\\s+(\\d+)", text).group(1)) / 1024
-    return rss, hwm
-
-def reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-"""
+""" + PROBES
 
 _FIT_CHILD = """
 import fairrec as fr
