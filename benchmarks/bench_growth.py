@@ -10,7 +10,9 @@ child process:
    with the peak-RSS counter reset before it (``/proc/self/clear_refs``, Linux), reads the
    peak RSS during the fit (``VmHWM``), that peak less the RSS before the fit (what the fit
    itself needed, the data set excluded) and the whole process's peak;
-3. lists where the resident memory goes after the fit: ``nbytes`` of the dataset's event
+3. samples, every 20 ms during the fit, the resident memory and the innermost fairrec /
+   implicit / scipy function running, and keeps each function's resident-memory gain and
+   highest RSS (where the fit's memory goes); lists where the resident memory goes after the fit: ``nbytes`` of the dataset's event
    arrays, the training matrix, its oldest-event matrix, the model's factors, the model's
    training-pair record and the rest of the fitted state's arrays;
 4. times ``home_batch`` (``n_jobs=1``, one BLAS thread) on the same ``--batch-viewers``
@@ -58,8 +60,49 @@ def nbytes(obj):
         return obj.data.nbytes + obj.indices.nbytes + obj.indptr.nbytes
     return 0
 
+import threading
 from threadpoolctl import threadpool_limits
 import fairrec as fr
+
+
+class StageSampler(threading.Thread):
+    # Every `interval` s: the resident memory and the innermost fairrec/implicit/scipy
+    # function the main thread is in; keeps, per function, the highest RSS seen and the sum of
+    # the RSS increases between samples taken in it (a sampling profile: it can miss a peak
+    # between two samples and credit a rise to the function sampled just after it).
+
+    def __init__(self, interval):
+        super().__init__(daemon=True)
+        self.interval, self.main = interval, threading.main_thread().ident
+        self.peaks, self.halt = {}, threading.Event()
+        self.page = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def where(self):
+        frame = sys._current_frames().get(self.main)
+        while frame is not None:
+            path = frame.f_code.co_filename.replace(os.sep, "/")
+            for pkg in ("/fairrec/", "/implicit/", "/scipy/"):
+                if pkg in path:
+                    tail = path.split(pkg, 1)[1]
+                    return f"{pkg.strip('/')}/{tail}:{frame.f_code.co_name}"
+            frame = frame.f_back
+        return "(other)"
+
+    def run(self):
+        last = None
+        with open("/proc/self/statm") as fh:
+            while not self.halt.wait(self.interval):
+                fh.seek(0)
+                rss = int(fh.read().split()[1]) * self.page
+                key = self.where()
+                peak, grew = self.peaks.get(key, (0.0, 0.0))
+                grew += max(rss - last, 0.0) if last is not None else 0.0
+                self.peaks[key] = (max(peak, rss), grew)
+                last = rss
+
+    def stop(self):
+        self.halt.set()
+        self.join()
 
 users, items, factors, iterations, batch, seed = map(int, sys.argv[1:7])
 t0 = time.perf_counter()
@@ -67,11 +110,14 @@ data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
 t_data = time.perf_counter() - t0
 rss_data, peak_data = rss_mb()
 reset = reset_peak()
+sampler = StageSampler(interval=0.02)
+sampler.start()
 t0, c0 = time.perf_counter(), time.process_time()
 rec = fr.Recommender(
     model=fr.models.ALS(factors=factors, iterations=iterations, random_state=0)
 ).fit(data)
 t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
+sampler.stop()
 rss_fit, peak_fit = rss_mb()
 
 # where the resident memory goes once fitted
@@ -113,6 +159,7 @@ print(json.dumps({
     "batch_viewers": len(viewers), "batch_s": t_batch,
     "pages_per_s": len(viewers) / t_batch, "batch_lines": len(frame),
     "python": sys.version.split()[0], "cpus": os.cpu_count(),
+    "fit_rss_by_function_mb": dict(sorted(sampler.peaks.items(), key=lambda kv: -kv[1][1])[:10]),
 }))
 """
 
@@ -185,6 +232,17 @@ def report(results: dict[str, dict], plot: Path | None) -> None:
     for k, v in sorted(big["resident_parts_mb"].items(), key=lambda kv: -kv[1]):
         print(f"| {k} | {v:,.0f} |")
     print(f"| process RSS after the fit | {big['rss_after_fit_mb']:,.0f} |")
+    stages = big.get("fit_rss_by_function_mb")
+    if stages:
+        print(
+            f"\nwhere the fit's memory goes, {big['viewers']:,} viewers: resident memory gained "
+            "while the fit was inside each function, and the highest resident memory seen there "
+            f"(sampled every 20 ms; RSS before the fit {big['rss_before_fit_mb']:,.0f} MiB)\n"
+        )
+        print("| innermost fairrec / implicit / scipy function | RSS gained (MiB) | peak RSS (MiB) |")
+        print("| --- | --- | --- |")
+        for k, (peak, grew) in stages.items():
+            print(f"| `{k}` | {grew:,.0f} | {peak:,.0f} |")
     if plot is None:
         return
     try:
