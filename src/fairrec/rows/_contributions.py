@@ -16,6 +16,10 @@ BASIS_EASE = "ease_contribution"
 BASIS_SIMILARITY = "vector_similarity"
 
 _CHUNK = 1 << 22  # floats per (viewers x titles x history) block
+#: a group of viewers (:func:`_chunks`) holds histories of at most _SPREAD times its shortest
+#: one plus _SLACK entries: padding stays a fraction of the real entries
+_SPREAD = 1.25
+_SLACK = 8
 
 
 def _padded_history(histories: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -129,19 +133,33 @@ def _history_cached(histories: sp.csr_matrix, cache: dict | None) -> tuple[np.nd
 
 
 def _chunks(hist: np.ndarray, m: int) -> list[tuple[np.ndarray, int]]:
-    """Viewer groups of similar history length (index arrays) and their width, each block
-    at most ``_CHUNK`` floats."""
+    """Viewer groups of similar history length (index arrays) and their width (the longest
+    history in the group).
+
+    Viewers are sorted by history length and cut greedily into groups whose padded block
+    (viewers x ``m`` x width) holds at most ``_CHUNK`` floats and whose width is at most
+    ``_SPREAD`` times the group's shortest history plus ``_SLACK``: a batch mixing short and
+    very long histories is not padded to the longest one (the blocks, and the padded
+    ``(viewers, width, d)`` gathers behind them, stay proportional to the real entries).
+    A viewer's result does not depend on its group (padding is ``-inf`` / a zero weight).
+    """
     lengths = (hist >= 0).sum(axis=1)
+    u = len(lengths)
+    if u == 1:
+        return [(np.zeros(1, dtype=np.int64), int(lengths[0]))]
     order = np.argsort(lengths, kind="stable")
+    ln = lengths[order]
+    per = max(int(m), 1)
     out = []
     lo = 0
-    u = len(order)
     while lo < u:
-        hi = lo + 1
-        while hi < u and (hi - lo + 1) * m * max(int(lengths[order[hi]]), 1) <= _CHUNK:
-            hi += 1
-        sl = order[lo:hi]
-        out.append((sl, max(int(lengths[order[hi - 1]]), 0)))
+        # the widest group start ``lo`` allows: width within the spread ...
+        hi = int(np.searchsorted(ln, _SPREAD * ln[lo] + _SLACK, side="right"))
+        # ... and at most _CHUNK floats (count x m x width grows with the end: first failure)
+        size = np.arange(1, hi - lo + 1) * per * np.maximum(ln[lo:hi], 1)
+        over = np.flatnonzero(size > _CHUNK)
+        hi = max(lo + (int(over[0]) if over.size else hi - lo), lo + 1)
+        out.append((order[lo:hi], int(ln[hi - 1])))
         lo = hi
     return out
 
@@ -178,8 +196,8 @@ def _block(
         hv = vectors[np.maximum(hi_, 0)].astype(np.float64)
         iv = vectors[np.maximum(it, 0)].astype(np.float64)
         block = np.matmul(iv, hv.transpose(0, 2, 1))
-    block[np.broadcast_to((it < 0)[:, :, None], block.shape)] = -np.inf
-    block[np.broadcast_to((hi_ < 0)[:, None, :], block.shape)] = -np.inf
+    np.copyto(block, -np.inf, where=(it < 0)[:, :, None])
+    np.copyto(block, -np.inf, where=(hi_ < 0)[:, None, :])
     return block
 
 
