@@ -932,3 +932,63 @@ def test_mmr_shared_vectors_with_duplicates_single_equals_batch(seed: int, lam: 
     for v in range(u):
         row = batch[v]
         np.testing.assert_array_equal(mmr(scores[v], vectors, 6, lambda_=lam), row[row >= 0])
+
+
+def jaccard_reference(a: np.ndarray, b: np.ndarray) -> float:
+    """The set Jaccard index of two 0/1 rows (0 for two empty rows)."""
+    union = np.logical_or(a > 0, b > 0).sum()
+    return float(np.logical_and(a > 0, b > 0).sum() / union) if union else 0.0
+
+
+@FAST
+@given(
+    seed=SEED,
+    n=st.integers(1, 30),
+    k=st.integers(1, 12),
+    g=st.sampled_from([1, 3, 19]),
+    lam=st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]),
+    p=st.sampled_from([0.3, 1.0]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_mmr_binary_jaccard_one_viewer_kernel_equals_batch_rows_and_reference(
+    seed, n, k, g, lam, p, dtype
+):
+    # the 1-d kernel (one viewer, 0/1 rows: the Hidden gems row's genre rows) must pick
+    # exactly what a batch of several viewers picks for that viewer, and what the greedy
+    # definition picks; empty rows (union 0) and duplicate rows included
+    rng = np.random.default_rng(seed)
+    u = 3
+    genres = (rng.random((u, n, g)) < 0.3).astype(dtype)
+    genres[:, ::4] = 0.0  # titles without a genre
+    if n > 2:
+        genres[:, 1] = genres[:, 2]  # duplicates
+    rel = grid_scores(rng, (u, n))
+    valid = random_valid(rng, u, n, p)
+    batch = MMR(lambda_=lam, similarity="jaccard").rerank(
+        np.where(valid, rel, 0.0), k, vectors=genres, valid=valid
+    )
+    for v in range(u):
+        one = _mmr_kernel(
+            np.where(valid[v : v + 1], rel[v : v + 1], -np.inf),
+            valid[v : v + 1],
+            Similarity(genres[v : v + 1], "jaccard"),
+            min(k, n),
+            lam,
+        )
+        assert rows_picks(one) == rows_picks(batch[v : v + 1]), v
+        # the greedy definition (a tie goes to the lower position)
+        picks: list[int] = []
+        while len(picks) < min(k, n):
+            best, arg = -np.inf, -1
+            for i in range(n):
+                if not valid[v, i] or i in picks:
+                    continue
+                red = max((jaccard_reference(genres[v, i], genres[v, j]) for j in picks), default=0)
+                value = lam * rel[v, i] - (1 - lam) * red
+                if arg < 0 or value > best:
+                    best, arg = value, i
+            if arg < 0:
+                break
+            picks.append(arg)
+        if lam in (0.0, 0.5, 1.0):  # dyadic weights: the reference's arithmetic is exact
+            assert rows_picks(one)[0] == picks, v

@@ -113,6 +113,8 @@ def _mmr_kernel(
     base[~valid] = -np.inf  # never chosen
     if u == 1 and sim.kind != "jaccard":
         return pad_short(_mmr_one(base[0], sim, kk, 1.0 - lam)[None, :], valid)
+    if u == 1 and sim.binary:
+        return pad_short(_mmr_one_binary_jaccard(base[0], sim, kk, 1.0 - lam)[None, :], valid)
     ar = np.arange(u)
     # folded into the chosen vector: (1 - lam) * sim(j, .), in the vectors' precision
     c = np.full(u, 1.0 - lam, dtype=sim.v.dtype if sim.kind != "jaccard" else np.float64)
@@ -150,6 +152,40 @@ def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray
         picks.append(j)
         if t + 1 < kk:
             np.subtract(base, v @ (v[j] * c), out=pen)
+            if t:
+                np.minimum(obj, pen, out=obj)
+            else:
+                obj, pen = pen, obj
+        obj[j] = -np.inf
+    return np.array(picks, dtype=np.int64)
+
+
+def _mmr_one_binary_jaccard(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray:
+    """:func:`_mmr_kernel` for one viewer and the Jaccard index of binary rows, on 1-d arrays.
+
+    The same numbers as the batch kernel: with 0/1 rows the intersections and union sizes
+    are exact integers whichever way they are summed, and each similarity is their quotient
+    (0 where the union is empty) times ``c`` -- as :meth:`Similarity.rows` computes it.
+    """
+    v = sim.v if sim.shared else sim.v[0]  # (n, g)
+    size = sim.size if sim.shared else sim.size[0]  # (n,)
+    obj = base.copy()
+    pen = np.empty_like(base)
+    sim_row = np.zeros(base.shape)
+    union = np.empty(base.shape)
+    picks = []
+    for t in range(kk):
+        j = int(obj.argmax())
+        picks.append(j)
+        if t + 1 < kk:
+            x = v[j]
+            inter = v @ x
+            np.add(size, x.sum(), out=union)
+            union -= inter
+            sim_row[:] = 0.0
+            np.divide(inter, union, out=sim_row, where=union > 0)
+            sim_row *= c
+            np.subtract(base, sim_row, out=pen)
             if t:
                 np.minimum(obj, pen, out=obj)
             else:

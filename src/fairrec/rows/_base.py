@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fairrec.rerank import TrustedReranker
+from fairrec.rerank import MMR, TrustedReranker
 from fairrec.rows._context import RowBatch, RowContext
 
 #: re-ranker class -> implements TrustedReranker (an isinstance check against a runtime
@@ -68,12 +68,22 @@ class RowKind:
         arrays as they are through its public fast path
         :meth:`~fairrec.rerank.TrustedReranker.rerank_trusted` (the checks of ``rerank`` are
         for outside callers, and ``ctx.vectors`` rows are unit-norm already); any other
-        re-ranker, or vectors other than ``ctx.vectors``, goes through its public ``rerank``.
+        re-ranker, or vectors other than ``ctx.vectors``, goes through its public ``rerank``
+        -- except :class:`~fairrec.rerank.MMR` with ``similarity="jaccard"`` on ``ctx.genres``
+        (*Hidden gems*), which gets the float64 arrays ``rerank`` would build, through the
+        fast path (the same positions, without the checks).
         """
         if vectors is ctx.vectors and _is_trusted(reranker):
             if gathered is None and reranker.uses_vectors:
                 gathered = vectors[np.maximum(cand, 0)]
             return reranker.rerank_trusted(rel, valid, ctx.k, gathered, context)
+        if vectors is ctx.genres and type(reranker) is MMR and reranker.similarity == "jaccard":
+            # the genre rows with MMR's Jaccard index: what ``rerank`` computes (float64
+            # scores and rows, padding masked) without its input checks
+            if gathered is None:
+                gathered = vectors[np.maximum(cand, 0)].astype(np.float64)
+            score = np.where(valid, rel, 0.0).astype(np.float64, copy=False)
+            return reranker.rerank_trusted(score, valid, ctx.k, gathered, context)
         vecs = vectors[np.maximum(cand, 0)] if gathered is None else gathered
         return reranker.rerank(
             np.where(valid, rel, 0.0), ctx.k, vectors=vecs, context=context, valid=valid

@@ -140,11 +140,26 @@ def mark_taken(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> Non
 
 def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
     """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
-    may be shown to them (unseen, not excluded)."""
+    may be shown to them (unseen, not excluded): the score of rank
+    ``floor(q * (count - 1))`` in ascending order among the ``count`` allowed titles
+    (``inf`` when none is allowed).
+
+    An order statistic, found by a partition instead of a sort of every viewer's scores:
+    one viewer's allowed scores are partitioned at the rank; a batch is partitioned at the
+    lowest and highest rank any viewer needs (blocked titles count as ``-inf``, below every
+    allowed one) and only the cells between those two ranks are sorted.
+    """
     allowed = ~ctx.blocked
-    count = allowed.sum(axis=1)
-    asc = np.sort(np.where(allowed, ctx.scores, -np.inf), axis=1)
-    n_items = ctx.scores.shape[1]
-    at = n_items - count + np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
-    thr = asc[ctx.ar[:, 0], np.minimum(at, n_items - 1)]
+    count = np.count_nonzero(allowed, axis=1)
+    rank = np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
+    if ctx.n == 1:
+        vals = ctx.scores[0][allowed[0]]
+        thr = np.partition(vals, rank[0])[rank] if count[0] else np.zeros(1, ctx.scores.dtype)
+    else:
+        n_items = ctx.scores.shape[1]
+        at = np.minimum(n_items - count + rank, n_items - 1)  # with the blocked cells first
+        lo, hi = int(at.min()), int(at.max())
+        part = np.partition(np.where(allowed, ctx.scores, -np.inf), [lo, hi] if hi > lo else lo)
+        mid = np.sort(part[:, lo : hi + 1], axis=1) if hi > lo else part[:, lo : lo + 1]
+        thr = mid[ctx.ar[:, 0], at - lo]
     return np.where(count > 0, thr, np.inf)[:, None]

@@ -102,12 +102,18 @@ class HiddenGems(RowKind):
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         st = _stats(ctx)
         # the pool comes from the whole catalog, not only the viewer's top candidates: on a
-        # large catalog the most relevant titles are rarely rare ones
-        ok = self.eligible(st)[None, :] & ~ctx.blocked & ~taken
+        # large catalog the most relevant titles are rarely rare ones. Only the eligible
+        # titles' columns are read (ascending title order: top_n's ties still break by
+        # the lower title index)
+        elig = _eligible_titles(self, st)
+        sub = ctx.scores[:, elig]
+        ok = np.isfinite(sub)  # not seen, not banned (ctx.blocked)
+        ok &= ~taken[:, elig]
         pers = ctx.batch.personalized
         if self.min_relevance > 0 and pers.any():
-            ok &= (ctx.scores >= _catalog_floor(ctx, self.min_relevance)) | ~pers[:, None]
-        cand, rel = top_n(np.where(ok, ctx.scores, -np.inf), self.pool)
+            ok &= (sub >= _catalog_floor(ctx, self.min_relevance)) | ~pers[:, None]
+        width = min(self.pool, ctx.scores.shape[1])
+        cand, rel = _in_catalog(elig, *top_n(np.where(ok, sub, -np.inf), self.pool), width)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
         context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
@@ -272,3 +278,30 @@ class OffTheMainstream(RowKind):
                 evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}] * n,
             )
         ]
+
+
+def _eligible_titles(kind: HiddenGems, st: Any) -> np.ndarray:
+    """:meth:`HiddenGems.eligible` as ascending title indices, computed once per set of
+    title facts and parameters (it depends on the training data only)."""
+    key = ("hidden_gems", kind.quantile, kind.min_watchers)
+    cache = getattr(st, "cache", None)
+    got = cache.get(key) if cache is not None else None
+    if got is None:
+        got = np.flatnonzero(kind.eligible(st))
+        if cache is not None:
+            cache[key] = got
+    return got
+
+
+def _in_catalog(
+    titles: np.ndarray, idx: np.ndarray, rel: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~fairrec.models.top_n` of the columns ``titles`` as title indices, padded
+    (``-1`` / ``-inf``) to ``width`` columns: what a top-n of the whole catalog gives when
+    only those columns can be chosen."""
+    cand = np.where(idx >= 0, titles[np.maximum(idx, 0)], -1)
+    if cand.shape[1] < width:
+        pad = width - cand.shape[1]
+        cand = np.pad(cand, ((0, 0), (0, pad)), constant_values=-1)
+        rel = np.pad(rel, ((0, 0), (0, pad)), constant_values=-np.inf)
+    return cand, rel

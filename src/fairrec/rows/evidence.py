@@ -17,7 +17,7 @@ The verifier (:func:`fairrec.audit.verify_page`) re-derives these facts on its o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -87,6 +87,10 @@ class TitleStats:
         Mean explicit rating and number of ratings per title (events with a rating).
     liked_median, rating_median : float or None
         Median liked share / mean rating over titles with ``MIN_WATCHERS`` watchers or more.
+    cache : dict
+        What row kinds derive from these facts alone (e.g. the titles a row kind's rule
+        makes eligible, a title's evidence), computed once and reused by every page served
+        from them; not compared, not copied by :func:`dataclasses.replace`, never saved.
     """
 
     n_viewers: int
@@ -99,6 +103,7 @@ class TitleStats:
     n_ratings: np.ndarray | None
     liked_median: float | None
     rating_median: float | None
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def liked_share(self) -> np.ndarray:

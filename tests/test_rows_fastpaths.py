@@ -1,0 +1,146 @@
+"""The row kinds' fast paths give exactly what their definitions give.
+
+* ``_catalog_floor`` (a partition) against the quantile it documents (a full sort);
+* *Hidden gems*' top-n over the eligible titles' columns against a top-n of the whole
+  catalog with the other titles masked;
+* the contributions' viewer groups (history lengths within a spread) and a batch's
+  contributions against each viewer's alone;
+* a title's cached evidence and texts against fresh ones.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fairrec as fr
+from fairrec.models import top_n
+from fairrec.rows import _contributions as contrib_mod
+from fairrec.rows._pools import _catalog_floor
+from fairrec.rows._rare import _in_catalog
+from fairrec.rows.evidence import top_contributions
+
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
+)
+SEED = st.integers(0, 2**32 - 1)
+
+
+def _ctx(scores: np.ndarray) -> types.SimpleNamespace:
+    """What ``_catalog_floor`` reads of a RowContext."""
+    u = scores.shape[0]
+    return types.SimpleNamespace(
+        scores=scores, blocked=~np.isfinite(scores), n=u, ar=np.arange(u)[:, None]
+    )
+
+
+def _floor_by_sort(scores: np.ndarray, q: float) -> np.ndarray:
+    """The documented quantile: rank ``floor(q * (count - 1))`` of the allowed scores in
+    ascending order, each viewer alone; ``inf`` without any."""
+    out = []
+    for row in scores:
+        allowed = np.sort(row[np.isfinite(row)])
+        if allowed.size == 0:
+            out.append(np.inf)
+        else:
+            out.append(allowed[int(np.floor(q * (allowed.size - 1)))])
+    return np.asarray(out, dtype=scores.dtype)[:, None]
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 5]),
+    n=st.integers(1, 60),
+    q=st.sampled_from([0.0, 0.2, 0.5, 0.8, 0.999]),
+    p_blocked=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
+)
+def test_catalog_floor_is_the_documented_quantile(seed, u, n, q, p_blocked):
+    rng = np.random.default_rng(seed)
+    scores = (rng.integers(-4, 5, size=(u, n)) / 4).astype(np.float32)  # many ties
+    scores[rng.random((u, n)) < p_blocked] = -np.inf
+    if u > 1:
+        scores[0] = -np.inf  # a viewer with nothing allowed
+    got = _catalog_floor(_ctx(scores), q)
+    want = _floor_by_sort(scores, q)
+    assert got.shape == (u, 1)
+    np.testing.assert_array_equal(got, want)
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 3]),
+    n=st.integers(1, 80),
+    pool=st.integers(1, 100),
+    p_eligible=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+)
+def test_top_n_over_eligible_columns_equals_masked_whole_catalog(seed, u, n, pool, p_eligible):
+    rng = np.random.default_rng(seed)
+    scores = (rng.integers(-3, 4, size=(u, n)) / 2).astype(np.float32)
+    scores[rng.random((u, n)) < 0.2] = -np.inf
+    eligible = rng.random(n) < p_eligible
+    ok = rng.random((u, n)) < 0.8
+    titles = np.flatnonzero(eligible)
+    full = top_n(np.where(ok & eligible, scores, -np.inf), pool)
+    sub = top_n(np.where(ok[:, titles], scores[:, titles], -np.inf), pool)
+    cand, rel = _in_catalog(titles, *sub, min(pool, n))
+    np.testing.assert_array_equal(cand, full[0])
+    np.testing.assert_array_equal(rel, full[1])
+
+
+@FAST
+@given(
+    lengths=st.lists(st.integers(0, 400), min_size=1, max_size=60),
+    m=st.sampled_from([1, 20, 220, 5000]),
+)
+def test_contribution_groups_cover_each_viewer_once_with_bounded_padding(lengths, m):
+    lengths = np.asarray(lengths)
+    hist = np.where(np.arange(max(lengths.max(), 1))[None, :] < lengths[:, None], 1, -1)
+    groups = contrib_mod._chunks(hist, m)
+    seen = np.concatenate([g for g, _ in groups])
+    assert sorted(seen.tolist()) == list(range(len(lengths)))
+    for g, width in groups:
+        assert width == lengths[g].max()
+        if len(g) > 1:
+            assert width <= contrib_mod._SPREAD * lengths[g].min() + contrib_mod._SLACK
+            assert len(g) * m * max(width, 1) <= contrib_mod._CHUNK
+
+
+@pytest.fixture(scope="module")
+def als_model():
+    data = fr.datasets.synthetic(n_users=300, n_items=120, seed=4)
+    rec = fr.Recommender(model=fr.models.ALS(factors=8, iterations=3)).fit(data)
+    return rec.fitted_state_
+
+
+def test_batch_contributions_equal_each_viewer_alone(als_model):
+    f = als_model
+    rng = np.random.default_rng(0)
+    n_items = f.vectors_.shape[0]
+    lengths = np.array([0, 1, 2, 3, 5, 9, 17, 30, 60, 100, 110, 4, 40])
+    rows = [np.sort(rng.choice(n_items, size=n, replace=False)) for n in lengths]
+    hist = sp.csr_matrix(
+        (
+            np.ones(lengths.sum()),
+            np.concatenate(rows),
+            np.concatenate([[0], np.cumsum(lengths)]),
+        ),
+        shape=(len(lengths), n_items),
+    )
+    items = rng.integers(-1, n_items, size=(len(lengths), 25))
+    got = top_contributions(f.model_, hist, items, f.vectors_, {})
+    assert len(contrib_mod._chunks(contrib_mod._padded_history(hist)[0], 25)) > 1
+    for v in range(len(lengths)):
+        one = top_contributions(f.model_, hist[v], items[v : v + 1], f.vectors_, {})
+        np.testing.assert_allclose(got[2][v], one[2][0], rtol=1e-9, atol=1e-12)  # value
+        np.testing.assert_allclose(got[3][v], one[3][0], rtol=1e-9, atol=1e-12)  # total
+        np.testing.assert_array_equal(got[0][v], one[0][0])  # anchor
+    assert (got[0][lengths == 0] == -1).all()
