@@ -25,6 +25,9 @@ _SLACK = 8
 def _padded_history(histories: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """(u, H) history titles (-1 padded) and their weights, in column order."""
     h = histories
+    if h.shape[0] == 1:  # one viewer: the row itself
+        lo, hi = h.indptr[0], h.indptr[1]
+        return h.indices[lo:hi].astype(np.int64)[None], h.data[lo:hi].astype(np.float64)[None]
     counts = np.diff(h.indptr)
     width = int(counts.max()) if len(counts) else 0
     items = np.full((h.shape[0], width), -1, dtype=np.int64)
@@ -107,6 +110,10 @@ def top_contributions(
     value = np.zeros((u, m))
     total = np.zeros((u, m))
     basis = _basis(model)
+    if u == 1 and basis == BASIS_ALS:  # one page: 2-d arrays, no groups, no gathers
+        if m and hist.shape[1]:
+            _top_one_als(model, hist, weight, items, cache, anchor, col, value, total)
+        return anchor, col, value, total, basis
     for sl, width in _chunks(hist, m):
         if width == 0 or m == 0:
             continue
@@ -120,6 +127,48 @@ def top_contributions(
         value[sl] = np.where(np.isfinite(v), v, 0.0)
         total[sl] = np.where(np.isfinite(c), c, 0.0).sum(axis=2)
     return anchor, col, value, total, basis
+
+
+def _top_one_als(
+    model: Any,
+    hist: np.ndarray,
+    weight: np.ndarray,
+    items: np.ndarray,
+    cache: dict | None,
+    anchor: np.ndarray,
+    col: np.ndarray,
+    value: np.ndarray,
+    total: np.ndarray,
+) -> None:
+    """:func:`top_contributions` of one viewer with a non-empty history under ALS, written
+    into the ``(1, m)`` outputs: the same products and reductions as the batch path (its
+    block of one viewer is this ``(m, H)`` matrix), on 2-d arrays."""
+    terms = _terms_cached(model, hist, weight, cache)  # (H, d): the viewer's entries
+    it = items[0]
+    c = model.item_factors64[np.maximum(it, 0)] @ np.ascontiguousarray(terms.T)  # (m, H)
+    bad = it < 0
+    if bad.any():
+        c[bad] = -np.inf
+    best = c.argmax(axis=1)  # first maximum: lowest title index (ascending columns)
+    v = c[np.arange(len(it)), best]
+    finite = np.isfinite(v)
+    ok = finite & (v > 0)
+    anchor[0] = np.where(ok, hist[0, best], -1)
+    col[0] = np.where(ok, best, -1)
+    value[0] = np.where(finite, v, 0.0)
+    total[0] = np.where(np.isfinite(c), c, 0.0).sum(axis=1)
+
+
+def _terms_cached(
+    model: Any, hist: np.ndarray, weight: np.ndarray, cache: dict | None
+) -> np.ndarray:
+    """:func:`_als_terms` of the batch, kept in ``cache`` (the rows of a page share them)."""
+    terms = cache.get("terms") if cache is not None else None
+    if terms is None:
+        terms = _als_terms(model, hist, weight)
+        if cache is not None:
+            cache["terms"] = terms
+    return terms
 
 
 def _history_cached(histories: sp.csr_matrix, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,11 +293,8 @@ def _als_block(
     model: Any, hist: np.ndarray, items: np.ndarray, sl: np.ndarray, cache: dict | None
 ) -> np.ndarray:
     """implicit's ``explain`` terms of the viewers ``sl``: ``y_i . (c_j A^-1 y_j)``."""
-    terms = cache.get("terms") if cache is not None else None
-    if terms is None:
-        terms = _als_terms(model, *(cache["hist"] if cache and "hist" in cache else (hist, None)))
-        if cache is not None:
-            cache["terms"] = terms
+    hw = cache["hist"] if cache and "hist" in cache else (hist, None)
+    terms = _terms_cached(model, *hw, cache)
     y = model.item_factors64
     lengths = (hist >= 0).sum(axis=1)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
