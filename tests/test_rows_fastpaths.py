@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import fairrec as fr
 from fairrec.models import top_n
 from fairrec.rows import _contributions as contrib_mod
-from fairrec.rows._pools import _catalog_floor
+from fairrec.rows._pools import _catalog_floor, _kth_smallest
 from fairrec.rows._rare import _in_catalog
 from fairrec.rows.evidence import top_contributions
 
@@ -72,6 +72,31 @@ def test_catalog_floor_is_the_documented_quantile(seed, u, n, q, p_blocked):
     want = _floor_by_sort(scores, q)
     assert got.shape == (u, 1)
     np.testing.assert_array_equal(got, want)
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 4]),
+    m=st.sampled_from([2049, 3000, 6001]),
+    layout=st.sampled_from(["normal", "ties", "blocked", "periodic", "sorted"]),
+)
+def test_kth_smallest_of_long_rows_equals_a_full_sort(seed, u, m, layout):
+    # long rows take the sampled band: every layout, including ones that fool the strided
+    # sample (a period of the stride, rows already sorted), must give the exact order statistic
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(u, m)).astype(np.float32)
+    if layout == "ties":
+        x = np.round(x * 2).astype(np.float32)
+    elif layout == "blocked":
+        x[rng.random((u, m)) < rng.choice([0.5, 0.99, 1.0])] = -np.inf
+    elif layout == "periodic":
+        x[:, ::8] += 100.0
+    elif layout == "sorted":
+        x.sort(axis=1)
+    at = rng.integers(0, m, size=u)
+    at[0] = rng.choice([0, m - 1, m // 2])
+    np.testing.assert_array_equal(_kth_smallest(x, at), np.sort(x, axis=1)[np.arange(u), at])
 
 
 @FAST

@@ -142,24 +142,91 @@ def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
     """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
     may be shown to them (unseen, not excluded): the score of rank
     ``floor(q * (count - 1))`` in ascending order among the ``count`` allowed titles
-    (``inf`` when none is allowed).
-
-    An order statistic, found by a partition instead of a sort of every viewer's scores:
-    one viewer's allowed scores are partitioned at the rank; a batch is partitioned at the
-    lowest and highest rank any viewer needs (blocked titles count as ``-inf``, below every
-    allowed one) and only the cells between those two ranks are sorted.
-    """
+    (``inf`` when none is allowed). An order statistic (:func:`_kth_smallest`), not a sort
+    of every viewer's scores."""
     allowed = ~ctx.blocked
     count = np.count_nonzero(allowed, axis=1)
     rank = np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
-    if ctx.n == 1:
-        vals = ctx.scores[0][allowed[0]]
-        thr = np.partition(vals, rank[0])[rank] if count[0] else np.zeros(1, ctx.scores.dtype)
-    else:
-        n_items = ctx.scores.shape[1]
-        at = np.minimum(n_items - count + rank, n_items - 1)  # with the blocked cells first
-        lo, hi = int(at.min()), int(at.max())
-        part = np.partition(np.where(allowed, ctx.scores, -np.inf), [lo, hi] if hi > lo else lo)
-        mid = np.sort(part[:, lo : hi + 1], axis=1) if hi > lo else part[:, lo : lo + 1]
-        thr = mid[ctx.ar[:, 0], at - lo]
+    n_items = ctx.scores.shape[1]
+    # blocked titles count as -inf, below every allowed one: the rank among all cells
+    at = np.minimum(n_items - count + rank, n_items - 1)
+    thr = _kth_smallest(np.where(allowed, ctx.scores, -np.inf), at)
     return np.where(count > 0, thr, np.inf)[:, None]
+
+
+#: :func:`_kth_smallest` samples every ``_KTH_STRIDE``-th cell of rows longer than
+#: ``_KTH_SAMPLE_ABOVE`` cells
+_KTH_STRIDE = 8
+_KTH_SAMPLE_ABOVE = 2048
+
+
+def _kth_smallest(x: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(u,) the value of rank ``at[v]`` (0-based, ascending) of each row of ``x``, exactly.
+
+    ``x`` is a (u, m) float array without NaN. Long rows are not partitioned whole: a sorted
+    strided sample brackets each row's rank with a band of values about four standard
+    deviations wide, the cells below the band are counted, and only the cells inside it are
+    sorted. A row whose band misses its rank (improbable) gets the exact partition of the
+    row; so does every row when rows are short.
+    """
+    u, m = x.shape
+    out = np.empty(u, dtype=x.dtype)
+    if u == 0:
+        return out
+    redo = np.ones(u, dtype=bool)
+    if u == 1 and m > _KTH_SAMPLE_ABOVE:  # one row: the same band, on 1-d arrays
+        got = _kth_of_row(x[0], int(at[0]))
+        if got is not None:
+            out[0] = got
+            return out
+    elif m > _KTH_SAMPLE_ABOVE:
+        sample = np.sort(x[:, ::_KTH_STRIDE], axis=1)
+        ns = sample.shape[1]
+        margin = int(2.0 * np.sqrt(ns)) + 2  # 4 sd of a binomial sample rank, at most
+        centre = (at * ns) // m
+        lo_at, hi_at = centre - margin, centre + margin
+        ar = np.arange(u)
+        lo = np.where(lo_at >= 0, sample[ar, np.clip(lo_at, 0, ns - 1)], -np.inf)
+        hi = np.where(hi_at < ns, sample[ar, np.clip(hi_at, 0, ns - 1)], np.inf)
+        below = np.count_nonzero(x < lo[:, None], axis=1)
+        band = (x >= lo[:, None]) & (x <= hi[:, None])
+        flat = np.flatnonzero(band)
+        rows = flat // m
+        counts = np.bincount(rows, minlength=u)
+        pos = at - below
+        ok = (pos >= 0) & (pos < counts)
+        if ok.any():
+            start = np.cumsum(counts) - counts
+            table = np.full((u, int(counts.max())), np.inf, dtype=x.dtype)
+            table[rows, np.arange(flat.size) - start[rows]] = x.ravel()[flat]
+            table.sort(axis=1)
+            got = table[ar, np.clip(pos, 0, table.shape[1] - 1)]
+            out[ok] = got[ok]
+        redo = ~ok
+    if redo.any():
+        sub, k = x[redo], at[redo]
+        lo_k, hi_k = int(k.min()), int(k.max())
+        part = np.partition(sub, [lo_k, hi_k] if hi_k > lo_k else lo_k, axis=1)
+        mid = np.sort(part[:, lo_k : hi_k + 1], axis=1)
+        out[redo] = mid[np.arange(len(k)), k - lo_k]
+    return out
+
+
+def _kth_of_row(row: np.ndarray, k: int) -> Any:
+    """:func:`_kth_smallest` of one long row by its sampled band, or None when the band
+    misses rank ``k``."""
+    sample = row[::_KTH_STRIDE]
+    ns = sample.size
+    margin = int(2.0 * np.sqrt(ns)) + 2
+    centre = (k * ns) // row.size
+    lo_at, hi_at = centre - margin, centre + margin
+    kth = [r for r in (lo_at, hi_at) if 0 <= r < ns]
+    part = np.partition(sample, kth) if kth else sample
+    lo = part[lo_at] if lo_at >= 0 else -np.inf
+    hi = part[hi_at] if hi_at < ns else np.inf
+    below = int(np.count_nonzero(row < lo))
+    band = row[(row >= lo) & (row <= hi)]
+    pos = k - below
+    if not 0 <= pos < band.size:
+        return None
+    return np.partition(band, pos)[pos]

@@ -90,7 +90,7 @@ class TitleStats:
     cache : dict
         What row kinds derive from these facts alone (e.g. the titles a row kind's rule
         makes eligible, a title's evidence), computed once and reused by every page served
-        from them; not compared, not copied by :func:`dataclasses.replace`, never saved.
+        from them; not compared, not copied by ``dataclasses.replace``, never saved.
     """
 
     n_viewers: int
