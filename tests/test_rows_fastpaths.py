@@ -13,6 +13,7 @@ from __future__ import annotations
 import types
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
@@ -20,10 +21,13 @@ from hypothesis import strategies as st
 
 import fairrec as fr
 from fairrec.models import top_n
+from fairrec.rows import HiddenGems, OffTheMainstream
 from fairrec.rows import _contributions as contrib_mod
+from fairrec.rows._facts import _popularity_evidence, _watched_text
 from fairrec.rows._pools import _catalog_floor, _kth_smallest
 from fairrec.rows._rare import _in_catalog
 from fairrec.rows.evidence import top_contributions
+from fairrec.serving.core import request_batch, row_context
 
 FAST = settings(
     max_examples=60,
@@ -169,3 +173,30 @@ def test_batch_contributions_equal_each_viewer_alone(als_model):
         np.testing.assert_allclose(got[3][v], one[3][0], rtol=1e-9, atol=1e-12)  # total
         np.testing.assert_array_equal(got[0][v], one[0][0])  # anchor
     assert (got[0][lengths == 0] == -1).all()
+
+
+def test_cached_title_lines_are_fresh_and_equal_uncached():
+    # Hidden gems / Off the mainstream keep each title's evidence and text with the title
+    # facts: a second page gets the same lines, in dicts of its own
+    data = fr.datasets.synthetic(n_users=300, n_items=120, seed=4)
+    rec = fr.Recommender(model=fr.models.ALS(factors=8, iterations=3)).fit(data)
+    fs = rec.fitted_state_
+    users = list(data.user_ids[:40])
+    now = pd.Timestamp.now(tz="UTC")
+
+    def build(kind):
+        ctx = row_context(rec, request_batch(rec, users, now, fs), fs)
+        return kind.build(ctx, np.zeros((len(users), data.n_items), dtype=bool))[0]
+
+    for kind in (HiddenGems(quantile=0.9, min_relevance=0.0), OffTheMainstream(min_relevance=0)):
+        first = build(kind)
+        placed = np.argwhere(first.items >= 0)
+        assert len(placed) > 20
+        for v, p in placed:
+            first.item_evidence[v, p]["watchers"] = -1  # a reader changes its page
+        again = build(kind)
+        np.testing.assert_array_equal(again.items, first.items)
+        for v, p in placed:
+            i = int(again.items[v, p])
+            assert again.item_evidence[v, p] == _popularity_evidence(fs.stats_, i)
+            assert _watched_text(fs.stats_, i) in again.item_reason_text[v, p]

@@ -3,6 +3,7 @@ contributions and popularity evidence (from :mod:`fairrec.rows.evidence`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -107,3 +108,24 @@ def _watched_text(st: Any, i: int) -> str:
     if st.n_viewers:
         return f"watched by {_share_text(w / st.n_viewers)} of viewers ({w})"
     return f"watched by {w} viewer{'s' if w != 1 else ''}"
+
+
+def _per_title(
+    st: Any, key: tuple, make: Callable[[int], tuple[dict[str, Any], str]]
+) -> Callable[[int], tuple[dict[str, Any], str]]:
+    """``make(i)`` (a title's evidence and reason text, which depend on the title facts
+    ``st`` alone), computed once per title and kept in ``st.cache`` under ``key``: every page
+    served from the same facts reuses it. The evidence comes back as a fresh dict each
+    time (a page may be changed by its reader; the cached one is not)."""
+    cache = getattr(st, "cache", None)
+    table: dict[int, tuple[dict[str, Any], str]] = (
+        cache.setdefault(key, {}) if cache is not None else {}
+    )
+
+    def get(i: int) -> tuple[dict[str, Any], str]:
+        got = table.get(i)
+        if got is None:
+            got = table[i] = make(i)
+        return dict(got[0]), got[1]
+
+    return get

@@ -15,6 +15,7 @@ from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._facts import (
     _data_note,
     _objects,
+    _per_title,
     _popularity_evidence,
     _share_text,
     _stats,
@@ -129,23 +130,21 @@ class HiddenGems(RowKind):
         measured = st.liking_measured and st.liked_median is not None
         used = [(DATA_WATCH_HISTORY,) if p else (DATA_CATALOG_POPULARITY,) for p in pers]
         evidence, texts = [], []
+        lines: dict[str, Any] = {}  # the data note -> its titles' cached evidence and texts
         for v, its in enumerate(items.tolist()):
             lab = _data_note(used[v])
+            get = lines.get(lab)
+            if get is None:
+                get = lines[lab] = _per_title(
+                    st, ("hidden_gems", measured, lab), lambda i, lab=lab: _gem_line(st, i, lab)
+                )
             e_row, t_row = [], []
             for i in its:
                 if i < 0:
                     break
-                e_row.append(_popularity_evidence(st, i))
-                if measured:
-                    extra = ""
-                    if st.mean_rating is not None and st.n_ratings[i] > 0:
-                        extra = f", mean rating {st.mean_rating[i]:.1f}"
-                    t_row.append(
-                        f"A hidden gem: {_watched_text(st, i)}; "
-                        f"{_share_text(st.liked_share[i])} of them {st.like_label}{extra} {lab}"
-                    )
-                else:
-                    t_row.append(f"Rarely watched: {_watched_text(st, i)} {lab}")
+                e, t = get(i)
+                e_row.append(e)
+                t_row.append(t)
             evidence.append(e_row)
             texts.append(t_row)
         rare = f"no more viewers than {_share_text(1 - self.quantile)} of the catalog's titles have"
@@ -236,7 +235,13 @@ class OffTheMainstream(RowKind):
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         st = _stats(ctx)
-        off = (st.pop_share < self.max_share)[np.maximum(ctx.cand, 0)] & (ctx.cand >= 0)
+        key = ("off_the_mainstream", self.max_share)
+        below = st.cache.get(key) if hasattr(st, "cache") else None
+        if below is None:  # depends on the title facts only
+            below = st.pop_share < self.max_share
+            if hasattr(st, "cache"):
+                st.cache[key] = below
+        off = below[np.maximum(ctx.cand, 0)] & (ctx.cand >= 0)
         off &= ctx.rel_pct >= self.min_relevance
         used = (DATA_WATCH_HISTORY,)
         cand, rel, valid = _compact_pool(ctx, *_gather_pool(ctx, taken, None, off), self.pool)
@@ -244,17 +249,25 @@ class OffTheMainstream(RowKind):
         items, scores = _pick(ctx, cand, picks, rel)
         n = ctx.n
         texts, evidence = [], []
+        note = _data_note(used)
+        get = _per_title(
+            st,
+            ("off_the_mainstream", note),
+            lambda i: (
+                _popularity_evidence(st, i),
+                f"Off the mainstream: {_watched_text(st, i)}; "
+                f"{_share_text(st.pop_share[i])} of the catalog's titles have fewer viewers "
+                f"{note}",
+            ),
+        )
         for its in items.tolist():
             t_row, e_row = [], []
             for i in its:
                 if i < 0:
                     break
-                e_row.append(_popularity_evidence(st, i))
-                t_row.append(
-                    f"Off the mainstream: {_watched_text(st, i)}; "
-                    f"{_share_text(st.pop_share[i])} of the catalog's titles have fewer viewers "
-                    f"{_data_note(used)}"
-                )
+                e, t = get(i)
+                e_row.append(e)
+                t_row.append(t)
             texts.append(t_row)
             evidence.append(e_row)
         claim = (
@@ -278,6 +291,21 @@ class OffTheMainstream(RowKind):
                 evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}] * n,
             )
         ]
+
+
+def _gem_line(st: Any, i: int, note: str) -> tuple[dict[str, Any], str]:
+    """A hidden gem's evidence and reason text (from the title facts alone)."""
+    if st.liking_measured and st.liked_median is not None:
+        extra = ""
+        if st.mean_rating is not None and st.n_ratings[i] > 0:
+            extra = f", mean rating {st.mean_rating[i]:.1f}"
+        text = (
+            f"A hidden gem: {_watched_text(st, i)}; "
+            f"{_share_text(st.liked_share[i])} of them {st.like_label}{extra} {note}"
+        )
+    else:
+        text = f"Rarely watched: {_watched_text(st, i)} {note}"
+    return _popularity_evidence(st, i), text
 
 
 def _eligible_titles(kind: HiddenGems, st: Any) -> np.ndarray:
