@@ -106,12 +106,13 @@ class BecauseYouWatched(RowKind):
         eligible = eligible & (anchor_of >= 0)
         u = ctx.n
         width = int(col_of.max()) + 1 if col_of.size and col_of.max() >= 0 else 0
-        counts = np.zeros((u, max(width, 1)), dtype=np.int64)
+        width = max(width, 1)
         who, at = np.nonzero(eligible)
-        np.add.at(counts, (who, col_of[who, at]), 1)
+        counts = np.bincount(who * width + col_of[who, at], minlength=u * width)
+        counts = counts.reshape(u, width)
         # anchors: the history columns topping most candidates (ties: lower title index)
         order = np.argsort(-counts, axis=1, kind="stable")[:, : self.n_rows]
-        top_counts = np.take_along_axis(counts, order, axis=1)
+        top_counts = counts[ctx.ar, order]
         vecs = ctx.vectors[np.maximum(cand, 0)]
         w = self.similarity_weight
         names = ctx.title_list
