@@ -200,3 +200,19 @@ def test_cached_title_lines_are_fresh_and_equal_uncached():
             i = int(again.items[v, p])
             assert again.item_evidence[v, p] == _popularity_evidence(fs.stats_, i)
             assert _watched_text(fs.stats_, i) in again.item_reason_text[v, p]
+
+
+def test_title_facts_cache_starts_empty_with_every_fitted_state():
+    # the cache holds what row kinds derive from the training data: a refit or an erasure
+    # (a new fitted state, new facts) must not serve the old facts' entries
+    data = fr.datasets.synthetic(n_users=300, n_items=120, seed=4)
+    rec = fr.Recommender(model=fr.models.ALS(factors=8, iterations=3)).fit(data)
+    stats = rec.fitted_state_.stats_
+    assert stats.cache == {}
+    rec.home(data.user_ids[0])
+    assert stats.cache  # Hidden gems' eligible titles at least
+    rec.forget(data.user_ids[1])
+    assert rec.fitted_state_.stats_ is not stats
+    assert rec.fitted_state_.stats_.cache == {}
+    rec.fit(data)
+    assert rec.fitted_state_.stats_.cache == {}
