@@ -216,3 +216,30 @@ def test_title_facts_cache_starts_empty_with_every_fitted_state():
     assert rec.fitted_state_.stats_.cache == {}
     rec.fit(data)
     assert rec.fitted_state_.stats_.cache == {}
+
+
+def test_hidden_gems_subclass_rule_is_not_taken_from_the_cache():
+    # the eligible titles are cached per (facts, quantile, min_watchers) for HiddenGems' own
+    # rule only: a subclass with another rule (same parameters) gets its own titles
+    data = fr.datasets.synthetic(n_users=300, n_items=120, seed=4)
+    rec = fr.Recommender(model=fr.models.ALS(factors=8, iterations=3)).fit(data)
+    fs = rec.fitted_state_
+    users = list(data.user_ids[:30])
+    now = pd.Timestamp.now(tz="UTC")
+    only = np.arange(0, data.n_items, 7)
+
+    class FewGems(HiddenGems):
+        def eligible(self, st):
+            ok = np.zeros(len(st.watchers), dtype=bool)
+            ok[only] = True
+            return ok
+
+    for kind in (HiddenGems(quantile=0.9, min_relevance=0.0), FewGems(quantile=0.9)):
+        ctx = row_context(rec, request_batch(rec, users, now, fs), fs)
+        row = kind.build(ctx, np.zeros((len(users), data.n_items), dtype=bool))[0]
+        shown = row.items[row.items >= 0]
+        assert shown.size
+        if isinstance(kind, FewGems):
+            assert np.isin(shown, only).all()
+        else:
+            assert not np.isin(shown, only).all()

@@ -310,9 +310,11 @@ def _gem_line(st: Any, i: int, note: str) -> tuple[dict[str, Any], str]:
 
 def _eligible_titles(kind: HiddenGems, st: Any) -> np.ndarray:
     """:meth:`HiddenGems.eligible` as ascending title indices, computed once per set of
-    title facts and parameters (it depends on the training data only)."""
+    title facts and parameters (it depends on the training data only); a subclass that
+    overrides ``eligible`` gets it computed every time."""
     key = ("hidden_gems", kind.quantile, kind.min_watchers)
-    cache = getattr(st, "cache", None)
+    own_rule = type(kind).eligible is HiddenGems.eligible
+    cache = getattr(st, "cache", None) if own_rule else None
     got = cache.get(key) if cache is not None else None
     if got is None:
         got = np.flatnonzero(kind.eligible(st))
