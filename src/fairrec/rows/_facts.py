@@ -110,12 +110,17 @@ def _watched_text(st: Any, i: int) -> str:
     return f"watched by {w} viewer{'s' if w != 1 else ''}"
 
 
+#: at most this many titles' lines are kept per row kind and data note (~0.7 KB each); the
+#: titles beyond it (a very large catalog) are written on every page as before
+_PER_TITLE_MAX = 20_000
+
+
 def _per_title(
     st: Any, key: tuple, make: Callable[[int], tuple[dict[str, Any], str]]
 ) -> Callable[[int], tuple[dict[str, Any], str]]:
     """``make(i)`` (a title's evidence and reason text, which depend on the title facts
-    ``st`` alone), computed once per title and kept in ``st.cache`` under ``key``: every page
-    served from the same facts reuses it. The evidence comes back as a fresh dict each
+    ``st`` alone), computed once per title and kept in ``st.cache`` under ``key`` (for up
+    to ``_PER_TITLE_MAX`` titles per key): every page served from the same facts reuses it. The evidence comes back as a fresh dict each
     time (a page may be changed by its reader; the cached one is not)."""
     cache = getattr(st, "cache", None)
     table: dict[int, tuple[dict[str, Any], str]] = (
@@ -125,7 +130,9 @@ def _per_title(
     def get(i: int) -> tuple[dict[str, Any], str]:
         got = table.get(i)
         if got is None:
-            got = table[i] = make(i)
+            got = make(i)
+            if len(table) < _PER_TITLE_MAX:
+                table[i] = got
         return dict(got[0]), got[1]
 
     return get
