@@ -992,3 +992,29 @@ def test_mmr_binary_jaccard_one_viewer_kernel_equals_batch_rows_and_reference(
             picks.append(arg)
         if lam in (0.0, 0.5, 1.0):  # dyadic weights: the reference's arithmetic is exact
             assert rows_picks(one)[0] == picks, v
+    # the trusted path in the rows' own dtype (float32 quotients round differently from
+    # float64 ones): one viewer alone equals its row of the batch
+    mmr_j = MMR(lambda_=lam, similarity="jaccard")
+    scores = np.where(valid, rel, 0.0)
+    together = mmr_j.rerank_trusted(scores, valid, k, genres)
+    for v in range(u):
+        alone = mmr_j.rerank_trusted(scores[v : v + 1], valid[v : v + 1], k, genres[v : v + 1])
+        assert rows_picks(alone) == rows_picks(together[v : v + 1]), v
+
+
+def test_mmr_binary_jaccard_one_viewer_keeps_float32_quotients():
+    # float32 genre rows: the batch kernel divides in float32; the 1-d kernel must too
+    # (a float64 quotient breaks this example's tie the other way)
+    genres = np.array(
+        [[1, 1, 1, 0, 0], [0, 1, 0, 1, 1], [1, 0, 0, 1, 1], [0, 0, 1, 0, 1], [1, 0, 0, 1, 1],
+         [0, 0, 0, 1, 1], [1, 1, 0, 1, 1], [1, 0, 1, 1, 1], [1, 0, 0, 1, 1]],
+        dtype=np.float32,
+    )  # fmt: skip
+    rel = np.array([6, 8, 3, 2, 8, 5, 7, 0, 8]) / 8.0
+    mmr_j = MMR(lambda_=0.25, similarity="jaccard")
+    valid = np.ones((2, 9), dtype=bool)
+    scores = np.stack([rel, rel[::-1]])
+    vectors = np.stack([genres, genres[::-1]])
+    together = mmr_j.rerank_trusted(scores, valid, 9, vectors)
+    alone = mmr_j.rerank_trusted(scores[:1], valid[:1], 9, vectors[:1])
+    assert alone.tolist() == together[:1].tolist()

@@ -164,26 +164,27 @@ def _mmr_one_binary_jaccard(base: np.ndarray, sim: Similarity, kk: int, c: float
     """:func:`_mmr_kernel` for one viewer and the Jaccard index of binary rows, on 1-d arrays.
 
     The same numbers as the batch kernel: with 0/1 rows the intersections and union sizes
-    are exact integers whichever way they are summed, and each similarity is their quotient
-    (0 where the union is empty) times ``c`` -- as :meth:`Similarity.rows` computes it.
+    are exact integers whichever way they are summed (in the rows' dtype, as there), and
+    each similarity is their quotient (0 where the union is empty) times ``c`` -- as
+    :meth:`Similarity.rows` computes it.
     """
     v = sim.v if sim.shared else sim.v[0]  # (n, g)
-    size = sim.size if sim.shared else sim.size[0]  # (n,)
+    size = sim.size if sim.shared else sim.size[0]  # (n,): row sums, exact integers
     obj = base.copy()
     pen = np.empty_like(base)
-    sim_row = np.zeros(base.shape)
-    union = np.empty(base.shape)
+    sim_row = np.empty(base.shape)
+    union = np.empty(base.shape, dtype=size.dtype)  # the batch kernel's dtypes throughout
     picks = []
     for t in range(kk):
         j = int(obj.argmax())
         picks.append(j)
         if t + 1 < kk:
-            x = v[j]
-            inter = v @ x
-            np.add(size, x.sum(), out=union)
+            inter = v @ v[j]
+            np.add(size, size[j], out=union)
             union -= inter
-            sim_row[:] = 0.0
-            np.divide(inter, union, out=sim_row, where=union > 0)
+            # an empty union has an empty intersection: 0 / 1 is the kernel's 0
+            np.maximum(union, 1, out=union)
+            np.divide(inter, union, out=sim_row)
             sim_row *= c
             np.subtract(base, sim_row, out=pen)
             if t:
