@@ -271,6 +271,14 @@ def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
     y = model.item_factors64
     d = y.shape[1]
     base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
+    if hist.shape[0] == 1 and hist.shape[1] and hist.min() >= 0:
+        # one viewer, no padding: the group's arithmetic below on 2-d arrays
+        conf = float(solver.alpha) * weight[0]
+        yh = y[hist[0]]  # (H, d)
+        a = base + (yh * (conf - True)[:, None]).T @ yh
+        terms = np.linalg.solve(a, yh.T).T  # (H, d)
+        terms *= conf[:, None]
+        return terms
     lengths = (hist >= 0).sum(axis=1)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     out = np.zeros((int(lengths.sum()), d))
