@@ -87,7 +87,7 @@ def assemble(
     if r_count == 0:
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
     # one score with one meaning on every row: relevance percentile among the candidates
-    # (one lookup for every row's titles: no (u, n_items) table)
+    # (one lookup for the titles of every row)
     widths = [r.items.shape[1] for r in rows]
     pct = np.split(
         _candidate_pct(ctx, np.concatenate([r.items for r in rows], axis=1)),
@@ -100,24 +100,31 @@ def assemble(
     items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
     value = _row_values(items, np.stack([_width(p, ctx.k, 0.0) for p in pct], axis=1))
     value = value + np.asarray(bonus)
-    # page-level genre diversity, in build order (earlier rows have priority): a row whose
-    # dominant genre already dominates max_rows_per_genre shown rows is dropped
+    # page-level genre diversity, in build order (earlier rows have priority)
     dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
-    if (dominant >= 0).any():
-        n_genres = ctx.genres.shape[1]
-        dom = np.where(dominant >= 0, dominant, n_genres)  # n_genres: no dominant genre
-        shown_with = np.zeros((u, n_genres + 1), dtype=np.int64)
-        who = np.arange(u)
-        for r in range(r_count):
-            g = dom[:, r]
-            applies[:, r] &= (g == n_genres) | (shown_with[who, g] < max_rows_per_genre)
-            shown_with[who, g] += applies[:, r]
+    _cap_genres(applies, dominant, max_rows_per_genre, ctx.genres.shape[1])
 
     key = np.where(applies, -value, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
     shown = applies[ar, order]
     order = np.where(shown, order, -1)[:, :max_rows]
     return AssembledPages(rows, order, value)
+
+
+def _cap_genres(applies: np.ndarray, dominant: np.ndarray, cap: int, n_genres: int) -> None:
+    """Drop (in ``applies``, in place) each row whose dominant genre (``dominant``, -1:
+    none) already dominates ``cap`` shown rows built before it; a dropped row does not
+    count. One pass over the rows with a running count per viewer and genre."""
+    if not (dominant >= 0).any():
+        return
+    u, r_count = applies.shape
+    dom = np.where(dominant >= 0, dominant, n_genres)  # n_genres: no dominant genre
+    shown_with = np.zeros((u, n_genres + 1), dtype=np.int64)
+    who = np.arange(u)
+    for r in range(r_count):
+        g = dom[:, r]
+        applies[:, r] &= (g == n_genres) | (shown_with[who, g] < cap)
+        shown_with[who, g] += applies[:, r]
 
 
 def _width(values: np.ndarray, k: int, pad: float = -1) -> np.ndarray:
@@ -170,13 +177,13 @@ def _candidate_pct(ctx: RowContext, items: np.ndarray) -> np.ndarray:
         table[who, cand[who, at]] = rel_pct[who, at]
         got = table[np.arange(u)[:, None], np.where(placed, items, 0)]
         return np.where(placed, got, 0.0)
-    # keys viewer * n_items + title, ascending once each viewer's candidates are sorted
-    base = np.arange(u, dtype=np.int64)[:, None] * n_items
-    order = np.argsort(cand, axis=1)  # padding (-1) first; a viewer's titles are distinct
-    sorted_cand = np.take_along_axis(cand, order, axis=1)
-    keys = np.where(sorted_cand >= 0, sorted_cand + base, -1).ravel()
+    # keys viewer * (n_items + 1) + title + 1 (padding: + 0), ascending once each viewer's
+    # candidates are sorted (padding first; a viewer's titles are distinct)
+    base = np.arange(u, dtype=np.int64)[:, None] * (n_items + 1)
+    order = np.argsort(cand, axis=1)
+    keys = (np.maximum(np.take_along_axis(cand, order, axis=1), -1) + 1 + base).ravel()
     values = np.take_along_axis(rel_pct, order, axis=1).ravel()
-    query = np.where(placed, items + base, -2).ravel()  # -2: never a key
+    query = np.where(placed, items + 1 + base, -1).ravel()  # -1: never a key
     at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
     return np.where(keys[at] == query, values[at], 0.0).reshape(items.shape)
 
