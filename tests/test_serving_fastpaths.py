@@ -461,7 +461,6 @@ def test_batch_pages_with_the_sorted_lookup_equal_single_pages(fitted, small_dat
     """A batch above the dense-table size (forced here) gives every viewer the page that
     ``home()`` gives them."""
     from _pages import assert_same_pages
-
     from fairrec.page import pages_to_frame
     from fairrec.serving import assembly
 
