@@ -487,16 +487,27 @@ def test_flat_frame_is_the_public_constructors_frame():
     want = pd.DataFrame(columns, index=pd.RangeIndex(4), copy=False)
     assert flat._QUICK  # this pandas passes the once-per-process check
     pd.testing.assert_frame_equal(flat.flat_frame(columns, 4), want, check_exact=True)
-    empty = {k: v[:0] for k, v in columns.items()}
-    pd.testing.assert_frame_equal(
-        flat.flat_frame(empty, 0), pd.DataFrame(empty, index=pd.RangeIndex(0)), check_exact=True
-    )
-    mixed = dict(columns, item_id=np.array([1, "b", 3.5, None], dtype=object))
-    pd.testing.assert_frame_equal(
-        flat.flat_frame(mixed, 4),
-        pd.DataFrame(mixed, index=pd.RangeIndex(4), copy=False),
-        check_exact=True,
-    )
+    for empty in (
+        {k: v[:0] for k, v in columns.items()},
+        {k: v[:0] for k, v in dict(columns, item_id=columns["item_id"].astype(object)).items()},
+    ):
+        pd.testing.assert_frame_equal(
+            flat.flat_frame(empty, 0),
+            pd.DataFrame(empty, index=pd.RangeIndex(0)),
+            check_exact=True,
+        )
+    for ids in (
+        np.array(["a", "b", "c\x00", "ｄ"], dtype=object),  # all str: the quick path
+        np.array([1, "b", 3.5, None], dtype=object),  # mixed: the public constructor
+        np.array(["a", None, "c", "d"], dtype=object),
+        np.array([1, 2, 3, 4], dtype=object),
+    ):
+        cols = dict(columns, item_id=ids)
+        pd.testing.assert_frame_equal(
+            flat.flat_frame(cols, 4),
+            pd.DataFrame(cols, index=pd.RangeIndex(4), copy=False),
+            check_exact=True,
+        )
 
 
 def test_flat_lists_are_the_same_without_the_quick_frame(fitted, small_data, monkeypatch):
@@ -508,24 +519,3 @@ def test_flat_lists_are_the_same_without_the_quick_frame(fitted, small_data, mon
     monkeypatch.setattr(flat, "_QUICK", False)
     for u, got in zip(users, quick):
         pd.testing.assert_frame_equal(got, fitted.recommend(u, k=7, now=now), check_exact=True)
-
-
-@pytest.mark.parametrize(
-    "ids, text",
-    [
-        (["a", "b", "c"], True),
-        ([1, 2, 3], False),
-        (["a", 2, "c"], False),
-        (["a ", "ｂ", "c"], True),
-    ],
-)
-def test_item_ids_text_only_when_it_holds_the_ids_unchanged(ids, text):
-    catalog = pd.DataFrame({"item_id": ids, "title": ["x", "y", "z"], "genres": [["g"]] * 3})
-    events = pd.DataFrame({"user_id": ["u1", "u2", "u1"], "item_id": ids})
-    data = fr.Dataset.from_pandas(events, catalog)
-    rec = fr.Recommender(model=fr.models.Popularity()).fit(data)
-    got = rec.fitted_state_.item_ids_text_
-    if text:
-        assert got.dtype.kind == "U" and got.tolist() == rec.fitted_state_.item_ids_py_
-    else:
-        assert got is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -230,16 +229,6 @@ class FittedState:
             stats_=stats,
             item_ratings_=item_ratings,
         )
-
-    @cached_property
-    def item_ids_text_(self) -> np.ndarray | None:
-        """The title ids as a numpy text array when every id is a ``str`` that such an
-        array holds unchanged (None otherwise): flat lists write their id column from it."""
-        ids = self.item_ids_py_
-        if not ids or not all(isinstance(x, str) for x in ids):
-            return None
-        out = np.array(ids, dtype=str)
-        return out if out.tolist() == ids else None  # numpy text drops trailing NULs
 
     @property
     def like_label(self) -> str | None:
