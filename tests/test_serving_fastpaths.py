@@ -519,3 +519,22 @@ def test_flat_lists_are_the_same_without_the_quick_frame(fitted, small_data, mon
     monkeypatch.setattr(flat, "_QUICK", False)
     for u, got in zip(users, quick):
         pd.testing.assert_frame_equal(got, fitted.recommend(u, k=7, now=now), check_exact=True)
+
+
+# ---------------------------------------------------------------- home_batch chunks
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(0, 700), batch_size=st.integers(1, 300), n_jobs=st.integers(1, 5))
+def test_home_batch_chunks_are_even_bounded_and_shared(n, batch_size, n_jobs):
+    from fairrec.serving.pages import _chunks
+
+    users = list(range(n))
+    chunks = _chunks(users, batch_size, n_jobs)
+    assert [u for c in chunks for u in c] == users  # every viewer once, in order
+    assert all(0 < len(c) <= batch_size for c in chunks)
+    if chunks:
+        sizes = [len(c) for c in chunks]
+        assert max(sizes) - min(sizes) <= 1
+        assert len(chunks) >= -(-n // batch_size)  # never more than batch_size per chunk
+        assert len(chunks) % n_jobs == 0 or len(chunks) == n  # equal shares per thread
