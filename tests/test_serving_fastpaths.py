@@ -374,3 +374,167 @@ def test_scoring_leaves_the_history_matrix_unchanged():
     model.candidates(h, 10)
     for a, b in zip(snapshot, (h.data, h.indices, h.indptr)):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- page assembly
+
+
+def _pct_reference(cand: np.ndarray, rel_pct: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Each title's ``rel_pct`` at its place among the viewer's candidates, else 0."""
+    out = np.zeros(items.shape, dtype=np.float64)
+    for v in range(items.shape[0]):
+        place = {int(t): float(p) for t, p in zip(cand[v], rel_pct[v]) if t >= 0}
+        for j, t in enumerate(items[v]):
+            out[v, j] = place.get(int(t), 0.0) if t >= 0 else 0.0
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    u=st.integers(1, 5),
+    n_items=st.integers(1, 60),
+    c=st.integers(0, 30),
+    w=st.integers(0, 12),
+)
+def test_candidate_pct_both_paths_equal_the_definition(seed, u, n_items, c, w):
+    """The dense table (small batches) and the sorted lookup (large ones) give each title
+    its relevance percentile among the viewer's candidates, 0 outside them."""
+    from types import SimpleNamespace
+
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    c = min(c, n_items)
+    cand = np.full((u, c), -1, dtype=np.int64)
+    for v in range(u):
+        k = int(rng.integers(0, c + 1))
+        cand[v, :k] = rng.choice(n_items, size=k, replace=False)
+    valid = cand >= 0
+    count = valid.sum(axis=1, keepdims=True)
+    rel_pct = np.where(valid, 1.0 - np.arange(c) / np.maximum(count, 1), 0.0)
+    items = rng.integers(-1, n_items, size=(u, w))
+    ctx = SimpleNamespace(cand=cand, rel_pct=rel_pct, scores=np.zeros((u, n_items)))
+    want = _pct_reference(cand, rel_pct, items)
+    dense = assembly._candidate_pct(ctx, items)
+    before = assembly._DENSE_PCT_CELLS
+    try:
+        assembly._DENSE_PCT_CELLS = 0
+        looked_up = assembly._candidate_pct(ctx, items)
+    finally:
+        assembly._DENSE_PCT_CELLS = before
+    for got in (dense, looked_up):
+        assert got.dtype == np.float64 and got.shape == items.shape
+        assert got.tobytes() == want.tobytes()
+
+
+def _genre_rule_reference(applies: np.ndarray, dominant: np.ndarray, cap: int) -> np.ndarray:
+    """The rule as first written: row by row, count the earlier shown rows of its genre."""
+    applies = applies.copy()
+    for r in range(applies.shape[1]):
+        g = dominant[:, r]
+        earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
+        applies[:, r] &= ~(earlier.sum(axis=1) >= cap)
+    return applies
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    u=st.integers(0, 6),
+    r=st.integers(0, 8),
+    n_genres=st.integers(1, 4),
+    cap=st.integers(1, 3),
+)
+def test_genre_cap_equals_the_row_by_row_rule(seed, u, r, n_genres, cap):
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    applies = rng.random((u, r)) < 0.8
+    dominant = rng.integers(-1, n_genres, size=(u, r))
+    got = applies.copy()
+    assembly._cap_genres(got, dominant, cap, n_genres)
+    np.testing.assert_array_equal(got, _genre_rule_reference(applies, dominant, cap))
+
+
+def test_batch_pages_with_the_sorted_lookup_equal_single_pages(fitted, small_data, monkeypatch):
+    """A batch above the dense-table size (forced here) gives every viewer the page that
+    ``home()`` gives them."""
+    from _pages import assert_same_pages
+    from fairrec.page import pages_to_frame
+    from fairrec.serving import assembly
+
+    users = small_data.user_ids[:25].tolist()
+    now = pd.Timestamp("2026-01-01")
+    single = pages_to_frame([fitted.home(u, now=now) for u in users])
+    monkeypatch.setattr(assembly, "_DENSE_PCT_CELLS", 0)
+    assert_same_pages(fitted.home_batch(users, now=now), single)
+
+
+# ---------------------------------------------------------------- flat lists
+
+
+def test_flat_frame_is_the_public_constructors_frame():
+    from fairrec.serving import flat
+
+    columns = {
+        "item_id": np.array(["a", "ｂ", "c\u200b", "nan"]),
+        "title": np.array(["One", "", "None", "x y"]),
+        "score": np.array([0.5, -np.inf, np.nan, 1e-9]),
+        "rank": np.arange(1, 5, dtype=np.int64),
+        "flag": np.array([True, False, True, True]),
+    }
+    want = pd.DataFrame(columns, index=pd.RangeIndex(4), copy=False)
+    assert flat._QUICK  # this pandas passes the once-per-process check
+    pd.testing.assert_frame_equal(flat.flat_frame(columns, 4), want, check_exact=True)
+    for empty in (
+        {k: v[:0] for k, v in columns.items()},
+        {k: v[:0] for k, v in dict(columns, item_id=columns["item_id"].astype(object)).items()},
+    ):
+        pd.testing.assert_frame_equal(
+            flat.flat_frame(empty, 0),
+            pd.DataFrame(empty, index=pd.RangeIndex(0)),
+            check_exact=True,
+        )
+    for ids in (
+        np.array(["a", "b", "c\x00", "ｄ"], dtype=object),  # all str: the quick path
+        np.array([1, "b", 3.5, None], dtype=object),  # mixed: the public constructor
+        np.array(["a", None, "c", "d"], dtype=object),
+        np.array([1, 2, 3, 4], dtype=object),
+    ):
+        cols = dict(columns, item_id=ids)
+        pd.testing.assert_frame_equal(
+            flat.flat_frame(cols, 4),
+            pd.DataFrame(cols, index=pd.RangeIndex(4), copy=False),
+            check_exact=True,
+        )
+
+
+def test_flat_lists_are_the_same_without_the_quick_frame(fitted, small_data, monkeypatch):
+    from fairrec.serving import flat
+
+    users = small_data.user_ids[:5].tolist()
+    now = pd.Timestamp("2026-01-01")
+    quick = [fitted.recommend(u, k=7, now=now) for u in users]
+    monkeypatch.setattr(flat, "_QUICK", False)
+    for u, got in zip(users, quick):
+        pd.testing.assert_frame_equal(got, fitted.recommend(u, k=7, now=now), check_exact=True)
+
+
+# ---------------------------------------------------------------- home_batch chunks
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(0, 700), batch_size=st.integers(1, 300), n_jobs=st.integers(1, 5))
+def test_home_batch_chunks_are_even_bounded_and_shared(n, batch_size, n_jobs):
+    from fairrec.serving.pages import _chunks
+
+    users = list(range(n))
+    chunks = _chunks(users, batch_size, n_jobs)
+    assert [u for c in chunks for u in c] == users  # every viewer once, in order
+    assert all(0 < len(c) <= batch_size for c in chunks)
+    if chunks:
+        sizes = [len(c) for c in chunks]
+        assert max(sizes) - min(sizes) <= 1
+        assert len(chunks) >= -(-n // batch_size)  # never more than batch_size per chunk
+        assert len(chunks) % n_jobs == 0 or len(chunks) == n  # equal shares per thread

@@ -217,8 +217,9 @@ class Recommender(ServingHost):
     ) -> pd.DataFrame | list[HomePage]:
         """Home pages of many viewers as one frame (:meth:`HomePage.to_frame` schema).
 
-        Viewers are processed in chunks of ``batch_size`` (memory stays bounded), each chunk
-        vectorized across its viewers; pages are identical to :meth:`home`'s.
+        Viewers are processed in chunks of at most ``batch_size`` (memory stays bounded), as
+        even as possible and as many as a multiple of ``n_jobs`` (threads get equal shares),
+        each chunk vectorized across its viewers; pages are identical to :meth:`home`'s.
 
         Parameters
         ----------

@@ -113,8 +113,10 @@ def _remove_cells(scores: np.ndarray, mask: sp.csr_matrix | np.ndarray | None) -
         return  # nothing to remove (a mask of another shape still raises below)
     if mask.ndim == 1:
         scores[:, mask] = -np.inf
+    elif mask.shape == scores.shape:
+        np.putmask(scores, mask, -np.inf)  # no index array (boolean indexing builds one)
     else:
-        scores[mask] = -np.inf
+        scores[mask] = -np.inf  # raises the usual IndexError for a mask of another shape
 
 
 def _sample_plan(m: int, n: int) -> tuple[int, int] | None:

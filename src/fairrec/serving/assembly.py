@@ -83,26 +83,26 @@ def assemble(
             rows.append(row)
             bonus.append(kind.value_bonus)
 
-    # one score with one meaning on every row: relevance percentile among the candidates
-    pct = _relevance_pct(ctx)
-    for row in rows:
-        placed = row.items >= 0
-        got = pct[ctx.ar, np.maximum(row.items, 0)].astype(np.float64)
-        row.scores = np.where(placed, got, -np.inf)
     r_count = len(rows)
     if r_count == 0:
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
+    # one score with one meaning on every row: relevance percentile among the candidates
+    # (one lookup for the titles of every row)
+    widths = [r.items.shape[1] for r in rows]
+    pct = np.split(
+        _candidate_pct(ctx, np.concatenate([r.items for r in rows], axis=1)),
+        np.cumsum(widths)[:-1],
+        axis=1,
+    )
+    for row, got in zip(rows, pct):
+        row.scores = np.where(row.items >= 0, got, -np.inf)
     applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
     items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
-    value = _row_values(ctx, items) + np.asarray(bonus)
+    value = _row_values(items, np.stack([_width(p, ctx.k, 0.0) for p in pct], axis=1))
+    value = value + np.asarray(bonus)
     # page-level genre diversity, in build order (earlier rows have priority)
     dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
-    if (dominant >= 0).any():
-        for r in range(r_count):
-            g = dominant[:, r]
-            earlier = (dominant[:, :r] == g[:, None]) & applies[:, :r] & (g[:, None] >= 0)
-            too_many = earlier.sum(axis=1) >= max_rows_per_genre
-            applies[:, r] &= ~too_many
+    _cap_genres(applies, dominant, max_rows_per_genre, ctx.genres.shape[1])
 
     key = np.where(applies, -value, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
@@ -111,12 +111,29 @@ def assemble(
     return AssembledPages(rows, order, value)
 
 
-def _width(items: np.ndarray, k: int) -> np.ndarray:
-    """A row's (u, <= k) items padded with -1 to (u, k)."""
-    if items.shape[1] == k:
-        return items
-    out = np.full((items.shape[0], k), -1, dtype=np.int64)
-    out[:, : items.shape[1]] = items[:, :k]
+def _cap_genres(applies: np.ndarray, dominant: np.ndarray, cap: int, n_genres: int) -> None:
+    """Drop (in ``applies``, in place) each row whose dominant genre (``dominant``, -1:
+    none) already dominates ``cap`` shown rows built before it; a dropped row does not
+    count. One pass over the rows with a running count per viewer and genre."""
+    if not (dominant >= 0).any():
+        return
+    u, r_count = applies.shape
+    dom = np.where(dominant >= 0, dominant, n_genres)  # n_genres: no dominant genre
+    shown_with = np.zeros((u, n_genres + 1), dtype=np.int64)
+    who = np.arange(u)
+    for r in range(r_count):
+        g = dom[:, r]
+        applies[:, r] &= (g == n_genres) | (shown_with[who, g] < cap)
+        shown_with[who, g] += applies[:, r]
+
+
+def _width(values: np.ndarray, k: int, pad: float = -1) -> np.ndarray:
+    """A row's (u, w) values cut or padded (``pad``: -1 for titles) to (u, k)."""
+    if values.shape[1] == k:
+        return values
+    dtype = np.int64 if values.dtype.kind in "iu" else values.dtype
+    out = np.full((values.shape[0], k), pad, dtype=dtype)
+    out[:, : values.shape[1]] = values[:, :k]
     return out
 
 
@@ -138,22 +155,45 @@ def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.
     return out
 
 
-def _relevance_pct(ctx: RowContext) -> np.ndarray:
-    """(u, n_items) each title's relevance percentile among the viewer's candidates
-    (``ctx.rel_pct``; 0 for a title outside them)."""
-    u, n_items = ctx.scores.shape
-    pct = np.zeros((u, n_items), dtype=np.float64)
-    who, at = np.nonzero(ctx.cand >= 0)
-    pct[who, ctx.cand[who, at]] = ctx.rel_pct[who, at]
-    return pct
+#: :func:`_candidate_pct` fills a dense ``(u, n_items)`` table up to this many cells (a
+#: scatter and a gather); above it (large batches) it sorts each viewer's candidates and
+#: looks the titles up by binary search instead. Both give the same values.
+_DENSE_PCT_CELLS = 1 << 20
 
 
-def _row_values(ctx: RowContext, items: np.ndarray) -> np.ndarray:
+def _candidate_pct(ctx: RowContext, items: np.ndarray) -> np.ndarray:
+    """(u, w) each title's relevance percentile among the viewer's candidates
+    (``ctx.rel_pct``; 0 for a title outside them and for padding)."""
+    cand = ctx.cand
+    u, c = cand.shape
+    if u == 0 or c == 0 or items.size == 0:
+        return np.zeros(items.shape, dtype=np.float64)
+    n_items = ctx.scores.shape[1]
+    rel_pct = ctx.rel_pct.astype(np.float64, copy=False)
+    placed = items >= 0
+    if u * n_items <= _DENSE_PCT_CELLS:
+        table = np.zeros((u, n_items), dtype=np.float64)
+        who, at = np.nonzero(cand >= 0)
+        table[who, cand[who, at]] = rel_pct[who, at]
+        got = table[np.arange(u)[:, None], np.where(placed, items, 0)]
+        return np.where(placed, got, 0.0)
+    # keys viewer * (n_items + 1) + title + 1 (padding: + 0), ascending once each viewer's
+    # candidates are sorted (padding first; a viewer's titles are distinct)
+    base = np.arange(u, dtype=np.int64)[:, None] * (n_items + 1)
+    order = np.argsort(cand, axis=1)
+    keys = (np.maximum(np.take_along_axis(cand, order, axis=1), -1) + 1 + base).ravel()
+    values = np.take_along_axis(rel_pct, order, axis=1).ravel()
+    query = np.where(placed, items + 1 + base, -1).ravel()  # -1: never a key
+    at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+    return np.where(keys[at] == query, values[at], 0.0).reshape(items.shape)
+
+
+def _row_values(items: np.ndarray, pct: np.ndarray) -> np.ndarray:
     """(u, R) mean relevance percentile of each row's titles among the viewer's candidates
-    (a title outside the candidates counts 0)."""
-    pct = _relevance_pct(ctx)
+    (a title outside the candidates counts 0); ``pct`` is :func:`_candidate_pct` of
+    ``items``."""
     valid = items >= 0
-    got = np.where(valid, pct[ctx.ar[:, :, None], np.maximum(items, 0)], 0.0)
+    got = np.where(valid, pct, 0.0)
     return got.sum(axis=2) / np.maximum(np.count_nonzero(valid, axis=2), 1)
 
 
