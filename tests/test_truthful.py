@@ -252,7 +252,7 @@ def test_outside_your_bubble_counts_main_taste_viewers_and_genres(rated):
         for it in (it for r in p.rows for it in r.items):
             e = it.reason.evidence
             assert e["group_liked"] >= 2 and e["sharing_genre"] <= 0.5 * e["history_titles"]
-            assert e["group_liked"] * e["all_viewers"] >= 1.5 * e["all_liked"] * e["group_viewers"]
+            assert e["group_liked"] * e["all_viewers"] >= 1.2 * e["all_liked"] * e["group_viewers"]
             assert (
                 f"{e['group_liked']} of the {e['group_viewers']} viewers who share your main "
                 f"taste liked it (of all {e['all_viewers']} viewers: {e['all_liked']})"

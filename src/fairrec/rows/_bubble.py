@@ -122,10 +122,10 @@ class OutsideYourBubble(RowKind):
         Candidates considered.
     max_popularity : float, default 0.8
         Only titles below this popularity percentile are eligible (1.0: no cap).
-    min_neighbors : int, default 4
+    min_neighbors : int, default 2
         Viewers of the main taste who liked the title, at least.
     max_overlap : float, default 0.33
-    min_lift : float, default 1.5
+    min_lift : float, default 1.2
         The title's liked share among the viewers of the main taste, at least this many times
         its liked share among all training viewers (>= 1).
     """
@@ -139,9 +139,9 @@ class OutsideYourBubble(RowKind):
         title: str = "Outside your bubble",
         pool: int = 300,
         max_popularity: float = 0.8,
-        min_neighbors: int = 4,
+        min_neighbors: int = 2,
         max_overlap: float = 0.33,
-        min_lift: float = 1.5,
+        min_lift: float = 1.2,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
         _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
@@ -179,14 +179,13 @@ class OutsideYourBubble(RowKind):
         stats = ev.stats
         cand0, rel0, valid0 = _gather_pool(ctx, taken, None, _below(ctx, self.max_popularity))
         has_genre = _has_genre(ctx.genres)
-        pre = valid0 & (tastes >= 0)[:, None] & has_genre[np.maximum(cand0, 0)]
-        cand1, rel1, valid1 = _compact_pool(ctx, cand0, rel0, pre, 4 * self.pool)
-        n_group, lk = groups.group_counts(tastes, ev.train_rows, cand1, ev.train)
-        all_liked = stats.likers[np.maximum(cand1, 0)]
+        safe = np.maximum(cand0, 0)
+        pre = valid0 & (tastes >= 0)[:, None] & has_genre[safe]
+        n_group, lk = groups.group_counts(tastes, ev.train_rows, np.where(pre, cand0, -1), ev.train)
         n_all = max(int(stats.n_viewers), 1)
-        lifted = lk * n_all >= self.min_lift * all_liked * n_group[:, None]
-        pre = valid1 & (lk >= self.min_neighbors) & lifted
-        cand2, rel2, valid2 = _compact_pool(ctx, cand1, rel1, pre, 2 * self.pool)
+        lifted = lk * n_all >= self.min_lift * stats.likers[safe] * n_group[:, None]
+        pre &= (lk >= self.min_neighbors) & lifted
+        cand2, rel2, valid2 = _compact_pool(ctx, cand0, rel0, pre, 2 * self.pool)
         none_shared, sig, n_hist = _none_shared(ctx)
         overlap = _overlap_at(none_shared, sig, n_hist, np.where(valid2, cand2, -1))
         ok = valid2 & (overlap <= self.max_overlap * n_hist[:, None])

@@ -61,7 +61,7 @@ MIN_WATCHERS = 5
 #: "your closest viewers": how many
 N_NEIGHBORS = 50
 #: taste clusters of titles (at most; fewer for a catalog of fewer titles with vectors)
-N_TASTES = 32
+N_TASTES = 16
 
 _CHUNK = 1 << 22  # floats per (viewers x titles x history) block
 
@@ -377,8 +377,11 @@ def taste_clusters(
     assign = np.zeros(x.shape[0], dtype=np.int64)
     for _ in range(iterations):
         assign = np.argmax(x @ centres.T, axis=1)
-        sums = np.zeros((k, x.shape[1]), dtype=np.float64)
-        np.add.at(sums, assign, x)
+        onehot = sp.csr_matrix(
+            (np.ones(assign.size, dtype=np.float64), (assign, np.arange(assign.size))),
+            shape=(k, assign.size),
+        )
+        sums = np.asarray(onehot @ x.astype(np.float64))
         size = np.linalg.norm(sums, axis=1)
         filled = size > 0
         centres[filled] = (sums[filled] / size[filled, None]).astype(np.float32)
