@@ -30,9 +30,9 @@ def data() -> fr.Dataset:
 
 def _rec(data, ledger=None) -> fr.Recommender:
     model = fr.models.ALS(factors=8, iterations=3, random_state=0)
-    return fr.Recommender(
-        model=model, consent=ledger, rows=ROWS, row_size=8, min_row_items=1
-    ).fit(data, now=NOW)
+    return fr.Recommender(model=model, consent=ledger, rows=ROWS, row_size=8, min_row_items=1).fit(
+        data, now=NOW
+    )
 
 
 def _reference(train: sp.csr_matrix, taste: np.ndarray, k: int):
@@ -55,7 +55,11 @@ def _reference(train: sp.csr_matrix, taste: np.ndarray, k: int):
 @given(seed=st.integers(0, 10_000))
 def test_taste_groups_by_definition_and_own_row_left_out(seed):
     rng = np.random.default_rng(seed)
-    n_train, n_items, k = int(rng.integers(1, 40)), int(rng.integers(1, 15)), int(rng.integers(1, 5))
+    n_train, n_items, k = (
+        int(rng.integers(1, 40)),
+        int(rng.integers(1, 15)),
+        int(rng.integers(1, 5)),
+    )
     rows, cols = np.nonzero(rng.random((n_train, n_items)) < 0.4)
     w = rng.integers(-1, 3, len(rows)).astype(float)  # <= 0: watched, not a positive
     train = sp.csr_matrix((w, (rows, cols)), shape=(n_train, n_items))

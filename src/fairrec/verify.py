@@ -528,83 +528,33 @@ class _Verifier:
         if kind == "stated_interests":
             self._check_interest(r, p, it, i, ev, banned)
 
-    def _tastes(self) -> dict[str, Any] | None:
-        """The viewer's main taste and every training viewer's, from the title clusters."""
-        t = self._stats()
-        if "tastes" in t:
-            return t["tastes"]
-        tt = self.title_tastes
-        if tt is None:
-            t["tastes"] = None
-            return None
-        tt = np.asarray(tt, dtype=np.int64)
-        k = int(tt.max()) + 1 if tt.size else 0
-        m = t["m"]
-        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-        c = tt[m.indices]
-        keep = (m.data > 0) & (c >= 0)
-        per = np.zeros((m.shape[0], max(k, 1)), dtype=np.int64)
-        np.add.at(per, (rows[keep], c[keep]), 1)
-        theirs = np.where(per.max(axis=1) > 0, per.argmax(axis=1), -1)
-        t["tastes"] = {"clusters": tt, "k": k, "theirs": theirs}
-        return t["tastes"]
-
     def _check_bubble(
         self, r: int, p: int, row: Any, it: Any, i: int, hist: dict, ev: dict
     ) -> None:
+        from fairrec.verify_taste import taste_counts, training_tastes, viewer_taste
+
         t = self._stats()
-        m = t["m"]
         claim = row.reason.evidence if row.reason is not None and row.reason.evidence else {}
-        ts = self._tastes()
-        if ts is None:
-            self.fail(
-                "evidence",
-                "main-taste counts cannot be re-derived without the title clusters "
-                "(pass recommender= or title_tastes=)",
-                r,
-                p,
-                it.item_id,
-            )
+        fail = lambda check, msg: self.fail(check, msg, r, p, it.item_id)  # noqa: E731
+        if self.title_tastes is None:
+            fail("evidence", "main-taste counts cannot be re-derived without the title "
+                 "clusters (pass recommender= or title_tastes=)")  # fmt: skip
         else:
-            mine = [ts["clusters"][j] for j, w in hist.items() if w > 0]
-            mine = [c for c in mine if c >= 0]
-            counts = np.bincount(np.array(mine, dtype=np.int64), minlength=max(ts["k"], 1))
-            g = int(counts.argmax()) if mine else -1
+            tt = np.asarray(self.title_tastes, dtype=np.int64)
+            if "theirs" not in t:
+                t["theirs"] = training_tastes(t["m"], tt)
+            g = viewer_taste(hist, tt)
             me = self.data.user_index([self.page.user_id], on_unknown="ignore")[0]
-            others = (ts["theirs"] == g) & (t["users"] != me)
-            group = np.flatnonzero(others) if g >= 0 else np.zeros(0, dtype=np.int64)
-            liked = 0
-            for k in group.tolist():
-                lo, hi = m.indptr[k], m.indptr[k + 1]
-                hit = m.indices[lo:hi] == i
-                liked += int((m.data[lo:hi][hit] > 0).any())
-            n_all, a = len(t["users"]), int(t["likers"][i])
-            stated = (ev.get("taste_group"), ev.get("group_viewers"), ev.get("group_liked"))
-            if stated != (g, len(group), liked) or (ev.get("all_viewers"), ev.get("all_liked")) != (
-                n_all,
-                a,
-            ):
-                self.fail(
-                    "evidence",
-                    f"main taste: stated {ev.get('group_liked')} of {ev.get('group_viewers')} "
-                    f"(group {ev.get('taste_group')}; all: {ev.get('all_liked')} of "
-                    f"{ev.get('all_viewers')}), found {liked} of {len(group)} (group {g}; "
-                    f"all: {a} of {n_all})",
-                    r,
-                    p,
-                    it.item_id,
-                )
+            n, liked = taste_counts(t["m"], t["theirs"], t["users"], me, g, i)
+            found = (g, n, liked, len(t["users"]), int(t["likers"][i]))
+            keys = ("taste_group", "group_viewers", "group_liked", "all_viewers", "all_liked")
+            stated = tuple(ev.get(key) for key in keys)
+            if stated != found:
+                fail("evidence", f"main taste: stated {stated}, found {found} ({keys})")
             if liked < claim.get("min_neighbors", 1):
-                self.fail("claim", "too few viewers of the main taste liked it", r, p, it.item_id)
-            lift = claim.get("min_lift", 1.0)
-            if liked * n_all < lift * a * len(group) - 1e-9:
-                self.fail(
-                    "claim",
-                    "liked by a smaller share of the main taste than the row states",
-                    r,
-                    p,
-                    it.item_id,
-                )
+                fail("claim", "too few viewers of the main taste liked it")
+            if liked * found[3] < claim.get("min_lift", 1.0) * found[4] * n - 1e-9:
+                fail("claim", "liked by a smaller share of the main taste than the row states")
         gi = set(self.cat.genres[i])
         share = sum(1 for j in hist if gi.intersection(self.cat.genres[j]))
         if ev.get("sharing_genre") != share or ev.get("history_titles") != len(hist):
@@ -617,7 +567,7 @@ class _Verifier:
                 it.item_id,
             )
         if share > claim.get("max_overlap", 1.0) * len(hist) + 1e-9:
-            self.fail("claim", "its genres are common in the history", r, p, it.item_id)
+            fail("claim", "its genres are common in the history")
 
     def _check_interest(self, r: int, p: int, it: Any, i: int, ev: dict, banned: set[int]) -> None:
         s = self.state
