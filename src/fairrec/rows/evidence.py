@@ -334,9 +334,10 @@ def taste_clusters(
 ) -> np.ndarray:
     """Each title's taste cluster: a spherical k-means of the unit title vectors.
 
-    Deterministic: k-means++ seeding with a fixed seed, then ``iterations`` rounds of
-    "each title to the centre of highest cosine, each centre the normalised sum of its
-    titles" (ties by centre index; a centre left without titles keeps its place). Titles
+    Deterministic: k-means++ seeding with a fixed seed, then at most ``iterations`` rounds
+    of "each centre the normalised sum of its titles, each title to the centre of highest
+    cosine" (ties by centre index; a centre left without titles keeps its place; stops
+    when no title changes centre). Titles
     with a zero vector (never seen by the model) get ``-1``. Reads the title vectors only:
     no viewer's data.
 
@@ -374,18 +375,20 @@ def taste_clusters(
         j = int(rng.choice(x.shape[0], p=w / total)) if total > 0 else c % x.shape[0]
         centres[c] = x[j]
         np.maximum(best, x @ x[j], out=best)
-    assign = np.zeros(x.shape[0], dtype=np.int64)
+    x64 = x.astype(np.float64)
+    cols = np.arange(x.shape[0])
+    assign = np.argmax(x @ centres.T, axis=1)
     for _ in range(iterations):
-        assign = np.argmax(x @ centres.T, axis=1)
-        onehot = sp.csr_matrix(
-            (np.ones(assign.size, dtype=np.float64), (assign, np.arange(assign.size))),
-            shape=(k, assign.size),
-        )
-        sums = np.asarray(onehot @ x.astype(np.float64))
+        onehot = sp.csr_matrix((np.ones(assign.size), (assign, cols)), shape=(k, assign.size))
+        sums = np.asarray(onehot @ x64)
         size = np.linalg.norm(sums, axis=1)
         filled = size > 0
         centres[filled] = (sums[filled] / size[filled, None]).astype(np.float32)
-    out[ok] = np.argmax(x @ centres.T, axis=1)
+        new = np.argmax(x @ centres.T, axis=1)
+        if np.array_equal(new, assign):  # converged: the next round would change nothing
+            break
+        assign = new
+    out[ok] = assign
     return out
 
 
@@ -393,16 +396,23 @@ def main_tastes(liked: sp.csr_matrix, title_taste: np.ndarray, n_tastes: int) ->
     """Each row's main taste: the cluster (``title_taste``) holding the most of its liked
     titles (stored entries with a value > 0, each title once), ties to the lower cluster;
     ``-1`` for a row without a liked title in any cluster."""
-    u, n_items = liked.shape
-    out = np.full(u, -1, dtype=np.int64)
-    if n_tastes == 0 or not liked.nnz:
-        return out
     if not liked.has_canonical_format:  # each (row, title) once, summed
         liked = liked.copy()
         liked.sum_duplicates()
-    rows = np.repeat(np.arange(u, dtype=np.int64), np.diff(liked.indptr))
-    t = title_taste[liked.indices]
-    keep = (liked.data > 0) & (t >= 0)
+    rows = np.repeat(np.arange(liked.shape[0], dtype=np.int64), np.diff(liked.indptr))
+    return _main_of(liked, rows, title_taste, n_tastes)
+
+
+def _main_of(
+    m: sp.csr_matrix, rows: np.ndarray, title_taste: np.ndarray, n_tastes: int
+) -> np.ndarray:
+    """:func:`main_tastes` of a canonical ``m`` whose entries' rows are ``rows``."""
+    u = m.shape[0]
+    out = np.full(u, -1, dtype=np.int64)
+    if n_tastes == 0 or not m.nnz:
+        return out
+    t = title_taste[m.indices]
+    keep = (m.data > 0) & (t >= 0)
     if not keep.any():
         return out
     counts = np.bincount(rows[keep] * n_tastes + t[keep], minlength=u * n_tastes)
@@ -516,12 +526,13 @@ def taste_groups(
     if not train.has_canonical_format:
         train = train.copy()
         train.sum_duplicates()
-    viewer = main_tastes(train, title_taste, n_tastes)
+    rows = np.repeat(np.arange(train.shape[0], dtype=np.int64), np.diff(train.indptr))
+    viewer = _main_of(train, rows, title_taste, n_tastes)
     size = np.bincount(viewer[viewer >= 0], minlength=n_tastes).astype(np.int64)
-    rows = np.repeat(viewer, np.diff(train.indptr))
-    keep = (rows >= 0) & (train.data > 0)
+    taste = viewer[rows]
+    keep = (taste >= 0) & (train.data > 0)
     liked = np.bincount(
-        rows[keep] * n_items + train.indices[keep], minlength=n_tastes * n_items
+        taste[keep] * n_items + train.indices[keep], minlength=n_tastes * n_items
     ).astype(np.int32)
     return TasteGroups(
         title_taste=title_taste,
