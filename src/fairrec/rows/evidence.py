@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from fairrec.models import single_threaded_blas
 from fairrec.rows._contributions import (
     BASIS_ALS,
     BASIS_EASE,
@@ -365,6 +366,14 @@ def taste_clusters(
         return out
     x = v[ok] / norms[ok, None]
     k = int(min(n_clusters, ok.size))
+    # small products: BLAS threads would only spin (about 3x the CPU time)
+    with single_threaded_blas():
+        out[ok] = _kmeans(x, k, iterations)
+    return out
+
+
+def _kmeans(x: np.ndarray, k: int, iterations: int) -> np.ndarray:
+    """:func:`taste_clusters` of unit rows ``x`` (``k`` centres)."""
     rng = np.random.default_rng(0)
     centres = np.empty((k, x.shape[1]), dtype=np.float32)
     centres[0] = x[0]
@@ -388,8 +397,7 @@ def taste_clusters(
         if np.array_equal(new, assign):  # converged: the next round would change nothing
             break
         assign = new
-    out[ok] = assign
-    return out
+    return assign
 
 
 def main_tastes(liked: sp.csr_matrix, title_taste: np.ndarray, n_tastes: int) -> np.ndarray:
