@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import fairrec as fr
 from fairrec.audit import verify_page
+from fairrec.data.ids import canon_id
 from fairrec.rows import OutsideYourBubble
 from fairrec.rows.evidence import main_tastes, taste_clusters, taste_groups
 
@@ -183,3 +184,32 @@ def test_min_lift_is_checked():
         OutsideYourBubble(min_lift=0.5)
     with pytest.raises(fr.errors.ParameterError, match="min_lift"):
         OutsideYourBubble(min_lift=float("nan"))
+
+
+def test_live_plays_move_the_viewer_not_the_counts(data):
+    """Observed plays count in the viewer's own main taste (their serving history), never in
+    the fit-time counts other viewers' evidence states."""
+    rec = _rec(data)
+    before = rec.fitted_state_.tastes_
+    u = data.user_ids[3]
+    row = rec.fitted_state_.train_index_[canon_id(u)]
+    seen = set(data.items[data.users == 3].tolist())
+    new = [data.item_ids[i] for i in range(data.n_items) if i not in seen][:12]
+    rec.observe(pd.DataFrame({"user_id": [u] * len(new), "item_id": new}), now=NOW)
+    after = rec.fitted_state_.tastes_
+    assert after is before  # nothing refitted, nothing recounted
+    hist = rec._gate([u], NOW, rec._fitted).histories
+    mine = main_tastes(hist, after.title_taste, after.n_tastes)
+    page = rec.home(u, now=NOW)
+    assert sum(len(r.items) for r in page.rows) > 0
+    for r in page.rows:
+        ids = [it.item_id for it in r.items]
+        items = np.array([rec.data_.item_index(ids)])
+        n, liked = after.group_counts(mine, np.array([row]), items, rec.train_matrix_)
+        for it, c in zip(r.items, liked[0].tolist()):
+            e = it.reason.evidence
+            assert (e["taste_group"], e["group_viewers"], e["group_liked"]) == (
+                int(mine[0]),
+                int(n[0]),
+                c,
+            )
