@@ -338,9 +338,8 @@ def taste_clusters(
     Deterministic: k-means++ seeding with a fixed seed, then at most ``iterations`` rounds
     of "each centre the normalised sum of its titles, each title to the centre of highest
     cosine" (ties by centre index; a centre left without titles keeps its place; stops
-    when no title changes centre). Titles
-    with a zero vector (never seen by the model) get ``-1``. Reads the title vectors only:
-    no viewer's data.
+    when no title changes centre). Titles with a zero vector get ``-1``. Reads only the
+    title vectors (no viewer's row).
 
     Parameters
     ----------
