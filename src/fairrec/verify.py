@@ -543,9 +543,10 @@ class _Verifier:
             tt = np.asarray(self.title_tastes, dtype=np.int64)
             if "theirs" not in t:
                 t["theirs"] = training_tastes(t["m"], tt)
+                t["m_csc"] = t["m"].tocsc()
             g = viewer_taste(hist, tt)
             me = self.data.user_index([self.page.user_id], on_unknown="ignore")[0]
-            n, liked = taste_counts(t["m"], t["theirs"], t["users"], me, g, i)
+            n, liked = taste_counts(t["m_csc"], t["theirs"], t["users"], me, g, i)
             found = (g, n, liked, len(t["users"]), int(t["likers"][i]))
             keys = ("taste_group", "group_viewers", "group_liked", "all_viewers", "all_liked")
             stated = tuple(ev.get(key) for key in keys)

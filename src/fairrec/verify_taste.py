@@ -36,15 +36,13 @@ def viewer_taste(hist: dict[int, float], title_tastes: np.ndarray) -> int:
 
 
 def taste_counts(
-    m: sp.csr_matrix, theirs: np.ndarray, users: np.ndarray, me: Any, g: int, item: int
+    m: sp.csc_matrix, theirs: np.ndarray, users: np.ndarray, me: Any, g: int, item: int
 ) -> tuple[int, int]:
     """The training viewers of main taste ``g`` other than ``me`` (a data index) and how
-    many of them liked ``item``."""
+    many of them liked ``item`` (``m``: the training matrix by title, CSC)."""
     if g < 0:
         return 0, 0
-    group = np.flatnonzero((theirs == g) & (users != me))
-    liked = 0
-    for k in group.tolist():
-        lo, hi = m.indptr[k], m.indptr[k + 1]
-        liked += int((m.data[lo:hi][m.indices[lo:hi] == item] > 0).any())
-    return len(group), liked
+    member = (theirs == g) & (users != me)
+    lo, hi = m.indptr[item], m.indptr[item + 1]
+    likers = m.indices[lo:hi][m.data[lo:hi] > 0]
+    return int(member.sum()), int(member[likers].sum())
