@@ -174,6 +174,10 @@ def main() -> None:
         f"{min(1.0, len(users) * ours['titles/viewer'] / data.n_items) / base['catalog coverage']:.2f}x"
     )
     print("row kinds shown:", pages.groupby("row_kind").user_id.nunique().to_dict())
+    print("\n| row kind | pages | titles | held-out hits | long-tail hits |\n| --- | --- | --- | --- | --- |")
+    for kind, rows in pages.groupby("row_kind"):
+        h, t = hits(rows, truth, head)
+        print(f"| {kind} | {rows.user_id.nunique()} | {len(rows)} | {h} | {t} |")
     pers = len(users)
     print(
         "hidden gems on "

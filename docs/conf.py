@@ -92,6 +92,7 @@ INTERNAL_MODULES = [
     "serving.model_files",
     "serving.cold",
     "rows.evidence",
+    "verify_taste",
     "vocab",
 ]
 # Modules whose public names another module re-exports (documented there): the

@@ -240,7 +240,7 @@ def test_without_negative_feedback_no_liking_is_claimed(data):
     assert seen
 
 
-def test_outside_your_bubble_counts_close_viewers_and_genres(rated):
+def test_outside_your_bubble_counts_main_taste_viewers_and_genres(rated):
     led = fr.ConsentLedger(default="allow")
     rows = [OutsideYourBubble(min_neighbors=2, max_overlap=0.5, max_popularity=1.0)]
     rec = _rec(rated, led, rows=rows, min_row_items=1)
@@ -251,8 +251,25 @@ def test_outside_your_bubble_counts_close_viewers_and_genres(rated):
         assert verify_page(p, rated, led, recommender=rec) == []
         for it in (it for r in p.rows for it in r.items):
             e = it.reason.evidence
-            assert e["neighbors_liked"] >= 2 and e["sharing_genre"] <= 0.5 * e["history_titles"]
-            assert f"{e['neighbors_liked']} of your {e['neighbors']} closest" in it.reason.text
+            assert e["group_liked"] >= 2 and e["sharing_genre"] <= 0.5 * e["history_titles"]
+            assert e["group_liked"] * e["all_viewers"] >= 1.2 * e["all_liked"] * e["group_viewers"]
+            assert (
+                f"{e['group_liked']} of the {e['group_viewers']} viewers who share your main "
+                f"taste liked it (of all {e['all_viewers']} viewers: {e['all_liked']})"
+            ) in it.reason.text
+    # a changed count is caught, and so is a claim the counts do not support
+    page = next(p for p in pages if p.rows)
+    d = page.to_dict()
+    d["rows"][0]["items"][0]["reason"]["evidence"]["group_liked"] += 1
+    bad = verify_page(HomePage.from_dict(d), rated, led, recommender=rec)
+    assert any(v.check == "evidence" and "main taste" in v.message for v in bad)
+    d = page.to_dict()
+    d["rows"][0]["reason"]["evidence"]["min_lift"] = 1e6
+    bad = verify_page(HomePage.from_dict(d), rated, led, recommender=rec)
+    assert any(v.check == "claim" and "smaller share" in v.message for v in bad)
+    # without the title clusters the counts are reported as not verifiable, not as holding
+    bad = verify_page(page, rated, led)
+    assert any("cannot be re-derived" in v.message for v in bad)
 
 
 @pytest.mark.parametrize("model", ["als", "knn", "ease"])

@@ -10,13 +10,14 @@ and the viewer's record in the :class:`~fairrec.consent.ConsentLedger` and recom
 * **consented data only** -- personal data categories only under the matching purpose; no
   title of the viewer's consented, in-window history is recommended;
 * **each reason's evidence** -- watcher / liker counts and popularity shares from the
-  consented training events at fitting time; the viewer's closest training viewers and how
-  many liked the title; how many history titles share a genre with it; for "because you
+  consented training events at fitting time; how many history titles share a genre with it; for "because you
   watched" anchors the per-title contributions to the model's score (implicit's own
   ``explain`` for ALS, the similarity matrix for ItemKNN, vector cosine otherwise);
+  for *Outside your bubble*, the viewer's main taste (from the title clusters of the
+  fitted state) and how many of the other training viewers of that taste liked the title;
 * **each row's claim** -- "rarely watched" below the row's popularity share, liked share and
-  mean rating at least the stated medians, enough close viewers, few shared genres, every
-  anchor the top contributor, scores in [0, 1].
+  mean rating at least the stated medians, enough viewers of the main taste liking it at
+  the stated lift, few shared genres, every anchor the top contributor, scores in [0, 1].
 
 It returns the list of :class:`Violation` (empty when every claim holds).
 """
@@ -133,6 +134,7 @@ def verify_page(
     retention_days: float | None = None,
     fitted_at: Any = None,
     model: Any = None,
+    title_tastes: Any = None,
 ) -> list[Violation]:
     """Re-derive every claim on ``page`` from ``data`` and ``consent``; list what fails.
 
@@ -145,8 +147,9 @@ def verify_page(
     consent : ConsentLedger
         The ledger it serves with (``None``: every purpose granted, nothing excluded).
     recommender : Recommender, optional
-        Supplies ``retention_days``, the fitting time and the model (for anchors'
-        contributions) when the keywords below are not given. Nothing else is read from it.
+        Supplies ``retention_days``, the fitting time, the model (for anchors'
+        contributions) and the titles' taste clusters when the keywords below are not
+        given. Nothing else is read from it.
     now : datetime-like, optional
         The request time (default: the page's ``generated_at``).
     retention_days : float, optional
@@ -155,6 +158,12 @@ def verify_page(
     model : CandidateModel, optional
         Without a model, anchors are checked against vector similarity only when the
         recommender is given; otherwise their contribution checks are skipped.
+    title_tastes : array of int, optional
+        Each title's taste cluster (``recommender.fitted_state_.tastes_.title_taste`` when
+        a recommender is given): the one fact of *Outside your bubble* the verifier takes as
+        given (it depends on the model's title vectors only, no viewer's data); every main
+        taste and count is re-derived from the raw events. Without it, a bubble row's
+        counts are reported as not verifiable.
 
     Returns
     -------
@@ -173,9 +182,13 @@ def verify_page(
             fitted_at = f.fitted_at_
         if model is None and f is not None:
             model = f.model_
+        if title_tastes is None and f is not None:
+            title_tastes = f.tastes_.title_taste
     when = pd.Timestamp(now if now is not None else page.generated_at or pd.Timestamp.now())
     fit_time = pd.Timestamp(fitted_at) if fitted_at is not None else when
-    return _Verifier(page, data, consent, when, fit_time, retention_days, model).run()
+    v = _Verifier(page, data, consent, when, fit_time, retention_days, model)
+    v.title_tastes = title_tastes
+    return v.run()
 
 
 def _cutoff(t: pd.Timestamp, days: float | None) -> np.datetime64 | None:
@@ -207,6 +220,7 @@ class _Verifier:
         self.fitted_at = fitted_at
         self.days = retention_days
         self.model = model
+        self.title_tastes: Any = None
         self.cat = _Catalog(data)
         self.out: list[Violation] = []
         self.state = consent.state(page.user_id)
@@ -517,38 +531,31 @@ class _Verifier:
     def _check_bubble(
         self, r: int, p: int, row: Any, it: Any, i: int, hist: dict, ev: dict
     ) -> None:
+        from fairrec.verify_taste import taste_counts, training_tastes, viewer_taste
+
         t = self._stats()
-        m = t["m"]
-        if "nbrs" not in t:
-            users = t["users"]
-            mine = {j for j, w in hist.items() if w > 0}
+        claim = row.reason.evidence if row.reason is not None and row.reason.evidence else {}
+        fail = lambda check, msg: self.fail(check, msg, r, p, it.item_id)  # noqa: E731
+        if self.title_tastes is None:
+            fail("evidence", "main-taste counts cannot be re-derived without the title "
+                 "clusters (pass recommender= or title_tastes=)")  # fmt: skip
+        else:
+            tt = np.asarray(self.title_tastes, dtype=np.int64)
+            if "theirs" not in t:
+                t["theirs"] = training_tastes(t["m"], tt)
+                t["m_csc"] = t["m"].tocsc()
+            g = viewer_taste(hist, tt)
             me = self.data.user_index([self.page.user_id], on_unknown="ignore")[0]
-            keys = []
-            for k in range(m.shape[0]):
-                if users[k] == me:
-                    continue
-                cols = m.indices[m.indptr[k] : m.indptr[k + 1]]
-                ov = len(mine.intersection(cols.tolist()))
-                if ov > 0:
-                    keys.append((-(ov**2 / max(len(cols), 1)), k))
-            keys.sort()
-            t["nbrs"] = [k for _, k in keys[:50]]
-        nbrs = t["nbrs"]
-        liked = sum(
-            1
-            for k in nbrs
-            if i
-            in m.indices[m.indptr[k] : m.indptr[k + 1]][m.data[m.indptr[k] : m.indptr[k + 1]] > 0]
-        )
-        if ev.get("neighbors") != len(nbrs) or ev.get("neighbors_liked") != liked:
-            self.fail(
-                "evidence",
-                f"closest viewers: stated {ev.get('neighbors_liked')} of "
-                f"{ev.get('neighbors')}, found {liked} of {len(nbrs)}",
-                r,
-                p,
-                it.item_id,
-            )
+            n, liked = taste_counts(t["m_csc"], t["theirs"], t["users"], me, g, i)
+            found = (g, n, liked, len(t["users"]), int(t["likers"][i]))
+            keys = ("taste_group", "group_viewers", "group_liked", "all_viewers", "all_liked")
+            stated = tuple(ev.get(key) for key in keys)
+            if stated != found:
+                fail("evidence", f"main taste: stated {stated}, found {found} ({keys})")
+            if liked < claim.get("min_neighbors", 1):
+                fail("claim", "too few viewers of the main taste liked it")
+            if liked * found[3] < claim.get("min_lift", 1.0) * found[4] * n - 1e-9:
+                fail("claim", "liked by a smaller share of the main taste than the row states")
         gi = set(self.cat.genres[i])
         share = sum(1 for j in hist if gi.intersection(self.cat.genres[j]))
         if ev.get("sharing_genre") != share or ev.get("history_titles") != len(hist):
@@ -560,11 +567,8 @@ class _Verifier:
                 p,
                 it.item_id,
             )
-        claim = row.reason.evidence if row.reason is not None and row.reason.evidence else {}
-        if liked < claim.get("min_neighbors", 1):
-            self.fail("claim", "too few close viewers liked it", r, p, it.item_id)
         if share > claim.get("max_overlap", 1.0) * len(hist) + 1e-9:
-            self.fail("claim", "its genres are common in the history", r, p, it.item_id)
+            fail("claim", "its genres are common in the history")
 
     def _check_interest(self, r: int, p: int, it: Any, i: int, ev: dict, banned: set[int]) -> None:
         s = self.state

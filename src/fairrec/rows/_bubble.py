@@ -1,5 +1,5 @@
-"""*Outside your bubble*: titles the viewer's closest viewers liked, in genres the viewer
-rarely watches."""
+"""*Outside your bubble*: titles the viewers who share the viewer's main taste liked more
+than viewers at large, in genres the viewer rarely watches."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from fairrec._checks import check_real
 from fairrec.page import DATA_WATCH_HISTORY
 from fairrec.rerank import RerankContext, Serendipity
 from fairrec.rows._base import RowKind
@@ -27,7 +28,7 @@ from fairrec.rows._pools import (
     _normalize,
     _pick,
 )
-from fairrec.rows.evidence import N_NEIGHBORS, closest_viewers
+from fairrec.rows.evidence import main_tastes
 
 _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -47,34 +48,71 @@ def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse.ravel(), disjoint
 
 
-def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per (viewer, title): how many titles of the viewer's consented history share a genre
-    with it; and the viewer's number of history titles."""
+def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Per viewer and genre set: how many of the viewer's consented history titles share no
+    genre with it (``(u, K)`` float; None without genres); each title's genre-set id; and
+    the viewer's number of history titles."""
     h = ctx.batch.histories
     n_hist = np.diff(h.indptr).astype(np.int64)
     u = h.shape[0]
     if ctx.genres.shape[1] == 0:
-        return np.zeros(items.shape, dtype=np.int64), n_hist
+        return None, np.zeros(0, dtype=np.int64), n_hist
     sig, disjoint = _genre_signatures(ctx.genres)
     k = disjoint.shape[0]
+    if u * k <= 1 << 16 and h.nnz * k <= 1 << 20:
+        # a few viewers: sum the rows of their history titles' genre sets (no sparse setup)
+        rows = disjoint[sig[h.indices]]
+        starts = h.indptr[:-1]
+        out = np.zeros((u, k))
+        nonempty = h.indptr[1:] > starts
+        if nonempty.any():
+            out[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
+        return out, sig, n_hist
     rows = np.repeat(np.arange(u), np.diff(h.indptr))
     # (u, K) history titles per genre set, sparse: a history holds a few dozen of the K sets,
     # so the product costs (history sets x K), not K x K per viewer
     counts = sp.csr_matrix((np.ones(rows.size), (rows, sig[h.indices])), shape=(u, k))
-    none_shared = np.asarray(counts @ disjoint)  # (u, K) titles sharing no genre
+    return np.asarray(counts @ disjoint), sig, n_hist
+
+
+def _overlap_at(
+    none_shared: np.ndarray | None, sig: np.ndarray, n_hist: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """Per (viewer, title): how many of the viewer's history titles share a genre with it
+    (0 for padding)."""
+    if none_shared is None:
+        return np.zeros(items.shape, dtype=np.int64)
+    u = none_shared.shape[0]
     got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
     out = n_hist[:, None] - np.rint(got).astype(np.int64)
-    return np.where(items >= 0, out, 0), n_hist
+    return np.where(items >= 0, out, 0)
+
+
+def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (viewer, title): how many titles of the viewer's consented history share a genre
+    with it; and the viewer's number of history titles."""
+    none_shared, sig, n_hist = _none_shared(ctx)
+    return _overlap_at(none_shared, sig, n_hist, items), n_hist
 
 
 class OutsideYourBubble(RowKind):
-    """Titles the viewer's closest viewers liked, in genres the viewer rarely watches.
+    """Titles the viewers who share the viewer's main taste liked more than viewers at large,
+    in genres the viewer rarely watches.
 
-    Eligible: liked by at least ``min_neighbors`` of the viewer's
-    :data:`~fairrec.rows.evidence.N_NEIGHBORS` closest training viewers
-    (:func:`fairrec.rows.evidence.closest_viewers`), with genres, and sharing a genre with at
+    *Main taste*: the titles are grouped at fit time into a few clusters of similar titles
+    (:func:`fairrec.rows.evidence.taste_clusters` of the model's title vectors); a viewer's
+    main taste is the cluster most of their liked titles fall in
+    (:func:`fairrec.rows.evidence.main_tastes`; the viewer's consented history here, the
+    training rows for the training viewers). The training viewers of each main taste and
+    how many of them liked each title are counted once, at fit time
+    (:class:`fairrec.rows.evidence.TasteGroups`), so the row costs the same per page at any
+    number of training viewers.
+
+    Eligible: liked (weight > 0) by at least ``min_neighbors`` of the *other* training
+    viewers of the viewer's main taste, by a share of them at least ``min_lift`` times the
+    share of all training viewers who liked it, with genres, and sharing a genre with at
     most ``max_overlap`` of the viewer's consented history titles. Each title's evidence
-    states both counts.
+    states every count.
 
     Parameters
     ----------
@@ -84,8 +122,12 @@ class OutsideYourBubble(RowKind):
         Candidates considered.
     max_popularity : float, default 0.8
         Only titles below this popularity percentile are eligible (1.0: no cap).
-    min_neighbors : int, default 4
+    min_neighbors : int, default 2
+        Viewers of the main taste who liked the title, at least.
     max_overlap : float, default 0.33
+    min_lift : float, default 1.2
+        The title's liked share among the viewers of the main taste, at least this many times
+        its liked share among all training viewers (>= 1).
     """
 
     kind = "outside_your_bubble"
@@ -97,8 +139,9 @@ class OutsideYourBubble(RowKind):
         title: str = "Outside your bubble",
         pool: int = 300,
         max_popularity: float = 0.8,
-        min_neighbors: int = 4,
+        min_neighbors: int = 2,
         max_overlap: float = 0.33,
+        min_lift: float = 1.2,
     ) -> None:
         _check_pool("OutsideYourBubble", pool)
         _check_cap("OutsideYourBubble", "max_popularity", max_popularity)
@@ -110,13 +153,15 @@ class OutsideYourBubble(RowKind):
         self.pool = pool
         self.min_neighbors = min_neighbors
         self.max_overlap = max_overlap
+        self.min_lift = _check_lift(min_lift)
 
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
         n = ctx.n
         ev = ctx.evidence
         used = (DATA_WATCH_HISTORY,)
         note = _data_note(used)
-        if ev is None:  # no training data to find close viewers in: the claim cannot hold
+        groups = getattr(ev, "tastes", None) if ev is not None else None
+        if groups is None:  # no training data to group viewers by: the claim cannot hold
             empty = np.full((n, 0), -1, dtype=np.int64)
             return [
                 RowBatch(
@@ -130,36 +175,48 @@ class OutsideYourBubble(RowKind):
                     np.zeros(n, dtype=bool),
                 )
             ]
-        neighbors, liked = closest_viewers(ev.positives, ev.train, ev.train_rows)
-        n_nb = (neighbors >= 0).sum(axis=1)
+        tastes = main_tastes(ev.positives, groups.title_taste, groups.n_tastes)
+        stats = ev.stats
         cand0, rel0, valid0 = _gather_pool(ctx, taken, None, _below(ctx, self.max_popularity))
+        has_genre = _has_genre(ctx.genres)
         safe = np.maximum(cand0, 0)
-        lk = liked[ctx.ar, safe]
-        has_genre = (ctx.genres.sum(axis=1) > 0)[safe]
-        pre = valid0 & (lk >= self.min_neighbors) & has_genre
-        cand1, rel1, valid1 = _compact_pool(ctx, cand0, rel0, pre, 2 * self.pool)
-        overlap, n_hist = _genre_overlap(ctx, np.where(valid1, cand1, -1))
-        ok = valid1 & (overlap <= self.max_overlap * n_hist[:, None])
-        cand, rel, valid = _compact_pool(ctx, cand1, np.where(ok, rel1, 0.0), ok, self.pool)
+        pre = valid0 & (tastes >= 0)[:, None] & has_genre[safe]
+        n_group, lk = groups.group_counts(tastes, ev.train_rows, np.where(pre, cand0, -1), ev.train)
+        n_all = max(int(stats.n_viewers), 1)
+        lifted = lk * n_all >= self.min_lift * stats.likers[safe] * n_group[:, None]
+        pre &= (lk >= self.min_neighbors) & lifted
+        cand2, rel2, valid2 = _compact_pool(ctx, cand0, rel0, pre, 2 * self.pool)
+        none_shared, sig, n_hist = _none_shared(ctx)
+        overlap = _overlap_at(none_shared, sig, n_hist, np.where(valid2, cand2, -1))
+        ok = valid2 & (overlap <= self.max_overlap * n_hist[:, None])
+        cand, rel, valid = _compact_pool(ctx, cand2, np.where(ok, rel2, 0.0), ok, self.pool)
         context = RerankContext(profile=ctx.profile)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
         items, scores = _pick(ctx, cand, picks, rel)
-        ov_items, _ = _genre_overlap(ctx, items)
+        ov_items = _overlap_at(none_shared, sig, n_hist, items).tolist()
+        _, liked_items = groups.group_counts(tastes, ev.train_rows, items, ev.train)
+        liked_items = liked_items.tolist()
+        likers = stats.likers
+        names = ctx.genre_names
         texts, evidence = [], []
         for v, its in enumerate(items.tolist()):
             t_row, e_row = [], []
+            g, k_, h = int(tastes[v]), int(n_group[v]), int(n_hist[v])
+            mask = ctx.genres[np.maximum(items[v], 0)] > 0
             for at, i in enumerate(its):
                 if i < 0:
                     break
-                c, o, h, k_ = int(liked[v, i]), int(ov_items[v, at]), int(n_hist[v]), int(n_nb[v])
-                genres = [ctx.genre_names[g] for g in np.flatnonzero(ctx.genres[i] > 0)]
+                c, o, a = liked_items[v][at], ov_items[v][at], int(likers[i])
                 e_row.append(
                     {
-                        "neighbors": k_,
-                        "neighbors_liked": c,
+                        "taste_group": g,
+                        "group_viewers": k_,
+                        "group_liked": c,
+                        "all_viewers": n_all,
+                        "all_liked": a,
                         "history_titles": h,
                         "sharing_genre": o,
-                        "genres": genres,
+                        "genres": [names[j] for j in np.flatnonzero(mask[at])],
                     }
                 )
                 tail = (
@@ -167,7 +224,10 @@ class OutsideYourBubble(RowKind):
                     if o == 0
                     else f"only {o} of the {h} titles you watched share a genre with it"
                 )
-                t_row.append(f"{c} of your {k_} closest viewers liked it; {tail} {note}")
+                t_row.append(
+                    f"{c} of the {k_} viewers who share your main taste liked it "
+                    f"(of all {n_all} viewers: {a}); {tail} {note}"
+                )
             texts.append(t_row)
             evidence.append(e_row)
         return [
@@ -178,9 +238,12 @@ class OutsideYourBubble(RowKind):
                 titles=[self.title] * n,
                 reason_kind=self.kind,
                 reason_text=[
-                    f"Liked by at least {self.min_neighbors} of your {N_NEIGHBORS} closest "
-                    f"viewers; at most {_share_text(self.max_overlap)} of the titles you "
-                    f"watched share a genre with each {note}"
+                    f"Liked by at least {self.min_neighbors} of the viewers who share your "
+                    f"main taste (most of their liked titles are in the same cluster of "
+                    f"similar titles as most of yours), and by at least {self.min_lift:g} "
+                    f"times the share of all viewers who liked it; at most "
+                    f"{_share_text(self.max_overlap)} of the titles you watched share a "
+                    f"genre with each {note}"
                 ]
                 * n,
                 data_used=[used] * n,
@@ -188,7 +251,35 @@ class OutsideYourBubble(RowKind):
                 item_reason_text=_objects(texts, items.shape),
                 item_anchor=np.full(items.shape, None, dtype=object),
                 item_evidence=_objects(evidence, items.shape),
-                evidence=[{"min_neighbors": self.min_neighbors, "max_overlap": self.max_overlap}]
+                evidence=[
+                    {
+                        "min_neighbors": self.min_neighbors,
+                        "max_overlap": self.max_overlap,
+                        "min_lift": self.min_lift,
+                    }
+                ]
                 * n,
             )
         ]
+
+
+_HAS_GENRE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _has_genre(genres: np.ndarray) -> np.ndarray:
+    """(n_items,) titles with at least one genre (cached per catalog array)."""
+    hit = _HAS_GENRE.get(id(genres))
+    if hit is not None and hit[0] is genres:
+        return hit[1]
+    out = genres.sum(axis=1) > 0
+    if len(_HAS_GENRE) > 8:
+        _HAS_GENRE.clear()
+    _HAS_GENRE[id(genres)] = (genres, out)
+    return out
+
+
+def _check_lift(value: Any) -> float:
+    """``min_lift``: a finite number >= 1."""
+    out = check_real(value, "min_lift", "OutsideYourBubble", 1.0, None, expected=">= 1")
+    assert out is not None
+    return out

@@ -136,6 +136,8 @@ class EvidenceSource:
     train_rows : (u,) int
         Each viewer's own training row, ``-1`` if none.
     stats : fairrec.rows.evidence.TitleStats
+    tastes : fairrec.rows.evidence.TasteGroups, optional
+        The training viewers grouped by main taste (fixed at fit time).
     """
 
     model: Any
@@ -143,6 +145,7 @@ class EvidenceSource:
     train: Any
     train_rows: np.ndarray
     stats: Any
+    tastes: Any = None
     cache: dict = field(default_factory=dict)
 
 

@@ -211,6 +211,7 @@ def row_context(rec: Any, batch: ServingBatch, f: FittedState) -> RowContext:
                 [f.train_index_.get(canon_id(u), -1) for u in batch.user_ids], dtype=np.int64
             ),
             stats=f.stats_,
+            tastes=f.tastes_,
         ),
         item_ids=f.item_ids_py_,
     )

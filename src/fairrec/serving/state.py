@@ -110,6 +110,10 @@ class FittedState:
         Per-title statistics of the training rows (evidence on reasons).
     item_ratings_ : tuple of numpy.ndarray or None
         Per-title sum and count of explicit ratings of the training events.
+    tastes_ : TasteGroups
+        The titles' taste clusters (from ``vectors_`` only) and the training viewers grouped
+        by main taste with per-group liked counts (:class:`fairrec.rows.evidence.TasteGroups`;
+        derived from ``train_matrix_`` on every build, never saved).
     """
 
     data_: Dataset
@@ -135,6 +139,7 @@ class FittedState:
     vocab_: Any
     stats_: Any
     item_ratings_: Any
+    tastes_: Any
 
     @classmethod
     def build(
@@ -176,7 +181,7 @@ class FittedState:
             The canonical form of each of ``train_user_ids`` when the caller has it (a fit:
             the data's id map keeps them); computed here otherwise.
         """
-        from fairrec.rows.evidence import title_stats, with_label
+        from fairrec.rows.evidence import taste_clusters, taste_groups, title_stats, with_label
         from fairrec.vocab import Vocabulary
 
         catalog = CatalogIndex.from_dataset(data)
@@ -193,6 +198,7 @@ class FittedState:
         titles = data.catalog[C.TITLE].to_numpy(dtype=str)
         item_ids_py = data.item_ids.tolist()
         train_user_ids = np.asarray(train_user_ids)
+        unit = unit_rows(vectors)
         return cls(
             data_=data,
             catalog_=catalog,
@@ -211,7 +217,7 @@ class FittedState:
             }
             if len(train_user_ids)
             else {},
-            vectors_=unit_rows(vectors),
+            vectors_=unit,
             genres_=genres,
             popularity_=popularity,
             log_popularity_=np.log1p(popularity).astype(np.float32),
@@ -228,6 +234,7 @@ class FittedState:
             vocab_=Vocabulary.from_dataset(data),
             stats_=stats,
             item_ratings_=item_ratings,
+            tastes_=taste_groups(train, taste_clusters(unit)),
         )
 
     @property
