@@ -67,7 +67,7 @@ def _set(rows: list, term: str) -> None:
     row, _, param = lhs.partition(".")
     cls = getattr(R, ROWS[row])
     for at, k in enumerate(rows):
-        if isinstance(k, cls):
+        if type(k) is cls:
             rows[at] = cls(**(vars(k) | {param: _value(rhs)}))
 
 
@@ -127,7 +127,13 @@ def main() -> None:
         "held-out test split is not looked at",
     )
     ap.add_argument("--rows", action="store_true", help="also print each row kind's yield")
-    ap.add_argument("variants", nargs="+")
+    ap.add_argument(
+        "--shapes",
+        action="store_true",
+        help="also print what pages made of the viewer's ranks 1..Rh plus the non-head titles "
+        "of ranks Rh+1..Rt reach, with and without 10 titles of no yield (a Hidden gems row)",
+    )
+    ap.add_argument("variants", nargs="*")
     args = ap.parse_args()
     if args.synthetic:
         n_users, n_items = (int(x) for x in args.synthetic.split(":"))
@@ -156,6 +162,8 @@ def main() -> None:
         "| novelty vs plain | coverage vs plain | Top picks NDCG@10 vs plain "
         "| pages with the row kind |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
+    if args.shapes:
+        shapes(rec, users, truth, head, data)
     for name in args.variants:
         r = fr.Recommender.from_fitted(
             rec.model_,
@@ -186,6 +194,33 @@ def main() -> None:
         )
         if args.rows:
             row_yield(pages, ranked, truth, head)
+
+
+def shapes(rec, users, truth, head, data, depth: int = 600) -> None:
+    """Pages drawn from the plain ranking by rank alone: the viewer's ranks 1..``rh`` (head
+    or not) plus the non-head titles of ranks ``rh + 1``..``rt``, with ``gems`` more titles
+    that find nothing (about what a *Hidden gems* row of 10 finds: 0.1 % of them are played
+    next). Figures vs the plain list of the same length per viewer, as above. No held-out
+    knowledge chooses the titles: this is the frontier of rank-based allocations."""
+    r = _typed(rec.recommend_batch(users, k=depth), users, data)
+    pairs = set(zip(truth.user_id, truth.item_id))
+    r["hit"] = [p in pairs for p in zip(r.user_id, r.item_id)]
+    r["head"] = r.item_id.isin(head)
+    print(
+        "\n| rank-based page (Rh, Rt, titles of no yield) | titles/viewer | page recall vs plain "
+        "| long-tail hits vs plain |\n| --- | --- | --- | --- |"
+    )
+    for gems in (0, 10):
+        for rh in (20, 25, 30, 35, 40):
+            for rt in (100, 150, 200):
+                sel = (r["rank"] <= rh) | (~r["head"] & (r["rank"] <= rt))
+                n = sel.groupby(r.user_id).sum() + gems
+                plain = r[r["rank"] <= r.user_id.map(n)]
+                h, t = r[sel].hit.sum(), (r[sel].hit & ~r[sel]["head"]).sum()
+                hp, tp = plain.hit.sum(), (plain.hit & ~plain["head"]).sum()
+                print(
+                    f"| {rh}, {rt}, {gems} | {n.mean():.1f} | {h / hp:.3f}x | {t / max(tp, 1):.3f}x |"
+                )
 
 
 def row_yield(pages, ranked, truth, head) -> None:
