@@ -1,24 +1,31 @@
-"""Issue 15, third pass: one-change variants of the default page on MovieLens 100K.
+"""Issue 15: variants of the default page, on MovieLens 100K or a synthetic catalog.
 
 Same split, model and baseline as ``page_quality.py`` (per viewer the last 20 % of positives
 by time held out; ALS(factors=64, iterations=15, random_state=0); baseline: plain ALS list of
-the same length per viewer, same fitted model). Each variant changes one row of
-``fairrec.rows.default_rows()``:
+the same length per viewer, same fitted model). With ``--validation`` the figures come from
+a validation split carved the same way from the *training* part (the model refitted on the
+rest): the page's settings are chosen there, never on the test split. Each variant is
+``fairrec.rows.default_rows()`` with changes joined by ``+``:
 
 - ``default``: the default page;
-- ``gems-floor:F``: *Hidden gems* with ``min_relevance=F`` (catalog-relative floor);
-- ``otm-floor:F``: *Off the mainstream* with ``min_relevance=F``;
-- ``otm-share:S``: *Off the mainstream* with ``max_share=S`` (0.78 ~ the play-share head);
-- ``otm-pure``: *Off the mainstream* ordered by relevance only (``MMR(lambda_=1.0)``);
-- ``otm-first``: *Off the mainstream* built right after *Top picks*;
-- ``otm-twice``: a second *Off the mainstream* row after the first;
-- ``byw-floor:F``: *Because you watched* with ``min_relevance=F``.
+- ``ROW.PARAM=VALUE``: rebuild row ``ROW`` (``top``, ``more``, ``byw``, ``gems``,
+  ``bubble``, ``otm``) with that parameter (a number, ``none``, or ``mmr:L`` /
+  ``mmr-jaccard:L`` for an MMR re-ranker), e.g. ``byw.n_rows=2``, ``top.pool=40``;
+- ``drop:ROW``: leave that row out; ``more@I``: insert a *More picks* row at place ``I``;
+- ``gems-floor:F``, ``otm-floor:F``, ``otm-share:S``, ``otm-pure``, ``otm-first``,
+  ``otm-twice``, ``byw-floor:F``: the third pass's one-row changes (RESULTS.md).
+
+``--rows`` prints each row kind's yield (held-out plays per title, median ALS rank);
+``--shapes`` the frontier of pages drawn by rank alone (with and without a row of 10 titles
+that find nothing, about a *Hidden gems* row); ``--speed N`` times ``home()`` and
+``home_batch`` of N viewers per variant in CPU time.
 
 Usage::
 
-    python benchmarks/page_variants.py --data ../shared/data/ml-100k \
-        default gems-floor:0.8 otm-floor:0.9 otm-share:0.78 otm-pure otm-first otm-twice \
-        byw-floor:0.9
+    python benchmarks/page_variants.py --data ../shared/data/ml-100k --validation --shapes \
+        "top.pool=40+drop:more+byw.n_rows=2+otm.reranker=mmr:0.95" default more.pool=40
+    python benchmarks/page_variants.py --synthetic 20000:10000 --speed 200 default \
+        "top.pool=40+drop:more+byw.n_rows=2+otm.reranker=mmr:0.95"
 """
 
 from __future__ import annotations
@@ -133,6 +140,13 @@ def main() -> None:
         help="also print what pages made of the viewer's ranks 1..Rh plus the non-head titles "
         "of ranks Rh+1..Rt reach, with and without 10 titles of no yield (a Hidden gems row)",
     )
+    ap.add_argument(
+        "--speed",
+        type=int,
+        default=0,
+        help="also time home() for this many viewers per variant (thread CPU time per call, "
+        "median and p90, variants interleaved over 3 rounds) and one home_batch of them",
+    )
     ap.add_argument("variants", nargs="*")
     args = ap.parse_args()
     if args.synthetic:
@@ -157,13 +171,16 @@ def main() -> None:
     ndcg_als = metrics.ndcg_at_k(rec.recommend_batch(users, k=10), truth, k=10)
     on = "validation split (from the training part)" if args.validation else "test split"
     print(f"{on}; head: {len(head)} titles draw 80 % of the training plays; {len(users)} viewers")
+    if args.shapes:
+        shapes(rec, users, truth, head, data)
+    if args.speed:
+        speed(rec, split.train, users[: args.speed], args.variants)
+        return
     print(
         "\n| variant | titles/viewer | page recall vs plain | long-tail hits vs plain "
         "| novelty vs plain | coverage vs plain | Top picks NDCG@10 vs plain "
         "| pages with the row kind |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
-    if args.shapes:
-        shapes(rec, users, truth, head, data)
     for name in args.variants:
         r = fr.Recommender.from_fitted(
             rec.model_,
@@ -194,6 +211,45 @@ def main() -> None:
         )
         if args.rows:
             row_yield(pages, ranked, truth, head)
+
+
+def speed(rec, train_data, users: list, names: list[str], rounds: int = 3) -> None:
+    """home() per viewer and home_batch for the same viewers, per variant, in CPU time."""
+    import time
+
+    recs = {
+        name: fr.Recommender.from_fitted(
+            rec.model_,
+            train_data,
+            train_user_ids=rec.train_user_ids_,
+            rows=variant(name),
+            row_size=rec.row_size,
+        )
+        for name in names
+    }
+    for r in recs.values():  # warm caches (title stats, contributions)
+        r.home(users[0])
+    per_call = {name: [] for name in names}
+    batch = {name: [] for name in names}
+    for _ in range(rounds):
+        for name, r in recs.items():
+            for u in users:
+                t0 = time.thread_time()
+                r.home(u)
+                per_call[name].append(time.thread_time() - t0)
+            t0 = time.process_time()
+            r.home_batch(users, progress=False)
+            batch[name].append(time.process_time() - t0)
+    print(
+        f"\n| variant | home() median ms | home() p90 ms | home_batch({len(users)}) s, median of "
+        f"{rounds} |\n| --- | --- | --- | --- |"
+    )
+    for name in names:
+        x = 1000 * np.asarray(per_call[name])
+        print(
+            f"| {name} | {np.median(x):.2f} | {np.percentile(x, 90):.2f} | "
+            f"{np.median(batch[name]):.2f} |"
+        )
 
 
 def shapes(rec, users, truth, head, data, depth: int = 600) -> None:
