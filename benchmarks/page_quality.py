@@ -66,8 +66,10 @@ def main() -> None:
     ap.add_argument(
         "--frontier",
         default="",
-        help="comma-separated 'cap:floor' exploration settings of the default page's "
-        "exploratory rows (popularity bound : relevance floor, see explored()), e.g. '1.0:0.8,0.9:0.8,0.8:0.8,0.7:0.8,0.8:0.9,0.8:0.6,0.7:0'; prints "
+        help="comma-separated 'cap:floor[:more]' exploration settings of the default page's "
+        "exploratory rows (popularity bound : relevance floor : More picks depth in row "
+        "sizes, 0 = no More picks row; see explored()), e.g. "
+        "'0.8:0.8:1.5,0.8:0.8:0,0.8:0.8:2,1.0:0.8,0.9:0.8,0.7:0.8,0.8:0.9,0.8:0.6'; prints "
         "page recall and long-tail hits vs the plain list and saves "
         "benchmarks/results/frontier_recall_tail_<data>.png (the default marked)",
     )
@@ -295,23 +297,42 @@ def serendipity_report(rec, users, truth, train) -> None:
     )
 
 
-def explored(cap: float, floor: float) -> list:
+def explored(cap: float, floor: float, more: float | None = None) -> list:
     """The default rows with other exploration settings: ``cap`` the popularity bound of
     the exploratory rows (BecauseYouWatched / OutsideYourBubble ``max_popularity``,
     OffTheMainstream ``max_share``), ``floor`` their relevance floor (``min_relevance`` of
-    BecauseYouWatched and OffTheMainstream)."""
+    BecauseYouWatched and OffTheMainstream), ``more`` the depth of *More picks* in row sizes
+    (its ``pool``; 1 or less: no *More picks* row; None: the default's). Every other
+    parameter stays the default's."""
     from fairrec import rows as R
 
     out = []
     for kind in R.default_rows():
         if isinstance(kind, R.BecauseYouWatched):
-            kind = R.BecauseYouWatched(n_rows=kind.n_rows, max_popularity=cap, min_relevance=floor)
+            kind = R.BecauseYouWatched(
+                **(vars(kind) | {"max_popularity": cap, "min_relevance": floor})
+            )
         elif isinstance(kind, R.OutsideYourBubble):
-            kind = R.OutsideYourBubble(max_popularity=cap)
+            kind = R.OutsideYourBubble(**(vars(kind) | {"max_popularity": cap}))
         elif isinstance(kind, R.OffTheMainstream):
-            kind = R.OffTheMainstream(max_share=cap, min_relevance=floor)
+            kind = R.OffTheMainstream(**(vars(kind) | {"max_share": cap, "min_relevance": floor}))
+        elif isinstance(kind, R.MorePicks) and more is not None:
+            if more <= 1:
+                continue
+            kind = _deeper(kind, more)
         out.append(kind)
     return out
+
+
+def _deeper(kind, more: float):
+    """*More picks* whose pool is ``more`` row sizes (the row size is known at build time)."""
+    from fairrec import rows as R
+
+    class Deeper(R.MorePicks):
+        def depth(self, k: int) -> int:
+            return int(round(more * k))
+
+    return Deeper(reranker=kind.reranker, title=kind.title)
 
 
 def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -> None:
@@ -320,10 +341,10 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
     from fairrec import rows as R
 
     head = head_titles(train)
-    default = R.BecauseYouWatched()
-    d_key = (default.max_popularity, default.min_relevance)
+    byw = next(k for k in R.default_rows() if isinstance(k, R.BecauseYouWatched))
+    d_key = (byw.max_popularity, byw.min_relevance, 1.5)
     print(
-        "\n| exploration (popularity cap : relevance floor) | titles/viewer "
+        "\n| exploration (popularity cap : relevance floor : More picks depth) | titles/viewer "
         "| page recall vs plain | long-tail hits "
         "vs plain | novelty vs plain |\n| --- | --- | --- | --- | --- |"
     )
@@ -331,8 +352,9 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
     floor_ = 1 / len(train)
     table = {}
     for setting in spec.split(","):
-        cap, floor = (float(x) for x in setting.split(":"))
-        kinds = explored(cap, floor)
+        cap, floor, *rest = (float(x) for x in setting.split(":"))
+        more = rest[0] if rest else 1.5
+        kinds = explored(cap, floor, more)
         r = fr.Recommender.from_fitted(
             rec.model_,
             train_data,
@@ -348,7 +370,8 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
         hp, tp = hits(plain, truth, head)
         nov = (-np.log2(pages.item_id.map(share).fillna(floor_))).mean()
         pnov = (-np.log2(plain.item_id.map(share).fillna(floor_))).mean()
-        label = f"{cap:g} : {floor:g}" + (" (default)" if (cap, floor) == d_key else "")
+        default = (cap, floor, more) == d_key
+        label = f"{cap:g} : {floor:g} : {more:g}" + (" (default)" if default else "")
         table[label] = {
             "page recall vs plain": h / max(hp, 1),
             "long-tail hits vs plain": t / max(tp, 1),
@@ -364,7 +387,8 @@ def frontier(rec, train_data, users, truth, train, data, spec: str, name: str) -
         y="page recall vs plain",
         x_higher=True,
         y_higher=True,
-        title=f"Default page, exploration settings (popularity cap : relevance floor), {name}",
+        title="Default page, exploration settings (popularity cap : relevance floor : "
+        f"More picks depth), {name}",
     )
     out = Path(__file__).resolve().parent / "results" / f"frontier_recall_tail_{name}.png"
     fig.savefig(out, bbox_inches="tight")

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 import fairrec as fr
 from fairrec.errors import DataError, ParameterError, UnknownItemError
 from fairrec.live import EVENT_DTYPE, LiveConfig
-from fairrec.rows import MoreLikeThis, NewForYou, default_rows
+from fairrec.rows import (
+    BecauseYouWatched,
+    MoreLikeThis,
+    NewForYou,
+    OffTheMainstream,
+    default_rows,
+)
 
 NOW = pd.Timestamp("2025-07-01")
 SETTINGS = settings(
@@ -479,8 +485,17 @@ def windowed(data):
         ledger.state_interests(v, genres=["Drama", "Comedy"])
     for v in d.user_ids[30:80]:  # non-personalized pages: the popularity row kinds
         ledger.revoke(v, "personalization")
-    # max_rows high enough that every applicable row kind is on the page
-    rec = _rec(d, ledger, min_row_items=1, max_rows=20)
+    # max_rows high enough that every applicable row kind is on the page; in region FR only
+    # a few dozen titles are available, so the default rows' relevance floors (the viewer's
+    # top 20 %) would leave nothing below Top picks and More picks: the floors are lowered,
+    # the row kinds are the same
+    rows = [
+        type(k)(**(vars(k) | {"min_relevance": 0.0}))
+        if type(k) in (BecauseYouWatched, OffTheMainstream)
+        else k
+        for k in _rows()
+    ]
+    rec = _rec(d, ledger, min_row_items=1, max_rows=20, rows=rows)
     rec.add_titles(
         pd.DataFrame(
             {

@@ -28,6 +28,7 @@ from fairrec.rows import (
     BecauseYouWatched,
     DiversePopular,
     HiddenGems,
+    MorePicks,
     OffTheMainstream,
     OutsideYourBubble,
     PopularInGenre,
@@ -471,6 +472,7 @@ def _same(a, b) -> None:
 
 ALL_ROWS = [
     TopPicks(),
+    MorePicks(),
     BecauseYouWatched(n_rows=2),
     StatedInterests(),
     HiddenGems(),

@@ -17,7 +17,7 @@ Layout (one job per file; the public names are all re-exported here):
 * ``_base`` -- :class:`RowKind`; ``_pools`` -- candidate pools, caps, floors, picking,
   :func:`mark_taken`;
   ``_facts`` -- facts and phrases shared by reasons;
-* one module per row family: ``_top_picks``, ``_because``, ``_rare`` (hidden gems, off the
+* one module per row family: ``_top_picks`` (top picks, more picks), ``_because``, ``_rare`` (hidden gems, off the
   mainstream), ``_bubble``, ``_stated``, ``_popular``, ``_live`` (new for you, more like
   this); ``_defaults`` -- :func:`default_rows`;
 * :mod:`fairrec.rows.evidence` -- the facts reasons state (title stats, contributions,
@@ -41,13 +41,14 @@ from fairrec.rows._pools import mark_taken
 from fairrec.rows._popular import DiversePopular, PopularInGenre
 from fairrec.rows._rare import HiddenGems, OffTheMainstream
 from fairrec.rows._stated import StatedInterests
-from fairrec.rows._top_picks import TopPicks
+from fairrec.rows._top_picks import MorePicks, TopPicks
 
 __all__ = [
     "RowContext",
     "RowBatch",
     "RowKind",
     "TopPicks",
+    "MorePicks",
     "BecauseYouWatched",
     "HiddenGems",
     "OffTheMainstream",

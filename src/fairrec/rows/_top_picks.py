@@ -34,16 +34,19 @@ class TopPicks(RowKind):
     ----------
     pool : int, optional
         The row's relevance floor: it picks among the viewer's ``pool`` most relevant
-        candidates only (default: twice the row size). The re-ranker's light diversity may
-        reorder them and leave some out, but never reaches further down the viewer's
-        ranking, so the row's reason ("the titles most relevant to you") stays true and the
-        row keeps the model's accuracy (benchmarks/RESULTS.md, "Surprising and relevant").
+        candidates only (default: the row size, so the row holds exactly the viewer's most
+        relevant titles and the re-ranker's light diversity only orders them; a larger pool
+        lets it leave some out for titles further down, never further than ``pool``). The
+        row's reason ("the titles most relevant to you") stays true and the row keeps the
+        model's accuracy (benchmarks/RESULTS.md, "Surprising and relevant").
     reranker : re-ranker, default ``MMR(lambda_=0.85)``
     title : str, default "Top picks for you"
     """
 
     kind = "top_picks"
     personal = True
+    #: the row's claim, stated in its reason
+    claim = "The titles most relevant to you"
 
     def __init__(
         self, pool: int | None = None, reranker: Any = None, title: str = "Top picks for you"
@@ -54,8 +57,13 @@ class TopPicks(RowKind):
         self.reranker = reranker if reranker is not None else MMR(lambda_=0.85)
         self.title = title
 
+    def depth(self, k: int) -> int:
+        """How many of the viewer's most relevant candidates the row picks among, for row
+        size ``k`` (``pool``, else the row size)."""
+        return self.pool or k
+
     def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        cand, rel, valid = _gather_pool(ctx, taken, self.pool or 2 * ctx.k)
+        cand, rel, valid = _gather_pool(ctx, taken, self.depth(ctx.k))
         picks = self._rerank(self.reranker, ctx, rel, cand, valid, ctx.vectors)
         items, scores = _pick(ctx, cand, picks, rel)
         applies = ctx.batch.personalized.copy()
@@ -98,7 +106,7 @@ class TopPicks(RowKind):
                 scores=scores,
                 titles=[self.title] * n,
                 reason_kind=self.kind,
-                reason_text=[f"The titles most relevant to you {note}"] * n,
+                reason_text=[f"{self.claim} {note}"] * n,
                 data_used=[used] * n,
                 applies=applies,
                 item_reason_text=_objects(texts, items.shape),
@@ -107,3 +115,37 @@ class TopPicks(RowKind):
                 evidence=[{"basis": basis}] * n,
             )
         ]
+
+
+class MorePicks(TopPicks):
+    """*More picks for you*: the viewer's next most relevant titles, after *Top picks*.
+
+    Built right after :class:`TopPicks`, it holds the viewer's most relevant candidates
+    that no earlier row placed, among the viewer's ``pool`` most relevant candidates
+    (default: one and a half times the row size; with the default *Top picks* above it,
+    the viewer's ranks ``row_size + 1`` to ``1.5 * row_size``). Like *Top picks*, each
+    title names the title of the viewer's history that adds most to its score. The row
+    keeps on the page the model's hits just below *Top picks*, which are far more often
+    played next than the long-tail titles the exploratory rows hold
+    (benchmarks/RESULTS.md, "Surprising and relevant").
+
+    Parameters
+    ----------
+    pool : int, optional
+        Only the viewer's ``pool`` most relevant candidates are eligible (default: one and
+        a half times the row size).
+    reranker : re-ranker, default ``MMR(lambda_=0.85)``
+    title : str, default "More picks for you"
+    """
+
+    kind = "more_picks"
+    claim = "Your most relevant titles after the rows above"
+
+    def __init__(
+        self, pool: int | None = None, reranker: Any = None, title: str = "More picks for you"
+    ) -> None:
+        super().__init__(pool=pool, reranker=reranker, title=title)
+
+    def depth(self, k: int) -> int:
+        """``pool``, else one and a half times the row size ``k``."""
+        return self.pool or k + k // 2
