@@ -21,7 +21,7 @@ Layout (one job per file; the public names are all re-exported here):
   mainstream), ``_bubble``, ``_stated``, ``_popular``, ``_live`` (new for you, more like
   this); ``_defaults`` -- :func:`default_rows`;
 * :mod:`fairrec.rows.evidence` -- the facts reasons state (title stats, contributions,
-  closest viewers).
+  taste groups of *Outside your bubble*, closest viewers).
 """
 
 from __future__ import annotations
