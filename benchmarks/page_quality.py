@@ -57,6 +57,12 @@ def main() -> None:
     )
     ap.add_argument("--row-size", type=int, default=20)
     ap.add_argument(
+        "--als",
+        default="",
+        help="the candidate model's settings over the default 'factors=64,iterations=15,"
+        "random_state=0', e.g. 'regularization=10' (page AND baseline use this model)",
+    )
+    ap.add_argument(
         "--sweep",
         default="",
         help="comma-separated 'cap:quantile' settings of the exploratory rows' popularity caps "
@@ -102,9 +108,9 @@ def main() -> None:
     else:
         data = fr.datasets.synthetic(n_users=5_000, n_items=3_000, seed=0)
     split = temporal_holdout(data, fraction=0.2)
-    rec = fr.Recommender(
-        model=fr.models.ALS(factors=64, iterations=15, random_state=0), row_size=args.row_size
-    ).fit(split.train)
+    model = fr.models.ALS(**als_settings(args.als))
+    print(f"model: {model!r}")
+    rec = fr.Recommender(model=model, row_size=args.row_size).fit(split.train)
     truth = split.test_frame()
     train = split.train_frame()
     trained = set(train.user_id)
@@ -196,6 +202,17 @@ def main() -> None:
     if args.frontier:
         name = f"synthetic{args.synthetic.replace(':', 'x')}" if args.synthetic else "ml100k"
         frontier(rec, split.train, users, truth, train, data, args.frontier, name)
+
+
+def als_settings(text: str) -> dict:
+    """``ALS`` keyword arguments from ``'factors=128,alpha=10'`` over the benchmarks'
+    ``factors=64, iterations=15, random_state=0``."""
+    out: dict = {"factors": 64, "iterations": 15, "random_state": 0}
+    for term in filter(None, text.split(",")):
+        key, _, value = term.partition("=")
+        value = value.strip()
+        out[key.strip()] = int(value) if value.isdigit() else float(value)
+    return out
 
 
 def _typed(pages: pd.DataFrame, users: list, data) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from fairrec.rerank import MMR
 from fairrec.splits import temporal_holdout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from page_quality import _typed, head_titles, hits  # noqa: E402
+from page_quality import _typed, als_settings, head_titles, hits  # noqa: E402
 
 ROWS = {
     "top": "TopPicks",
@@ -147,6 +147,19 @@ def main() -> None:
         help="also time home() for this many viewers per variant (thread CPU time per call, "
         "median and p90, variants interleaved over 3 rounds) and one home_batch of them",
     )
+    ap.add_argument(
+        "--als",
+        default="",
+        help="the candidate model's settings, e.g. 'factors=128,alpha=10,regularization=0.1' "
+        "(over ALS(factors=64, iterations=15, random_state=0)); the page AND the plain-list "
+        "baseline both use this model",
+    )
+    ap.add_argument(
+        "--by-history",
+        action="store_true",
+        help="also print each variant's figures per third of viewers by training history "
+        "length (short / middle / long): where more or less exploration would pay",
+    )
     ap.add_argument("variants", nargs="*")
     args = ap.parse_args()
     if args.synthetic:
@@ -159,7 +172,7 @@ def main() -> None:
     split = temporal_holdout(data, fraction=0.2)
     if args.validation:
         split = temporal_holdout(split.train, fraction=0.2)
-    model = fr.models.ALS(factors=64, iterations=15, random_state=0)
+    model = fr.models.ALS(**als_settings(args.als))
     rec = fr.Recommender(model=model, row_size=20).fit(split.train)
     truth, train = split.test_frame(), split.train_frame()
     trained = set(train.user_id)
@@ -170,6 +183,7 @@ def main() -> None:
     floor = 1 / len(train)
     ndcg_als = metrics.ndcg_at_k(rec.recommend_batch(users, k=10), truth, k=10)
     on = "validation split (from the training part)" if args.validation else "test split"
+    print(f"model: {model!r}")
     print(f"{on}; head: {len(head)} titles draw 80 % of the training plays; {len(users)} viewers")
     if args.shapes:
         shapes(rec, users, truth, head, data)
@@ -204,13 +218,16 @@ def main() -> None:
         shown = pages.groupby("row_kind").user_id.nunique()
         kinds = ", ".join(f"{k} {v}" for k, v in shown.items())
         print(
-            f"| {name} | {len(pages) / len(users):.1f} | {h / hp:.3f}x ({h}/{hp}) | "
-            f"{t / tp:.3f}x ({t}/{tp}) | {100 * (nov / pnov - 1):+.1f} % | {cov:.2f}x | "
+            f"| {name} | {len(pages) / len(users):.1f} | {h / max(hp, 1):.3f}x ({h}/{hp}) | "
+            f"{t / max(tp, 1):.3f}x ({t}/{tp}) | {100 * (nov / pnov - 1):+.1f} % ({nov:.2f} bits) | {cov:.2f}x "
+            f"({pages.item_id.nunique()}) | "
             f"{ndcg:.3f}x | {kinds} |",
             flush=True,
         )
         if args.rows:
             row_yield(pages, ranked, truth, head)
+        if args.by_history:
+            by_history(pages, plain, truth, head, train)
 
 
 def speed(rec, train_data, users: list, names: list[str], rounds: int = 3) -> None:
@@ -277,6 +294,35 @@ def shapes(rec, users, truth, head, data, depth: int = 600) -> None:
                 print(
                     f"| {rh}, {rt}, {gems} | {n.mean():.1f} | {h / hp:.3f}x | {t / max(tp, 1):.3f}x |"
                 )
+
+
+def by_history(pages, plain, truth, head, train) -> None:
+    """Page recall and long-tail hits vs the plain list per third of viewers by the length
+    of their training history, with each third's exploratory titles (rows other than *Top
+    picks* / *More picks* / the non-personal rows) per page and their hits per title."""
+    length = train.groupby("user_id").size()
+    third = pd.qcut(length.rank(method="first"), 3, labels=["short", "middle", "long"])
+    pairs = set(zip(truth.user_id, truth.item_id))
+    explore = {"because_you_watched", "hidden_gems", "outside_your_bubble", "off_the_mainstream"}
+    print(
+        "| history third (plays) | viewers | page recall vs plain | long-tail hits vs plain "
+        "| exploratory titles/page | their hit rate | Top/More picks hit rate |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in ("short", "middle", "long"):
+        who = set(third.index[third == name])
+        pg, pl = pages[pages.user_id.isin(who)], plain[plain.user_id.isin(who)]
+        h, t = hits(pg, truth, head)
+        hp, tp = hits(pl, truth, head)
+        hit = np.array([x in pairs for x in zip(pg.user_id, pg.item_id)], dtype=bool)
+        ex = pg.row_kind.isin(explore).to_numpy()
+        tm = pg.row_kind.isin({"top_picks", "more_picks"}).to_numpy()
+        span = length[length.index.isin(who)]
+        print(
+            f"| {name} ({span.min()}-{span.max()}) | {len(who)} | {h / max(hp, 1):.3f}x "
+            f"({h}/{hp}) | {t / max(tp, 1):.3f}x ({t}/{tp}) | {ex.sum() / len(who):.1f} | "
+            f"{hit[ex].mean():.4f} | {hit[tm].mean():.4f} |"
+        )
 
 
 def row_yield(pages, ranked, truth, head) -> None:
