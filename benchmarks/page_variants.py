@@ -15,7 +15,10 @@ rest): the page's settings are chosen there, never on the test split. Each varia
 - ``gems-floor:F``, ``otm-floor:F``, ``otm-share:S``, ``otm-pure``, ``otm-first``,
   ``otm-twice``, ``byw-floor:F``: the third pass's one-row changes (RESULTS.md).
 
-``--rows`` prints each row kind's yield (held-out plays per title, median ALS rank);
+``--als`` changes the candidate model (keyword settings over the above, e.g.
+``--als regularization=10``; the page and the baseline both use it); ``--by-history`` prints
+each variant's figures per third of viewers by training history length (the issue's
+"exploration by history length" lever). ``--rows`` prints each row kind's yield (held-out plays per title, median ALS rank);
 ``--shapes`` the frontier of pages drawn by rank alone (with and without a row of 10 titles
 that find nothing, about a *Hidden gems* row); ``--speed N`` times ``home()`` and
 ``home_batch`` of N viewers per variant in CPU time.
@@ -24,6 +27,8 @@ Usage::
 
     python benchmarks/page_variants.py --data ../shared/data/ml-100k --validation --shapes \
         "top.pool=40+drop:more+byw.n_rows=2+otm.reranker=mmr:0.95" default more.pool=40
+    python benchmarks/page_variants.py --data ../shared/data/ml-100k --validation --by-history \
+        --als factors=64,alpha=1,regularization=10 default
     python benchmarks/page_variants.py --synthetic 20000:10000 --speed 200 default \
         "top.pool=40+drop:more+byw.n_rows=2+otm.reranker=mmr:0.95"
 """
