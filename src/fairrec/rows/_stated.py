@@ -116,9 +116,15 @@ class StatedInterests(RowKind):
             for p in b.personalized
         ]
         names, row_ev, texts, evidence, row_texts = [], [], [], [], []
+        genre_names = ctx.genre_names
+        has_genres = b.liked_genres.any(1).tolist()
+        has_titles = liked_items.any(1).tolist()
         for v, its in enumerate(items.tolist()):
-            g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
-            t_names = [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])]
+            liked_g = b.liked_genres[v]
+            g_names = sorted(genre_names[g] for g in np.flatnonzero(liked_g)) if has_genres[v] else []
+            t_names = (
+                [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])] if has_titles[v] else []
+            )
             label = g_names + t_names
             names.append(", ".join(label[:3]) + (" and more" if len(label) > 3 else ""))
             row_ev.append({"genres": g_names, "titles": t_names})
@@ -126,13 +132,12 @@ class StatedInterests(RowKind):
             row_text = f"Matches your stated interest {names[-1]} {data}"
             row_texts.append(row_text)
             t_row, e_row = [], []
-            for i in its:
-                if i < 0:
-                    break
-                matched = [
-                    ctx.genre_names[g]
-                    for g in np.flatnonzero(b.liked_genres[v] & (ctx.genres[i] > 0))
-                ]
+            n_its = its.index(-1) if -1 in its else len(its)
+            if n_its:
+                # the stated genres of each title, in the catalog's genre order
+                hits = ((ctx.genres[its[:n_its]] > 0) & liked_g).tolist()
+            for t, i in enumerate(its[:n_its]):
+                matched = [g for g, hit in zip(genre_names, hits[t]) if hit]
                 if matched:
                     e_row.append({"genres": matched})
                     t_row.append(
