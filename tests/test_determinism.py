@@ -28,6 +28,14 @@ def served():
             ledger.grant(u, ["training", "personalization"], at="2025-01-01")
         if i % 7 == 0:
             ledger.exclude(u, genres=[data.genre_names[i % len(data.genre_names)]])
+        # stated interests: genres, titles, both, and stated without the purpose granted
+        # (the row applies to some viewers of a batch, not to others)
+        if i % 6 in (1, 3, 5):
+            genre = data.genre_names[(i // 6) % len(data.genre_names)]
+            titles = [data.item_ids[(7 * i) % len(data.item_ids)]] if i % 6 != 1 else None
+            ledger.state_interests(u, genres=[genre] if i % 6 != 3 else None, items=titles)
+            if i % 12 != 5:
+                ledger.grant(u, "stated_interests", at="2025-01-01")
     rec = fr.Recommender(
         model=fr.models.ALS(factors=32, iterations=3, random_state=0),
         consent=ledger,
@@ -85,6 +93,17 @@ def test_flat_lists_agree_single_and_batch(served):
         batch = rec.recommend_batch(known, k=15, now=NOW).reset_index(drop=True)
     assert len(batch) == 15 * len(known)
     assert_same_pages(batch, single[list(batch.columns)])
+
+
+def test_stated_interest_rows_are_in_the_compared_pages(served):
+    """The batch above holds viewers the *stated interests* row applies to (by genre, by
+    title) and viewers it does not: the pages compared include that row's reasons."""
+    rec, viewers = served
+    frame = rec.home_batch(viewers, now=NOW)
+    stated = frame[frame["row_kind"] == "stated_interests"]
+    assert 3 <= stated["user_id"].nunique() < len(viewers)
+    assert stated["reason"].str.startswith("Close to ").any()
+    assert stated["reason"].str.startswith(("In ", "Matches ")).any()
 
 
 def test_the_comparison_fails_on_a_swapped_title(served):

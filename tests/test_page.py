@@ -342,6 +342,42 @@ def test_cells_are_written_one_way():
     assert data_used_cell(()) == "" and evidence_cell(None) == ""
 
 
+_JSON_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+_JSON_VALUE = st.recursive(
+    _JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(evidence=st.dictionaries(st.text(max_size=6), _JSON_VALUE, max_size=6))
+def test_evidence_cell_is_compact_sorted_json(evidence):
+    # the cell is written by a C encoder built once (page._schema): the same text as the
+    # json module's with the documented options, for any JSON evidence
+    want = json.dumps(evidence, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    assert evidence_cell(evidence) == want
+    assert json.loads(evidence_cell(evidence)) == json.loads(want)
+
+
+def test_evidence_cell_refuses_what_json_refuses():
+    from fairrec.page import _schema
+
+    if sys.implementation.name == "cpython":
+        assert _schema._QUICK_ENCODE is not None  # the property above tests the quick path
+    for bad in ({"x": float("nan")}, {"x": float("inf")}):
+        with pytest.raises(ValueError):
+            evidence_cell(bad)
+    with pytest.raises(TypeError):
+        evidence_cell({"x": object()})
+
+
 def test_trusted_constructors_equal_the_validating_ones():
     page = make_page()
     rows = []

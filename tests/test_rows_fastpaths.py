@@ -61,7 +61,7 @@ def _floor_by_sort(scores: np.ndarray, q: float) -> np.ndarray:
 @FAST
 @given(
     seed=SEED,
-    u=st.sampled_from([1, 1, 2, 5]),
+    u=st.sampled_from([1, 1, 2, 5, 33, 70]),  # 33, 70: more than one block of viewers
     n=st.integers(1, 60),
     q=st.sampled_from([0.0, 0.2, 0.5, 0.8, 0.999]),
     p_blocked=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
@@ -76,6 +76,17 @@ def test_catalog_floor_is_the_documented_quantile(seed, u, n, q, p_blocked):
     want = _floor_by_sort(scores, q)
     assert got.shape == (u, 1)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("u", [1, 33, 65])
+def test_catalog_floor_of_long_rows_in_blocks_is_the_documented_quantile(u):
+    # long rows (the sampled band) over several blocks of viewers, a last block of one
+    rng = np.random.default_rng(u)
+    scores = rng.normal(size=(u, 3000)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[-1, :2990] = -np.inf  # a viewer with few titles allowed
+    for q in (0.0, 0.5, 0.9):
+        np.testing.assert_array_equal(_catalog_floor(_ctx(scores), q), _floor_by_sort(scores, q))
 
 
 @FAST

@@ -161,6 +161,46 @@ an anchor, so scores need not decrease along a row.
 #: one encoder for every evidence cell (``json.dumps`` with options builds one per call)
 _EVIDENCE_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
+#: a sample with every kind of value evidence holds, to check the quick encoder against
+_SAMPLE_EVIDENCE = {
+    "z": [1, "x\u00e9\n\"", None, True, 2.5e-07],
+    "a": {"b": -0.123456, "c": 10**20},
+    "m": 1.0,
+    "é": "ü",
+}
+
+
+def _quick_encoder() -> Any:
+    """``_EVIDENCE_ENCODER.encode`` without the per-call set-up (a new C encoder and a
+    circular-reference table each call): the C encoder ``encode`` builds, built once and
+    without the circular check (evidence is a tree of JSON values). None where this
+    Python's ``json`` has no C encoder, builds it with other arguments, or gives another
+    text than ``encode`` for the sample (then ``encode`` is used)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    enc = _EVIDENCE_ENCODER
+    try:
+        run = make(
+            None, enc.default, json.encoder.encode_basestring_ascii, None,
+            enc.key_separator, enc.item_separator, True, False, False,
+        )  # fmt: skip
+
+        def quick(evidence: Any) -> str:
+            return "".join(run(evidence, 0))
+
+        if quick(_SAMPLE_EVIDENCE) != enc.encode(_SAMPLE_EVIDENCE):
+            return None
+        quick({"x": float("nan")})
+    except ValueError:  # refuses NaN, as ``encode`` does
+        return quick
+    except Exception:  # noqa: BLE001 - any other behaviour: keep ``encode``
+        return None
+    return None  # accepted NaN: not the encoder ``encode`` uses
+
+
+_QUICK_ENCODE = _quick_encoder()
+
 
 def data_used_cell(data_used: Iterable[str]) -> str:
     """Return the frame's ``data_used`` cell of a reason's data categories.
@@ -205,4 +245,6 @@ def evidence_cell(evidence: Mapping[str, Any] | None) -> str:
     """
     if evidence is None:
         return ""
+    if _QUICK_ENCODE is not None and type(evidence) is dict:
+        return _QUICK_ENCODE(evidence)
     return _EVIDENCE_ENCODER.encode(evidence)

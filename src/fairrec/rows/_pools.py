@@ -150,8 +150,17 @@ def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
     n_items = ctx.scores.shape[1]
     # blocked titles count as -inf, below every allowed one: the rank among all cells
     at = np.minimum(n_items - count + rank, n_items - 1)
-    thr = _kth_smallest(np.where(allowed, ctx.scores, -np.inf), at)
+    thr = np.empty(len(at), dtype=ctx.scores.dtype)
+    # blocks of viewers: each row's order statistic is its own, and a block's passes over
+    # its scores stay in cache (a 256-viewer batch at 20k titles is 20 MB)
+    for lo in range(0, len(at), _FLOOR_BLOCK):
+        rows = slice(lo, lo + _FLOOR_BLOCK)
+        thr[rows] = _kth_smallest(np.where(allowed[rows], ctx.scores[rows], -np.inf), at[rows])
     return np.where(count > 0, thr, np.inf)[:, None]
+
+
+#: viewers per block of :func:`_catalog_floor`
+_FLOOR_BLOCK = 32
 
 
 #: :func:`_kth_smallest` samples every ``_KTH_STRIDE``-th cell of rows longer than

@@ -20,7 +20,6 @@ from fairrec.rows._facts import (
 from fairrec.rows._pools import (
     _check_pool,
     _normalize,
-    _pick,
 )
 
 
@@ -53,12 +52,20 @@ class StatedInterests(RowKind):
         b = ctx.batch
         return bool((b.interests & (b.liked_genres.any(1) | self._liked_items(ctx).any(1))).any())
 
-    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
-        b = ctx.batch
-        liked_items = self._liked_items(ctx)
-        in_genre = (b.liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u, n_items)
+    def _choose(
+        self,
+        ctx: RowContext,
+        liked_genres: np.ndarray,
+        liked_items: np.ndarray,
+        full_scores: np.ndarray,
+        taken: np.ndarray,
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+        """The row's titles for the viewers of the given (u', ...) arrays: the nearest
+        stated title per catalog title (similarity, index; None without stated titles),
+        the titles (u', <= k) and their relevance."""
+        in_genre = (liked_genres.astype(np.float32) @ ctx.genres.T) > 0  # (u', n_items)
         liked = in_genre.copy()
-        near_sim = None
+        near_sim = near_idx = None
         if liked_items.any():
             # the most similar stated title per catalog title (exact, per stated title)
             sims = ctx.vectors @ ctx.vectors.T if ctx.vectors.shape[0] <= 4096 else None
@@ -71,21 +78,53 @@ class StatedInterests(RowKind):
                 near_sim[v] = np.where(better, s, near_sim[v])
                 near_idx[v] = np.where(better, j, near_idx[v])
             liked |= near_sim >= self.min_similarity
-        scores = np.where(liked & ~taken & np.isfinite(ctx.scores), ctx.scores, -np.inf)
+        scores = np.where(liked & ~taken & np.isfinite(full_scores), full_scores, -np.inf)
         cand, rel = top_n(scores, self.pool)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
         picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors)
-        items, out = _pick(ctx, cand, picks, rel)
+        got = picks >= 0
+        safe = np.where(got, picks, 0)
+        ar = np.arange(cand.shape[0])[:, None]
+        items = np.where(got, cand[ar, safe], -1)
+        out = np.where(got, rel[ar, safe], -np.inf)
+        return near_sim, near_idx, items, out
+
+    def build(self, ctx: RowContext, taken: np.ndarray) -> list[RowBatch]:
+        b = ctx.batch
+        liked_items = self._liked_items(ctx)
         applies = b.interests & (b.liked_genres.any(1) | liked_items.any(1))
+        # the titles are chosen only for the viewers the row applies to (in a batch most
+        # viewers stated nothing): each viewer's row depends on its own arrays alone
+        who_applies = np.flatnonzero(applies)
+        sub = who_applies if 0 < who_applies.size < applies.size else slice(None)
+        near_sim, near_idx, sub_items, sub_out = self._choose(
+            ctx, b.liked_genres[sub], liked_items[sub], ctx.scores[sub], taken[sub]
+        )
+        if isinstance(sub, slice):
+            items, out = sub_items, sub_out
+        else:
+            items = np.full((ctx.n, sub_items.shape[1]), -1, dtype=sub_items.dtype)
+            out = np.full((ctx.n, sub_out.shape[1]), -np.inf, dtype=sub_out.dtype)
+            items[sub] = sub_items
+            out[sub] = sub_out
+        # the viewer's position in the arrays ``near_*`` (-1: not computed, no titles)
+        at = np.full(ctx.n, -1, dtype=np.int64)
+        at[sub] = np.arange(sub_items.shape[0])
         data_used = [
             (DATA_STATED_INTERESTS, DATA_WATCH_HISTORY) if p else (DATA_STATED_INTERESTS,)
             for p in b.personalized
         ]
         names, row_ev, texts, evidence, row_texts = [], [], [], [], []
+        genre_names = ctx.genre_names
+        has_genres = b.liked_genres.any(1).tolist()
+        has_titles = liked_items.any(1).tolist()
         for v, its in enumerate(items.tolist()):
-            g_names = sorted(ctx.genre_names[g] for g in np.flatnonzero(b.liked_genres[v]))
-            t_names = [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])]
+            liked_g = b.liked_genres[v]
+            g_names = sorted(genre_names[g] for g in np.flatnonzero(liked_g)) if has_genres[v] else []
+            t_names = (
+                [ctx.title_list[i] for i in np.flatnonzero(liked_items[v])] if has_titles[v] else []
+            )
             label = g_names + t_names
             names.append(", ".join(label[:3]) + (" and more" if len(label) > 3 else ""))
             row_ev.append({"genres": g_names, "titles": t_names})
@@ -93,13 +132,12 @@ class StatedInterests(RowKind):
             row_text = f"Matches your stated interest {names[-1]} {data}"
             row_texts.append(row_text)
             t_row, e_row = [], []
-            for i in its:
-                if i < 0:
-                    break
-                matched = [
-                    ctx.genre_names[g]
-                    for g in np.flatnonzero(b.liked_genres[v] & (ctx.genres[i] > 0))
-                ]
+            n_its = its.index(-1) if -1 in its else len(its)
+            if n_its:
+                # the stated genres of each title, in the catalog's genre order
+                hits = ((ctx.genres[its[:n_its]] > 0) & liked_g).tolist()
+            for t, i in enumerate(its[:n_its]):
+                matched = [g for g, hit in zip(genre_names, hits[t]) if hit]
                 if matched:
                     e_row.append({"genres": matched})
                     t_row.append(
@@ -108,12 +146,12 @@ class StatedInterests(RowKind):
                         else f"In {', '.join(matched)}, which you told us you like {data}"
                     )
                 else:
-                    j = int(near_idx[v, i])
+                    j = int(near_idx[at[v], i])
                     e_row.append(
                         {
                             "near_title": ctx.title_list[j],
                             "near_id": _id_of(ctx, j),
-                            "similarity": round(float(near_sim[v, i]), 6),
+                            "similarity": round(float(near_sim[at[v], i]), 6),
                         }
                     )
                     t_row.append(f"Close to {ctx.title_list[j]}, which you told us you like {data}")

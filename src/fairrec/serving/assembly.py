@@ -211,6 +211,22 @@ def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np
     return np.where(share > dominance, best, -1)
 
 
+def _row_evidence_cells(row: RowBatch, shown: np.ndarray) -> np.ndarray:
+    """(u,) the ``evidence`` cell of the row's own evidence for each viewer it is shown to
+    (``""`` for the others and without evidence); a dict shared by several viewers (the
+    same object) is written once."""
+    cells = np.full(len(shown), "", dtype=object)
+    if row.evidence:
+        written: dict[int, str] = {}
+        for w in np.flatnonzero(shown).tolist():
+            e = row.evidence[w]
+            cell = written.get(id(e))
+            if cell is None:
+                cell = written[id(e)] = evidence_cell(e)
+            cells[w] = cell
+    return cells
+
+
 def to_frame(
     pages: AssembledPages, user_ids: list, item_ids: np.ndarray, titles: np.ndarray
 ) -> pd.DataFrame:
@@ -226,6 +242,7 @@ def to_frame(
     parts = []
     users = np.empty(u, dtype=object)
     users[:] = [x.item() if isinstance(x, np.generic) else x for x in user_ids]
+    item_objects = np.asarray(item_ids, dtype=object)
     for r, row in enumerate(pages.rows):
         hit = pages.order == r  # (u, R)
         shown = hit.any(axis=1)
@@ -237,8 +254,7 @@ def to_frame(
         v, pos = np.nonzero(ok)
         it = items[v, pos]
         texts = np.asarray(row.reason_text, dtype=object)[v]
-        row_ev = [evidence_cell(e) for e in row.evidence] if row.evidence else [""] * u
-        evs = np.asarray(row_ev, dtype=object)[v]
+        evs = _row_evidence_cells(row, shown)[v]
         if row.item_reason_text is not None:
             item_texts = row.item_reason_text[v, pos]
             own = item_texts != None  # noqa: E711
@@ -259,7 +275,7 @@ def to_frame(
                 "row_title": np.asarray(row.titles, dtype=object)[v],
                 "row_kind": np.full(len(v), row.kind, dtype=object),
                 POSITION: pos,
-                ITEM: np.asarray(item_ids, dtype=object)[it],
+                ITEM: item_objects[it],
                 TITLE: titles[it],
                 SCORE: row.scores[v, pos].astype(np.float64),
                 "reason_kind": np.full(len(v), row.reason_kind, dtype=object),
