@@ -485,7 +485,9 @@ def test_flat_frame_is_the_public_constructors_frame():
         "flag": np.array([True, False, True, True]),
     }
     want = pd.DataFrame(columns, index=pd.RangeIndex(4), copy=False)
-    assert flat._QUICK  # this pandas passes the once-per-process check
+    # Exact equality is right here: the values are given, not computed, and the frame must
+    # carry them unchanged. Whether this pandas takes the block path (flat._QUICK) or the
+    # public constructor depends on its version; both must give the same frame.
     pd.testing.assert_frame_equal(flat.flat_frame(columns, 4), want, check_exact=True)
     for empty in (
         {k: v[:0] for k, v in columns.items()},
