@@ -95,3 +95,36 @@ def test_cell_oldest_on_any_layout(events, cells, shuffle):
     cell_rows = np.repeat(np.arange(4), np.diff(like.indptr))
     want = [expect.get((r, i), NO_EVENT) for r, i in zip(cell_rows.tolist(), like.indices.tolist())]
     assert out.data.tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(-1, 5), st.integers(0, 4), st.integers(-(10**12), 10**12)),
+        max_size=40,
+    ),
+    cells=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), max_size=20),
+    block=st.integers(1, 50),
+)
+def test_cell_oldest_in_blocks_equals_the_definition(events, cells, block):
+    """Events grouped by row are sorted in blocks cut at row boundaries: any block size
+    gives each cell its minimum, rows outside ``like`` (negative, past its last row) are
+    ignored, and a row with more events than a block is never split."""
+    events = sorted(events, key=lambda e: e[0])  # grouped by row, as a dataset's are
+    rows = np.array([e[0] for e in events], dtype=np.int64)
+    items = np.array([e[1] for e in events], dtype=np.int64)
+    times = np.array([e[2] for e in events], dtype=np.int64)
+    cr = np.array([c[0] for c in cells], dtype=np.int64)
+    ci = np.array([c[1] for c in cells], dtype=np.int64)
+    order = np.lexsort((ci, cr))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(cr, minlength=4))))
+    like = sp.csr_matrix((np.ones(len(cells)), ci[order], indptr), shape=(4, 5))
+    out = cell_oldest(rows, items, times, like, block=block)
+    expect = {}
+    for r, i, t in zip(rows.tolist(), items.tolist(), times.tolist()):
+        expect[(r, i)] = min(t, expect.get((r, i), t))
+    cell_rows = np.repeat(np.arange(4), np.diff(like.indptr))
+    want = [expect.get((r, i), NO_EVENT) for r, i in zip(cell_rows.tolist(), like.indices.tolist())]
+    assert out.data.tolist() == want
+    # the same answer as one sort of every event (the unblocked path)
+    assert out.data.tolist() == cell_oldest(rows, items, times, like, block=10**9).data.tolist()

@@ -203,19 +203,63 @@ NO_EVENT = np.iinfo(np.int64).min + 1
 
 
 def cell_oldest(
-    rows: np.ndarray, items: np.ndarray, times: np.ndarray, like: sp.csr_matrix
+    rows: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray,
+    like: sp.csr_matrix,
+    *,
+    block: int = 1 << 20,
 ) -> sp.csr_matrix:
     """Per cell of ``like``, the smallest of ``times`` among the events ``(rows, items)``.
 
-    The events are put in cell order by one stable ``argsort`` of their cell keys (fast on
-    events already grouped by viewer, as a dataset's are) and each cell's minimum is taken
-    with ``np.minimum.reduceat``; no sort by time, no search per event. A cell of ``like``
-    no event falls in gets :data:`NO_EVENT`; events outside ``like``'s cells are ignored.
+    The events are put in cell order by a stable ``argsort`` of their cell keys and each
+    cell's minimum is taken with ``np.minimum.reduceat``; no sort by time, no search per
+    event. Events grouped by row (as a dataset's are, viewer by viewer) are sorted in blocks
+    of about ``block`` events cut at row boundaries, so the sort's temporaries stay the size
+    of a block instead of the size of the data (a 1M-viewer fit sorted 50M keys at once).
+    A cell of ``like`` no event falls in gets :data:`NO_EVENT`; events outside ``like``'s
+    cells are ignored.
     """
-    n_items = like.shape[1]
-    n = like.nnz
+    rows = np.asarray(rows).astype(np.int64, copy=False)
+    items = np.asarray(items).astype(np.int64, copy=False)
     times = np.asarray(times).astype(np.int64, copy=False)
-    key = np.asarray(rows).astype(np.int64) * n_items + np.asarray(items).astype(np.int64)
+    n = like.nnz
+    best = np.full(n, NO_EVENT, dtype=np.int64)
+    grouped = rows.size < 2 or bool((rows[1:] >= rows[:-1]).all())
+    if not grouped:  # any order: one sort of every event
+        _oldest_into(best, rows, items, times, like, 0, like.shape[0])
+    else:
+        # block edges at row boundaries: the event starting each row's first block
+        cut = np.searchsorted(rows, np.arange(like.shape[0] + 1), side="left")
+        lo = 0
+        while lo < rows.size:
+            hi = min(lo + max(int(block), 1), rows.size)
+            r0 = max(int(rows[lo]), 0)  # (negative rows are no cell's: ignored)
+            r1 = int(rows[hi - 1]) + 1  # rows [r0, r1) are whole in events [lo, hi)
+            hi = int(cut[r1]) if r1 < cut.size else rows.size
+            if r0 < like.shape[0]:  # events of rows past like's are ignored
+                r1 = min(r1, like.shape[0])
+                _oldest_into(best, rows[lo:hi], items[lo:hi], times[lo:hi], like, r0, r1)
+            lo = hi
+    return sp.csr_matrix((best, like.indices[:n].copy(), like.indptr.copy()), shape=like.shape)
+
+
+def _oldest_into(
+    best: np.ndarray,
+    rows: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray,
+    like: sp.csr_matrix,
+    r0: int,
+    r1: int,
+) -> None:
+    """Write into ``best`` the oldest time of each cell of ``like``'s rows ``[r0, r1)``;
+    ``rows`` lie in that range except in the unblocked call (``r0=0, r1=all rows``)."""
+    n_items = like.shape[1]
+    inside = (rows >= r0) & (rows < r1)
+    if not inside.all():
+        rows, items, times = rows[inside], items[inside], times[inside]
+    key = (rows - r0) * n_items + items
     order = np.argsort(key, kind="stable")
     key = key[order]
     first = np.ones(key.size, dtype=bool)
@@ -226,17 +270,16 @@ def cell_oldest(
     del key
     umin = np.minimum.reduceat(times[order], starts) if starts.size else times[:0].copy()
     del order, starts
-    cell_keys = np.repeat(np.arange(like.shape[0], dtype=np.int64) * n_items, np.diff(like.indptr))
-    cell_keys += like.indices[:n]
+    c0, c1 = int(like.indptr[r0]), int(like.indptr[r1])
+    per_row = np.diff(like.indptr[r0 : r1 + 1])
+    cell_keys = np.repeat(np.arange(r1 - r0, dtype=np.int64) * n_items, per_row)
+    cell_keys += like.indices[c0:c1]
     if np.array_equal(cell_keys, ukeys):  # the usual case: like is these events' matrix
-        best = umin
-    else:  # other cells, other order, duplicate cells: look each cell up
-        best = np.full(n, NO_EVENT, dtype=np.int64)
-        if ukeys.size:
-            pos = np.minimum(np.searchsorted(ukeys, cell_keys), ukeys.size - 1)
-            hit = ukeys[pos] == cell_keys
-            best[hit] = umin[pos[hit]]
-    return sp.csr_matrix((best, like.indices[:n].copy(), like.indptr.copy()), shape=like.shape)
+        best[c0:c1] = umin
+    elif ukeys.size:  # other cells, other order, duplicate cells: look each cell up
+        pos = np.minimum(np.searchsorted(ukeys, cell_keys), ukeys.size - 1)
+        hit = ukeys[pos] == cell_keys
+        best[c0:c1][hit] = umin[pos[hit]]
 
 
 @dataclass(frozen=True, eq=False)
