@@ -13,7 +13,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fairrec.serving.gate import NO_EVENT, cell_oldest, training_matrix, training_oldest
+from fairrec.serving.gate import (
+    NO_EVENT,
+    cell_oldest,
+    training_cells,
+    training_matrix,
+    training_oldest,
+)
 
 EVENTS = st.lists(
     st.tuples(st.integers(0, 6), st.integers(0, 4), st.integers(-5, 5), st.integers(0, 3)),
@@ -128,3 +134,55 @@ def test_cell_oldest_in_blocks_equals_the_definition(events, cells, block):
     assert out.data.tolist() == want
     # the same answer as one sort of every event (the unblocked path)
     assert out.data.tolist() == cell_oldest(rows, items, times, like, block=10**9).data.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=EVENTS.filter(bool),
+    keep=st.lists(st.booleans(), min_size=40, max_size=40),
+    listed=st.none() | st.lists(st.integers(-1, 7), max_size=9),
+    block=st.integers(1, 50),
+    grouped=st.booleans(),
+)
+def test_training_cells_equal_the_matrix_and_its_oldest_times(events, keep, listed, block, grouped):
+    """The fit's one-sort bookkeeping gives what ``training_matrix`` and ``training_oldest``
+    give, for any mask, listed rows (``from_fitted``'s order, unknown viewers, repeats fall
+    back to the two functions) and block size: the same cells in the same layout and dtypes,
+    the same oldest times, weight sums equal up to the order duplicates are added in."""
+    if grouped:  # a viewer's events together (the one-sort path), else in any order
+        events = sorted(events, key=lambda e: e[0])
+    data = _dataset([(u, i, t, w / 3) for u, i, t, w in events])  # sums that round
+    mask = np.array(keep[: data.n_events], dtype=bool)
+    rows = None if listed is None else np.array([r if r < data.n_users else -1 for r in listed])
+    want, want_rows = training_matrix(data, mask, rows)
+    want_old = training_oldest(data, mask, want, want_rows)
+    got, got_rows, got_old = training_cells(data, mask, rows, block=block)
+    np.testing.assert_array_equal(got_rows, want_rows)
+    for a, b in ((got, want), (got_old, want_old)):
+        assert a.shape == b.shape
+        assert a.indptr.dtype == b.indptr.dtype and a.indices.dtype == b.indices.dtype
+        assert a.data.dtype == b.data.dtype
+        np.testing.assert_array_equal(a.indptr, b.indptr)
+        np.testing.assert_array_equal(a.indices, b.indices)
+    assert got.has_canonical_format
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-6)
+    assert got_old.data.tolist() == want_old.data.tolist()
+
+
+def test_training_cells_sorts_once_when_events_are_grouped(monkeypatch):
+    """A dataset grouped by viewer takes the one-sort path (the two functions are not
+    called); one in any order falls back to them."""
+    import fairrec.serving.gate as gate
+
+    events = [(0, 1, 3, 1), (0, 1, -2, 2), (0, 0, 1, 1), (1, 4, 0, 1), (2, 2, 5, 3)]
+    calls = []
+    real = gate.training_matrix
+    monkeypatch.setattr(gate, "training_matrix", lambda *a, **k: calls.append(1) or real(*a, **k))
+    train, rows, oldest = gate.training_cells(_dataset(events), np.ones(5, dtype=bool))
+    assert calls == []
+    assert train.toarray().tolist() == [[1, 3, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 3, 0, 0]]
+    day = 86_400 * 10**9
+    start = pd.Timestamp("2024-01-01").value
+    assert ((oldest.data - start) // day).tolist() == [1, -2, 0, 5]
+    gate.training_cells(_dataset(events[1:] + events[:1]), np.ones(5, dtype=bool))
+    assert calls == [1]

@@ -56,11 +56,16 @@ def _row_blocks(indptr: np.ndarray, block: int) -> list[tuple[int, int]]:
 
 
 def _positive_keys(m: sp.csr_matrix, r0: int, r1: int) -> np.ndarray:
-    """Keys of the stored cells with a weight > 0 in rows ``r0:r1``, in stored order."""
+    """Keys of the stored cells with a weight > 0 in rows ``r0:r1``, in stored order
+    (:func:`_keys` of their rows and titles, built row offset by row offset)."""
     lo, hi = int(m.indptr[r0]), int(m.indptr[r1])
+    keys = np.repeat(
+        np.arange(r0, r1, dtype=np.uint64) * np.uint64(max(m.shape[1], 1)),
+        np.diff(m.indptr[r0 : r1 + 1]),
+    )
+    keys += m.indices[lo:hi].astype(np.uint64)
     pos = m.data[lo:hi] > 0
-    rows = np.repeat(np.arange(r0, r1, dtype=np.int64), np.diff(m.indptr[r0 : r1 + 1]))
-    return _keys(rows[pos], m.indices[lo:hi][pos], m.shape[1])
+    return keys if pos.all() else keys[pos]
 
 
 @dataclass(frozen=True)

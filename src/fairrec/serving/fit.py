@@ -15,6 +15,7 @@ from fairrec.errors import DataError
 from fairrec.models import ALS, CandidateModel
 from fairrec.serving.gate import (
     retention_cutoff,
+    training_cells,
     training_events,
     training_matrix,
     training_oldest,
@@ -40,8 +41,7 @@ def fit(rec: Any, data: Dataset, now: Any = None) -> Any:
     consent = rec.consent if rec.consent is not None else ConsentLedger(default="allow")
     when = rec._now(now)
     mask = training_events(data, consent, when, rec.retention_days)
-    train, rows = training_matrix(data, mask)
-    oldest = training_oldest(data, mask, train, rows)
+    train, rows, oldest = training_cells(data, mask)
     if train.shape[0] == 0:
         raise DataError(_nothing_to_train(data, consent, when, rec.retention_days))
     # a fresh copy (scikit-learn's clone): fitting never changes the caller's model
