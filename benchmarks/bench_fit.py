@@ -15,6 +15,7 @@ Usage::
 
     python benchmarks/bench_fit.py --data ../shared/data/ml-100k --repeats 5
     python benchmarks/bench_fit.py --skip-accuracy --repeats 5     # the fit ratio only
+    python benchmarks/bench_fit.py --skip-accuracy --repeats 5 --threads 1   # one ALS thread
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ import fairrec as fr
 PARAMS = dict(factors=64, regularization=0.05, alpha=1.0, iterations=15, random_state=0)
 
 
-def _raw_als():
+def _raw_als(**extra):
     from implicit.cpu.als import AlternatingLeastSquares
 
     from fairrec.models import single_threaded_blas
 
     with single_threaded_blas():
-        return AlternatingLeastSquares(**PARAMS)
+        return AlternatingLeastSquares(**PARAMS, **extra)
 
 
 def accuracy(path: Path | None) -> None:
@@ -106,22 +107,27 @@ def accuracy(path: Path | None) -> None:
     print(f"| fairrec serving path (request-time vectors, fairrec.metrics) | {p:.6f} | {n:.6f} |")
 
 
-def speed(repeats: int, users: int = 100_000, items: int = 20_000) -> None:
+def speed(
+    repeats: int, users: int = 100_000, items: int = 20_000, threads: int | None = None
+) -> None:
     from fairrec.models import single_threaded_blas
+
+    # implicit's own thread count (all cores) unless --threads sets it for both fits
+    extra = {} if threads is None else {"num_threads": threads}
 
     data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
     matrix = data.to_csr()
-    print(f"\nsynthetic: {data}")
+    print(f"\nsynthetic: {data}; ALS threads: {threads or 'implicit default (all cores)'}")
     t_raw, t_ours, c_raw, c_ours = [], [], [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        raw = _raw_als()
+        raw = _raw_als(**extra)
         with single_threaded_blas():
             raw.fit(matrix, show_progress=False)
         t_raw.append(time.perf_counter() - t0)
         c_raw.append(time.process_time() - c0)
         t0, c0 = time.perf_counter(), time.process_time()
-        fr.Recommender(model=fr.models.ALS(**PARAMS)).fit(data)
+        fr.Recommender(model=fr.models.ALS(**PARAMS, **extra)).fit(data)
         t_ours.append(time.perf_counter() - t0)
         c_ours.append(time.process_time() - c0)
         print(
@@ -189,6 +195,9 @@ def main() -> None:
         action="store_true",
         help="only fairrec's own fit cost: fit minus raw fit, 1 iteration, 1 thread, CPU s",
     )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="ALS threads of both fits (speed part)"
+    )
     args = ap.parse_args()
     if args.overhead:
         overhead(max(args.repeats, 2), args.users, args.items)
@@ -196,7 +205,7 @@ def main() -> None:
     if not args.skip_accuracy:
         accuracy(args.data)
     if not args.skip_speed:
-        speed(args.repeats, args.users, args.items)
+        speed(args.repeats, args.users, args.items, args.threads)
 
 
 if __name__ == "__main__":
