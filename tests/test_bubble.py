@@ -70,6 +70,10 @@ def test_taste_groups_by_definition_and_own_row_left_out(seed):
     assert (g.viewer_taste == theirs).all()
     assert (g.liked == liked).all()
     assert (g.size == np.bincount(theirs[theirs >= 0], minlength=k)).all()
+    # counted block by block of whole rows (any block size): the same groups
+    b = taste_groups(train, taste, k, block=int(rng.integers(1, 30)))
+    assert (b.viewer_taste == theirs).all() and (b.liked == liked).all()
+    assert (b.size == g.size).all() and b.liked.dtype == g.liked.dtype
     # viewers (histories, own training rows) asking for titles (-1 padded)
     u = int(rng.integers(1, 5))
     h = sp.csr_matrix((rng.random((u, n_items)) < 0.4).astype(float))

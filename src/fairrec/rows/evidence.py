@@ -513,7 +513,11 @@ def _row_liked(m: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndar
 
 
 def taste_groups(
-    train: sp.csr_matrix, title_taste: np.ndarray, n_tastes: int | None = None
+    train: sp.csr_matrix,
+    title_taste: np.ndarray,
+    n_tastes: int | None = None,
+    *,
+    block: int = 1 << 22,
 ) -> TasteGroups:
     """The training viewers of ``train`` grouped by main taste (see :class:`TasteGroups`).
 
@@ -525,6 +529,10 @@ def taste_groups(
         :func:`taste_clusters` of the titles.
     n_tastes : int, optional
         Number of clusters (default: the largest cluster index + 1).
+    block : int, default 2**22
+        Stored cells per block of whole rows the counts are taken over: the per-cell
+        temporaries stay the size of a block (a 1M-viewer fit has 50M cells). Any block
+        size gives the same groups.
     """
     title_taste = np.asarray(title_taste, dtype=np.int64)
     n_items = train.shape[1]
@@ -533,14 +541,27 @@ def taste_groups(
     if not train.has_canonical_format:
         train = train.copy()
         train.sum_duplicates()
-    rows = np.repeat(np.arange(train.shape[0], dtype=np.int64), np.diff(train.indptr))
-    viewer = _main_of(train, rows, title_taste, n_tastes)
+    u = train.shape[0]
+    viewer = np.full(u, -1, dtype=np.int64)
+    liked = np.zeros(n_tastes * n_items, dtype=np.int64)
+    edges = np.searchsorted(
+        train.indptr, np.arange(max(int(block), 1), train.nnz, max(int(block), 1))
+    )
+    bounds = [0, *np.unique(np.clip(edges, 1, max(u, 1))).tolist(), u]
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        if r1 <= r0:
+            continue
+        block = train[r0:r1]
+        rows = np.repeat(np.arange(r1 - r0, dtype=np.int64), np.diff(block.indptr))
+        main = viewer[r0:r1] = _main_of(block, rows, title_taste, n_tastes)
+        taste = main[rows]
+        keep = (taste >= 0) & (block.data > 0)
+        if keep.any():
+            liked += np.bincount(
+                taste[keep] * n_items + block.indices[keep], minlength=n_tastes * n_items
+            )
     size = np.bincount(viewer[viewer >= 0], minlength=n_tastes).astype(np.int64)
-    taste = viewer[rows]
-    keep = (taste >= 0) & (train.data > 0)
-    liked = np.bincount(
-        taste[keep] * n_items + train.indices[keep], minlength=n_tastes * n_items
-    ).astype(np.int32)
+    liked = liked.astype(np.int32)
     return TasteGroups(
         title_taste=title_taste,
         n_tastes=int(n_tastes),

@@ -180,49 +180,51 @@ def training_cells(
     if not grouped or data.timestamps is None:
         train, rows_users = training_matrix(data, mask, rows)
         return train, rows_users, training_oldest(data, mask, train, rows_users)
-    n_rows, n_items = len(rows_users), data.n_items
-    items = data.items[kept].astype(np.int64, copy=False)
-    weights = data.weights[kept].astype(np.float32, copy=False)
-    times = data.timestamps[kept].view(np.int64)
-    row_of_event = row_of_event.astype(np.int64, copy=False)
+    n_rows, n_items, n = len(rows_users), data.n_items, row_of_event.size
+    # the event arrays as they are when every event is kept (no copies of 50M plays)
+    every = bool(kept.all())
+    items = data.items if every else data.items[kept]
+    weights = (data.weights if every else data.weights[kept]).astype(np.float32, copy=False)
+    times = (data.timestamps if every else data.timestamps[kept]).view(np.int64)
     cut = np.searchsorted(row_of_event, np.arange(n_rows + 1), side="left")
     counts = np.zeros(n_rows, dtype=np.int64)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    lo = 0
-    while lo < row_of_event.size:
-        hi = min(lo + max(int(block), 1), row_of_event.size)
+    # the cells, written block after block (at most one per event)
+    index_dtype = np.int32 if n_items <= np.iinfo(np.int32).max else np.int64
+    out_items = np.empty(n, dtype=index_dtype)
+    out_weights = np.empty(n, dtype=np.float32)
+    out_times = np.empty(n, dtype=np.int64)
+    lo = at = 0
+    while lo < n:
+        hi = min(lo + max(int(block), 1), n)
         r0 = int(row_of_event[lo])
         hi = int(cut[int(row_of_event[hi - 1]) + 1])  # whole rows only
-        key = (row_of_event[lo:hi] - r0) * n_items + items[lo:hi]
+        key = (row_of_event[lo:hi] - r0).astype(np.int64) * n_items + items[lo:hi]
         order = np.argsort(key, kind="stable")
         key = key[order]
         first = np.ones(key.size, dtype=bool)
         np.not_equal(key[1:], key[:-1], out=first[1:])
         starts = np.flatnonzero(first)
         del first
-        ukeys = key[starts]
+        cell_row = key[starts] // n_items
         del key
-        counts[r0 : r0 + int(ukeys[-1] // n_items) + 1] = np.bincount(ukeys // n_items)
-        parts.append(
-            (
-                ukeys % n_items,
-                np.add.reduceat(weights[lo:hi][order], starts),
-                np.minimum.reduceat(times[lo:hi][order], starts),
-            )
+        counts[r0 : r0 + int(cell_row[-1]) + 1] = np.bincount(cell_row)
+        end = at + starts.size
+        out_items[at:end] = items[lo:hi][order[starts]]
+        np.add.reduceat(weights[lo:hi][order], starts, out=out_weights[at:end])
+        np.minimum.reduceat(times[lo:hi][order], starts, out=out_times[at:end])
+        at, lo = end, hi
+    if at < n:  # duplicate cells were summed: the arrays to their length
+        out_items, out_weights, out_times = (
+            out_items[:at].copy(),
+            out_weights[:at].copy(),
+            out_times[:at].copy(),
         )
-        lo = hi
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-
-    def cat(i: int, dtype: type) -> np.ndarray:
-        return np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)
-
     shape = (n_rows, n_items)
     # scipy picks the index dtype (int32 when it fits), as for training_matrix's matrix
-    train = sp.csr_matrix((cat(1, np.float32), cat(0, np.int64), indptr), shape=shape)
-    oldest = sp.csr_matrix(
-        (cat(2, np.int64), train.indices.copy(), train.indptr.copy()), shape=shape
-    )
+    train = sp.csr_matrix((out_weights, out_items, indptr), shape=shape)
+    oldest = sp.csr_matrix((out_times, train.indices.copy(), train.indptr.copy()), shape=shape)
     train.has_sorted_indices = True
     train.has_canonical_format = True
     return train, rows_users, oldest
