@@ -16,6 +16,7 @@ Usage::
     python benchmarks/bench_fit.py --data ../shared/data/ml-100k --repeats 5
     python benchmarks/bench_fit.py --skip-accuracy --repeats 5     # the fit ratio only
     python benchmarks/bench_fit.py --skip-accuracy --repeats 5 --threads 1   # one ALS thread
+    python benchmarks/bench_fit.py --memory --users 300000   # the bookkeeping's memory
 """
 
 from __future__ import annotations
@@ -181,6 +182,47 @@ def overhead(repeats: int, users: int = 100_000, items: int = 20_000) -> None:
     )
 
 
+def memory(users: int = 300_000, items: int = 20_000) -> None:
+    """The fit's bookkeeping, what it allocates (``--memory``): transient peak beyond its
+    result (``tracemalloc``, which numpy reports to) and CPU time of the training matrix with
+    its oldest-play times (``training_cells``, one sort, against ``training_matrix`` +
+    ``training_oldest``) and of the bubble row's taste groups (blocks of 4M cells against one
+    block), on the same data in the same run."""
+    import tracemalloc
+
+    from fairrec.rows.evidence import taste_clusters, taste_groups
+    from fairrec.serving.gate import training_cells, training_matrix, training_oldest
+
+    data = fr.datasets.synthetic(n_users=users, n_items=items, seed=0)
+    mask = np.ones(data.n_events, dtype=bool)
+    _ = data.user_map  # the id maps, built outside the measured calls
+    print(f"\nsynthetic: {data}")
+
+    def two() -> tuple:
+        train, rows = training_matrix(data, mask)
+        return train, rows, training_oldest(data, mask, train, rows)
+
+    def measure(label: str, f) -> object:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        c0 = time.process_time()
+        out = f()
+        cpu = time.process_time() - c0
+        kept, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        mib = 2.0**20
+        print(f"| {label} | {(peak - kept) / mib:,.0f} | {(kept - base) / mib:,.0f} | {cpu:.2f} |")
+        return out
+
+    print("| step | transient peak beyond the result (MiB) | result (MiB) | CPU s (traced) |")
+    print("| --- | --- | --- | --- |")
+    measure("training_matrix + training_oldest (two sorts)", two)
+    train = measure("training_cells (one sort)", lambda: training_cells(data, mask))[0]
+    taste = taste_clusters(np.random.default_rng(0).normal(size=(items, 16)).astype(np.float32))
+    measure("taste_groups, one block", lambda: taste_groups(train, taste, block=train.nnz + 1))
+    measure("taste_groups, blocks of 4M cells", lambda: taste_groups(train, taste))
+
+
 def main() -> None:
     default = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -198,7 +240,15 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=None, help="ALS threads of both fits (speed part)"
     )
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the fit bookkeeping's transient memory (tracemalloc), --users viewers",
+    )
     args = ap.parse_args()
+    if args.memory:
+        memory(args.users, args.items)
+        return
     if args.overhead:
         overhead(max(args.repeats, 2), args.users, args.items)
         return
