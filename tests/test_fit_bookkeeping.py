@@ -172,7 +172,7 @@ def test_training_cells_equal_the_matrix_and_its_oldest_times(events, keep, list
 def test_training_cells_sorts_once_when_events_are_grouped(monkeypatch):
     """A dataset grouped by viewer takes the one-sort path (the two functions are not
     called); one in any order falls back to them."""
-    import fairrec.serving.gate as gate
+    import fairrec.serving.training as gate
 
     events = [(0, 1, 3, 1), (0, 1, -2, 2), (0, 0, 1, 1), (1, 4, 0, 1), (2, 2, 5, 3)]
     calls = []

@@ -5,7 +5,8 @@ One module per job (see ``docs/architecture.md``):
 * :mod:`~fairrec.serving.state` — the fitted state (:class:`FittedState`), built in one place
   and swapped in as one reference;
 * :mod:`~fairrec.serving.fit` — ``fit`` and ``from_fitted``;
-* :mod:`~fairrec.serving.gate` — consent gating into arrays (training matrix, request batch);
+* :mod:`~fairrec.serving.gate` — consent gating into arrays (training events, request batch);
+* :mod:`~fairrec.serving.training` — the training matrix and its oldest-play times;
 * :mod:`~fairrec.serving.core` — viewers, the request gate, candidates, the row context;
 * :mod:`~fairrec.serving.assembly` — page rules and the batch frame;
 * :mod:`~fairrec.serving.pages` — page objects, audit lines, ``home`` / ``home_batch``;

@@ -15,13 +15,13 @@ from fairrec.errors import DataError
 from fairrec.models import ALS, CandidateModel
 from fairrec.serving.gate import (
     retention_cutoff,
-    training_cells,
     training_events,
     training_matrix,
     training_oldest,
     window_events,
 )
 from fairrec.serving.state import FittedState, install, item_ratings, positives
+from fairrec.serving.training import training_cells
 
 __all__ = ["fit", "from_fitted"]
 
