@@ -1,6 +1,8 @@
 """The row kinds' fast paths give exactly what their definitions give.
 
 * ``_catalog_floor`` (a partition) against the quantile it documents (a full sort);
+* *Hidden gems*' relevance floor applied after the top-n (only where it may bite) against
+  the floor applied to every score first;
 * *Hidden gems*' top-n over the eligible titles' columns against a top-n of the whole
   catalog with the other titles masked;
 * the contributions' viewer groups (history lengths within a spread) and a batch's
@@ -25,7 +27,7 @@ from fairrec.rows import HiddenGems, OffTheMainstream
 from fairrec.rows import _contributions as contrib_mod
 from fairrec.rows._facts import _popularity_evidence, _watched_text
 from fairrec.rows._pools import _catalog_floor, _kth_smallest
-from fairrec.rows._rare import _in_catalog
+from fairrec.rows._rare import _floored, _in_catalog
 from fairrec.rows.evidence import top_contributions
 from fairrec.serving.core import request_batch, row_context
 
@@ -87,6 +89,44 @@ def test_catalog_floor_of_long_rows_in_blocks_is_the_documented_quantile(u):
     scores[-1, :2990] = -np.inf  # a viewer with few titles allowed
     for q in (0.0, 0.5, 0.9):
         np.testing.assert_array_equal(_catalog_floor(_ctx(scores), q), _floor_by_sort(scores, q))
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 2, 5, 40]),
+    n=st.sampled_from([1, 7, 60, 3000]),
+    pool=st.integers(1, 80),
+    q=st.sampled_from([0.2, 0.5, 0.9, 0.999]),
+    p_eligible=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+    ties=st.booleans(),
+)
+def test_floor_after_the_top_n_equals_the_floor_first(seed, u, n, pool, q, p_eligible, ties):
+    # Hidden gems takes the top pool of the eligible columns without the floor and applies
+    # the floor only to viewers whose floor may lie above their lowest chosen score
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(u, n)).astype(np.float32)
+    if ties:
+        scores = np.round(scores * 2).astype(np.float32)
+    scores[rng.random((u, n)) < rng.choice([0.0, 0.3, 0.95])] = -np.inf
+    if u > 1:
+        scores[0] = -np.inf  # nothing allowed
+    if n > 1:
+        scores[rng.random((u, n)) < 0.02] = rng.choice([np.inf, np.nan])  # blocked, not -inf
+    titles = np.flatnonzero(rng.random(n) < p_eligible)
+    pers = rng.random(u) < 0.8
+    taken = rng.random((u, n)) < 0.1
+    ctx = _ctx(scores)
+    sub = scores[:, titles]
+    ok = np.isfinite(sub) & ~taken[:, titles]
+    want = top_n(
+        np.where(ok & ((sub >= _catalog_floor(ctx, q)[:, :1]) | ~pers[:, None]), sub, -np.inf),
+        pool,
+    )
+    masked = np.where(ok, sub, -np.inf)
+    got = _floored(ctx, q, pool, masked, *top_n(masked, pool), pers)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
 
 
 @FAST

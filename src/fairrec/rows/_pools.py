@@ -138,25 +138,47 @@ def mark_taken(taken: np.ndarray, items: np.ndarray, applies: np.ndarray) -> Non
     taken[who, items[who, at]] = True
 
 
-def _catalog_floor(ctx: RowContext, q: float) -> np.ndarray:
+def _catalog_floor(ctx: RowContext, q: float, rows: np.ndarray | None = None) -> np.ndarray:
     """(u, 1) each viewer's ``q`` quantile (lower) of the model scores of the titles that
     may be shown to them (unseen, not excluded): the score of rank
     ``floor(q * (count - 1))`` in ascending order among the ``count`` allowed titles
     (``inf`` when none is allowed). An order statistic (:func:`_kth_smallest`), not a sort
-    of every viewer's scores."""
-    allowed = ~ctx.blocked
+    of every viewer's scores. With ``rows`` (viewer positions): those viewers' floors only,
+    ``(len(rows), 1)``."""
+    scores, blocked = ctx.scores, ctx.blocked
+    if rows is not None:
+        scores, blocked = scores[rows], blocked[rows]
+    allowed = ~blocked
     count = np.count_nonzero(allowed, axis=1)
     rank = np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
-    n_items = ctx.scores.shape[1]
+    n_items = scores.shape[1]
     # blocked titles count as -inf, below every allowed one: the rank among all cells
     at = np.minimum(n_items - count + rank, n_items - 1)
-    thr = np.empty(len(at), dtype=ctx.scores.dtype)
+    thr = np.empty(len(at), dtype=scores.dtype)
     # blocks of viewers: each row's order statistic is its own, and a block's passes over
     # its scores stay in cache (a 256-viewer batch at 20k titles is 20 MB)
     for lo in range(0, len(at), _FLOOR_BLOCK):
-        rows = slice(lo, lo + _FLOOR_BLOCK)
-        thr[rows] = _kth_smallest(np.where(allowed[rows], ctx.scores[rows], -np.inf), at[rows])
+        part = slice(lo, lo + _FLOOR_BLOCK)
+        thr[part] = _kth_smallest(np.where(allowed[part], scores[part], -np.inf), at[part])
     return np.where(count > 0, thr, np.inf)[:, None]
+
+
+def _floor_at_most(ctx: RowContext, q: float, x: np.ndarray) -> np.ndarray:
+    """(u,) whether each viewer's :func:`_catalog_floor` is certainly at most ``x[v]`` (a
+    finite score of the scores' dtype), by one count instead of an order statistic.
+
+    The floor is the cell of rank ``n_items - count + rank`` (ascending) of the viewer's
+    scores with the blocked cells at ``-inf``, so it is at most ``x`` exactly when more than
+    that many cells are at most ``x``. The cells counted here are the allowed ones at most
+    ``x`` and the blocked ones that hold ``-inf``; a blocked cell holding ``+inf`` or NaN is
+    not counted, which can only make the answer a wrong False (the caller then computes the
+    floor), never a wrong True.
+    """
+    n_items = ctx.scores.shape[1]
+    count = n_items - np.count_nonzero(ctx.blocked, axis=1)
+    rank = np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
+    at_most = np.count_nonzero(ctx.scores <= x[:, None], axis=1)
+    return (count > 0) & (at_most > n_items - count + rank)
 
 
 #: viewers per block of :func:`_catalog_floor`
