@@ -2,6 +2,8 @@
 
 * the re-rankers' ``rerank_trusted`` (used by the page rows) against their public ``rerank``;
 * MMR's one-viewer 1-d kernel against a slow greedy reference and against the batch kernel;
+* MMR on genre-set ids with a looked-up Jaccard table (*Hidden gems*) against
+  ``rerank_trusted`` on the genre rows, and its first picks against a longer run's;
 * xQuAD's decision-table walk: the one-viewer walk against the vectorized one;
 * the one top-k kernel (``fairrec.models.top_n``) as models and re-rankers use it: every
   path against a stable sort;
@@ -37,9 +39,10 @@ from fairrec.page import Item, Reason
 from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr, xquad
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
-from fairrec.rerank._mmr import _mmr_kernel
+from fairrec.rerank._mmr import _mmr_kernel, mmr_on_sets
 from fairrec.rerank._similarity import Similarity
 from fairrec.rows import RowContext, history_genre_mix
+from fairrec.rows._pools import _set_jaccard
 
 FAST = settings(
     max_examples=60,
@@ -316,6 +319,48 @@ def test_mmr_lambda_zero_with_invalid_candidates_warns_nothing(call):
         else:
             got = MMR(lambda_=0.0).rerank_trusted(scores, valid, 3, vectors)
     assert got.tolist() == [[0, 2, 3]]  # no relevance weight: orthogonal titles by position
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 5]),
+    n=st.integers(0, 30),
+    k=st.integers(1, 12),
+    p=st.sampled_from([0.3, 0.8, 1.0]),
+    lam=st.sampled_from([0.0, 0.25, 0.5, 0.7, 1.0]),
+    g=st.sampled_from([1, 3, 6]),
+)
+def test_mmr_on_genre_sets_equals_rerank_trusted_on_genre_rows(seed, u, n, k, p, lam, g):
+    rng = np.random.default_rng(seed)
+    genres = (rng.random((40, g)) < 0.35).astype(np.float32)  # empty rows too
+    genres[0] = 0.0
+    cand = rng.integers(-1, 40, size=(u, n))
+    scores = rng.integers(0, 9, size=(u, n)) / 8.0  # ties
+    valid = random_valid(rng, u, n, p) & (cand >= 0)
+    rows = genres[np.maximum(cand, 0)].astype(np.float64)
+    want = MMR(lambda_=lam, similarity="jaccard").rerank_trusted(
+        np.where(valid, scores, 0.0), valid, k, rows
+    )
+    sig, table = _set_jaccard(genres)
+    got = mmr_on_sets(np.where(valid, scores, 0.0), valid, k, lam, sig[np.maximum(cand, 0)], table)
+    np.testing.assert_array_equal(got, want)
+    # greedy: the first picks of a longer run are the picks of a shorter one
+    longer = mmr_on_sets(np.where(valid, scores, 0.0), valid, k + 5, lam, sig[cand], table)
+    np.testing.assert_array_equal(longer[:, : got.shape[1]], got)
+
+
+def test_genre_set_table_only_for_binary_genres():
+    rng = np.random.default_rng(0)
+    genres = (rng.random((50, 4)) < 0.5).astype(np.float32)
+    sig, table = _set_jaccard(genres)
+    rows = genres.astype(np.float64)
+    inter = rows @ rows.T
+    size = rows.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    want = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    np.testing.assert_array_equal(table[sig[:, None], sig[None, :]], want)
+    assert _set_jaccard(genres * 0.5) is None  # weighted genres: Ruzicka, computed as before
 
 
 # --------------------------------------------------------------------------- 3. xQuAD

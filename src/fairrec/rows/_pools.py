@@ -95,6 +95,43 @@ def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
 
 
+#: :func:`_set_jaccard` keeps a table for catalogs of at most this many distinct genre sets
+#: (``(K, K)`` float64: 32 MiB at the cap; 1,054 sets, 8.5 MiB, for 20,000 synthetic titles)
+_SET_TABLE_MAX = 2048
+
+_SET_TABLES: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]] = {}
+
+
+def _set_jaccard(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each title's genre-set id (``(n_items,)`` int64) and the ``(K, K)`` float64 Jaccard
+    index of the K distinct genre sets, for binary (0/1) ``genres``; None for other genres
+    or more than ``_SET_TABLE_MAX`` sets. Cached per catalog array.
+
+    The index is :class:`~fairrec.rerank._similarity.Similarity`'s for binary rows: the
+    intersection and union sizes as exact float64 integers, their quotient, 0 where the
+    union is empty -- so a lookup gives the bits a product of the rows would.
+    """
+    hit = _SET_TABLES.get(id(genres))
+    if hit is not None and hit[0] is genres:
+        return hit[1]
+    out = None
+    g = np.asarray(genres)
+    if g.ndim == 2 and g.shape[1] and bool(((g == 0) | (g == 1)).all()):
+        sets, inverse = np.unique(g > 0, axis=0, return_inverse=True)
+        if len(sets) <= _SET_TABLE_MAX:
+            rows = sets.astype(np.float64)
+            inter = rows @ rows.T
+            size = rows.sum(axis=1)
+            union = size[:, None] + size[None, :] - inter
+            table = np.zeros(inter.shape)
+            np.divide(inter, union, out=table, where=union > 0)
+            out = (inverse.ravel().astype(np.int64), table)
+    if len(_SET_TABLES) > 8:
+        _SET_TABLES.clear()
+    _SET_TABLES[id(genres)] = (genres, out)
+    return out
+
+
 def _check_pool(owner: str, value: Any, name: str = "pool") -> int:
     """A pool size or other count: an int >= 1."""
     out = check_int(value, name, owner)

@@ -124,7 +124,11 @@ class HiddenGems(RowKind):
         on_genres = getattr(self.reranker, "similarity", None) == "jaccard"
         vectors = ctx.genres if on_genres else ctx.vectors
         score = _normalize(rel, valid) if on_genres else rel
-        picks = self._rerank(self.reranker, ctx, score, cand, valid, vectors, context)
+        k = None
+        if self.max_items is not None and type(self.reranker) is MMR:
+            # greedy MMR's first picks do not depend on how many follow: pick only those shown
+            k = min(ctx.k, self.max_items)
+        picks = self._rerank(self.reranker, ctx, score, cand, valid, vectors, context, k=k)
         if self.max_items is not None:
             picks = picks[:, : self.max_items]
         items, scores = _pick(ctx, cand, picks, rel)
