@@ -3,6 +3,7 @@
 * ``_catalog_floor`` (a partition) against the quantile it documents (a full sort);
 * *Hidden gems*' relevance floor applied after the top-n (only where it may bite) against
   the floor applied to every score first;
+* the valid head of a pool by counting (``_first_valid``) against the stable compaction;
 * *Hidden gems*' top-n over the eligible titles' columns against a top-n of the whole
   catalog with the other titles masked;
 * the contributions' viewer groups (history lengths within a spread) and a batch's
@@ -26,7 +27,7 @@ from fairrec.models import top_n
 from fairrec.rows import HiddenGems, OffTheMainstream
 from fairrec.rows import _contributions as contrib_mod
 from fairrec.rows._facts import _popularity_evidence, _watched_text
-from fairrec.rows._pools import _catalog_floor, _kth_smallest
+from fairrec.rows._pools import _catalog_floor, _compact_pool, _first_valid, _kth_smallest
 from fairrec.rows._rare import _floored, _in_catalog
 from fairrec.rows.evidence import top_contributions
 from fairrec.serving.core import request_batch, row_context
@@ -127,6 +128,29 @@ def test_floor_after_the_top_n_equals_the_floor_first(seed, u, n, pool, q, p_eli
     got = _floored(ctx, q, pool, masked, *top_n(masked, pool), pers)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 7]),
+    m=st.integers(0, 40),
+    size=st.integers(1, 50),
+    p=st.sampled_from([0.0, 0.2, 0.7, 1.0]),
+)
+def test_first_valid_is_the_valid_head_of_the_compacted_pool(seed, u, m, size, p):
+    rng = np.random.default_rng(seed)
+    valid = rng.random((u, m)) < p
+    cand = rng.integers(0, 100, size=(u, m))
+    ctx = types.SimpleNamespace(ar=np.arange(u)[:, None])
+    want_cand, _, want_valid = _compact_pool(ctx, cand, cand * 1.0, valid, size)
+    at, live = _first_valid(valid, size)
+    count = np.minimum(valid.sum(axis=1), size)
+    assert live.shape == at.shape and live.shape[1] == (count.max() if u else 0)
+    np.testing.assert_array_equal(live.sum(axis=1), count)
+    for v in range(u):
+        np.testing.assert_array_equal(cand[v, at[v, live[v]]], want_cand[v, : count[v]])
+        assert want_valid[v, : count[v]].all() and not want_valid[v, count[v] :].any()
 
 
 @FAST

@@ -75,6 +75,28 @@ def _compact_pool(
     return cand[ctx.ar, order], rel[ctx.ar, order], valid[ctx.ar, order]
 
 
+def _first_valid(valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first ``size`` valid positions, in order: ``(u, w)`` positions (0 where a
+    row has fewer) and the ``(u, w)`` mask of the real ones, ``w`` the most any row keeps.
+
+    The valid head of :func:`_compact_pool`'s order (a stable sort puts the valid entries
+    first, in order), found by counting instead of sorting; the invalid tail is left out.
+    """
+    u = valid.shape[0]
+    total = np.count_nonzero(valid, axis=1)
+    count = np.minimum(total, size)
+    w = int(count.max()) if u else 0
+    live = np.arange(w) < count[:, None]
+    if u == 1:
+        return np.flatnonzero(valid[0])[:w][None, :], live
+    rows, cols = np.nonzero(valid)
+    rank = np.arange(rows.size) - np.repeat(np.cumsum(total) - total, total)  # place in row
+    keep = rank < w  # w <= size: the first count[row] of each row
+    at = np.zeros((u, w), dtype=np.int64)
+    at[rows[keep], rank[keep]] = cols[keep]
+    return at, live
+
+
 def _pick(
     ctx: RowContext, cand: np.ndarray, picks: np.ndarray, rel: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
