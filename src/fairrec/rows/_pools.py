@@ -18,10 +18,25 @@ def _gather_pool(
     cand = ctx.cand if size is None else ctx.cand[:, :size]
     rel = ctx.rel[:, : cand.shape[1]]
     valid = cand >= 0
-    valid &= ~taken[ctx.ar, np.maximum(cand, 0)]
+    valid &= ~_cells(taken, ctx.ar, cand)
     if extra_valid is not None:
         valid &= extra_valid[:, : cand.shape[1]]
     return cand, np.where(valid, rel, 0.0), valid
+
+
+def _cells(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``x[rows, np.maximum(cols, 0)]`` for a 2-d ``x``, ``(u, 1)`` ``rows`` and ``(u, m)``
+    ``cols``: one take of the cells' C-order flat indices (a 2-d fancy index costs ~3x as
+    much on a batch's (u, n_items) mask)."""
+    return np.take(x, np.maximum(cols, 0) + rows * x.shape[1])
+
+
+def _row_counts(mask: np.ndarray) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=1)`` of a 2-d bool array; one row counted flat (several
+    times faster than the per-axis count)."""
+    if mask.shape[0] == 1:
+        return np.array([np.count_nonzero(mask)])
+    return np.count_nonzero(mask, axis=1)
 
 
 def _below(ctx: RowContext, cap: float) -> np.ndarray | None:
@@ -83,7 +98,7 @@ def _first_valid(valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     first, in order), found by counting instead of sorting; the invalid tail is left out.
     """
     u = valid.shape[0]
-    total = np.count_nonzero(valid, axis=1)
+    total = _row_counts(valid)
     count = np.minimum(total, size)
     w = int(count.max()) if u else 0
     live = np.arange(w) < count[:, None]
@@ -234,9 +249,9 @@ def _floor_at_most(ctx: RowContext, q: float, x: np.ndarray) -> np.ndarray:
     floor), never a wrong True.
     """
     n_items = ctx.scores.shape[1]
-    count = n_items - np.count_nonzero(ctx.blocked, axis=1)
+    count = n_items - _row_counts(ctx.blocked)
     rank = np.floor(q * np.maximum(count - 1, 0)).astype(np.int64)
-    at_most = np.count_nonzero(ctx.scores <= x[:, None], axis=1)
+    at_most = _row_counts(ctx.scores <= x[:, None])
     return (count > 0) & (at_most > n_items - count + rank)
 
 

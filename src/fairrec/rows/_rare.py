@@ -31,6 +31,7 @@ from fairrec.rows._pools import (
     _gather_pool,
     _normalize,
     _pick,
+    _row_counts,
 )
 
 
@@ -322,7 +323,7 @@ def _floored(
     """
     if rel.shape[1] == 0:
         return idx, rel
-    n_top = np.count_nonzero(np.isfinite(rel), axis=1)
+    n_top = _row_counts(np.isfinite(rel))
     redo = pers & (n_top > 0)  # a viewer with nothing to choose keeps nothing
     if not redo.any():
         return idx, rel
