@@ -4,6 +4,8 @@
 * MMR's one-viewer 1-d kernel against a slow greedy reference and against the batch kernel;
 * MMR on genre-set ids with a looked-up Jaccard table (*Hidden gems*) against
   ``rerank_trusted`` on the genre rows, and its first picks against a longer run's;
+* Serendipity's order (one stable sort) against its top-k of the boosted candidates filled
+  by relevance;
 * xQuAD's decision-table walk: the one-viewer walk against the vectorized one;
 * the one top-k kernel (``fairrec.models.top_n``) as models and re-rankers use it: every
   path against a stable sort;
@@ -40,6 +42,7 @@ from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr,
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
 from fairrec.rerank._mmr import _mmr_kernel, mmr_on_sets
+from fairrec.rerank._serendipity import _boosted_then_relevant
 from fairrec.rerank._similarity import Similarity
 from fairrec.rows import RowContext, history_genre_mix
 from fairrec.rows._pools import _set_jaccard
@@ -361,6 +364,31 @@ def test_genre_set_table_only_for_binary_genres():
     want = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     np.testing.assert_array_equal(table[sig[:, None], sig[None, :]], want)
     assert _set_jaccard(genres * 0.5) is None  # weighted genres: Ruzicka, computed as before
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 6]),
+    n=st.integers(1, 40),
+    k=st.integers(1, 45),
+    p=st.sampled_from([0.0, 0.3, 0.8, 1.0]),
+    q=st.sampled_from([0.0, 0.2, 0.6, 1.0]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_serendipity_order_equals_boosted_top_k_filled_by_relevance(seed, u, n, k, p, q, dtype):
+    rng = np.random.default_rng(seed)
+    kk = min(k, n)
+    ok = random_valid(rng, u, n, p)
+    s = np.where(ok, grid_scores(rng, (u, n), levels=3), -np.inf).astype(dtype)
+    s[(s == 0) & (rng.random((u, n)) < 0.5)] = -0.0  # a tie of -0.0 with 0.0
+    eligible = ok & (rng.random((u, n)) < q)
+    obj = grid_scores(rng, (u, n), levels=3)
+    obj[rng.random((u, n)) < 0.1] = -0.0
+    want = fill_by_relevance(topk_rows(np.where(eligible, obj, -np.inf), kk), s, ok)
+    got = _boosted_then_relevant(obj, s, eligible, ok, kk)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
 
 
 # --------------------------------------------------------------------------- 3. xQuAD
