@@ -98,12 +98,13 @@ def _first_valid(valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     first, in order), found by counting instead of sorting; the invalid tail is left out.
     """
     u = valid.shape[0]
+    if u == 1:
+        at = np.flatnonzero(valid[0])[:size]
+        return at[None, :], np.ones((1, at.size), dtype=bool)
     total = _row_counts(valid)
     count = np.minimum(total, size)
     w = int(count.max()) if u else 0
     live = np.arange(w) < count[:, None]
-    if u == 1:
-        return np.flatnonzero(valid[0])[:w][None, :], live
     rows, cols = np.nonzero(valid)
     rank = np.arange(rows.size) - np.repeat(np.cumsum(total) - total, total)  # place in row
     keep = rank < w  # w <= size: the first count[row] of each row

@@ -406,7 +406,10 @@ def main_tastes(liked: sp.csr_matrix, title_taste: np.ndarray, n_tastes: int) ->
     if not liked.has_canonical_format:  # each (row, title) once, summed
         liked = liked.copy()
         liked.sum_duplicates()
-    rows = np.repeat(np.arange(liked.shape[0], dtype=np.int64), np.diff(liked.indptr))
+    if liked.shape[0] == 1:  # one row: its entries' rows are all 0
+        rows = np.zeros(liked.nnz, dtype=np.int64)
+    else:
+        rows = np.repeat(np.arange(liked.shape[0], dtype=np.int64), np.diff(liked.indptr))
     return _main_of(liked, rows, title_taste, n_tastes)
 
 
@@ -471,6 +474,8 @@ class TasteGroups:
         viewers : (u,) int64
         liked : (u, k) int64
         """
+        if len(tastes) == 1:
+            return self._group_counts_one(int(tastes[0]), int(own_rows[0]), items, train)
         has = tastes >= 0
         g = np.maximum(tastes, 0)
         own = (own_rows >= 0) & has
@@ -485,6 +490,23 @@ class TasteGroups:
             liked -= _row_liked(train, np.where(own, own_rows, -1), safe)
         ok = has[:, None] & (items >= 0)
         return viewers, np.where(ok, liked, 0)
+
+    def _group_counts_one(
+        self, taste: int, own_row: int, items: np.ndarray, train: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`group_counts` of one viewer (``items`` of shape ``(1, k)``): the same
+        counts, with the viewer's taste and row as Python ints."""
+        if taste < 0:
+            return np.zeros(1, dtype=np.int64), np.zeros(items.shape, dtype=np.int64)
+        own = own_row >= 0 and int(self.viewer_taste[own_row]) == taste
+        viewers = np.array([int(self.size[taste]) - own], dtype=np.int64)
+        if items.size == 0 or self.liked.size == 0:
+            return viewers, np.zeros(items.shape, dtype=np.int64)
+        safe = np.maximum(items, 0)
+        liked = self.liked[taste][safe].astype(np.int64)
+        if own:
+            liked -= _row_liked(train, np.array([own_row]), safe)
+        return viewers, np.where(items >= 0, liked, 0)
 
 
 #: :func:`_row_liked` marks the viewers' positives in a (u, n_items) bool mask up to this
