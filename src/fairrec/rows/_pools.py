@@ -134,7 +134,8 @@ def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
 
 
 #: :func:`_set_jaccard` keeps a table for catalogs of at most this many distinct genre sets
-#: (``(K, K)`` float64: 32 MiB at the cap; 1,054 sets, 8.5 MiB, for 20,000 synthetic titles)
+#: (``(K, K)`` float64: 32 MiB at the cap; 1,054 sets, 8.5 MiB, for 20,000 synthetic titles;
+#: tables of at most four catalog arrays are kept)
 _SET_TABLE_MAX = 2048
 
 _SET_TABLES: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]] = {}
@@ -164,7 +165,7 @@ def _set_jaccard(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
             table = np.zeros(inter.shape)
             np.divide(inter, union, out=table, where=union > 0)
             out = (inverse.ravel().astype(np.int64), table)
-    if len(_SET_TABLES) > 8:
+    if len(_SET_TABLES) > 3:  # a few catalogs (each refit has its own array), not a leak
         _SET_TABLES.clear()
     _SET_TABLES[id(genres)] = (genres, out)
     return out

@@ -121,7 +121,9 @@ class HiddenGems(RowKind):
         cand, rel = _in_catalog(elig, idx, rel, width)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
-        context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
+        context = None  # MMR reads no context
+        if type(self.reranker) is not MMR:
+            context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
         on_genres = getattr(self.reranker, "similarity", None) == "jaccard"
         vectors = ctx.genres if on_genres else ctx.vectors
         score = _normalize(rel, valid) if on_genres else rel
