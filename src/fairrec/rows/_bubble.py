@@ -35,14 +35,16 @@ _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each title's genre-set id and the (K, K) "share no genre" 0/1 matrix (float64) of the
-    K distinct genre sets (cached per catalog array)."""
+    """Each title's genre-set id and the (K, K) "share no genre" 0/1 matrix (float32: sums
+    of its rows are exact integers up to 2**24 history titles, and half the bytes of float64
+    make the batch's product twice as fast) of the K distinct genre sets (cached per catalog
+    array)."""
     hit = _SIGNATURES.get(id(genres))
     if hit is not None and hit[0] is genres:
         return hit[1], hit[2]
     sigs, inverse = np.unique(genres > 0, axis=0, return_inverse=True)
     s = sigs.astype(np.float32)
-    disjoint = ((s @ s.T) == 0).astype(np.float64)
+    disjoint = ((s @ s.T) == 0).astype(np.float32)
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
     _SIGNATURES[id(genres)] = (genres, inverse.ravel(), disjoint)
@@ -51,8 +53,8 @@ def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Per viewer and genre set: how many of the viewer's consented history titles share no
-    genre with it (``(u, K)`` float; None without genres); each title's genre-set id; and
-    the viewer's number of history titles."""
+    genre with it (``(u, K)`` float32, exact integers; None without genres); each title's
+    genre-set id; and the viewer's number of history titles."""
     h = ctx.batch.histories
     n_hist = np.diff(h.indptr).astype(np.int64)
     u = h.shape[0]
@@ -64,7 +66,7 @@ def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.nda
         # a few viewers: sum the rows of their history titles' genre sets (no sparse setup)
         rows = disjoint[sig[h.indices]]
         starts = h.indptr[:-1]
-        out = np.zeros((u, k))
+        out = np.zeros((u, k), dtype=disjoint.dtype)
         nonempty = h.indptr[1:] > starts
         if nonempty.any():
             out[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
@@ -72,7 +74,8 @@ def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.nda
     rows = np.repeat(np.arange(u), np.diff(h.indptr))
     # (u, K) history titles per genre set, sparse: a history holds a few dozen of the K sets,
     # so the product costs (history sets x K), not K x K per viewer
-    counts = sp.csr_matrix((np.ones(rows.size), (rows, sig[h.indices])), shape=(u, k))
+    ones = np.ones(rows.size, dtype=disjoint.dtype)
+    counts = sp.csr_matrix((ones, (rows, sig[h.indices])), shape=(u, k))
     return np.asarray(counts @ disjoint), sig, n_hist
 
 
@@ -83,8 +86,9 @@ def _overlap_at(
     (0 for padding)."""
     if none_shared is None:
         return np.zeros(items.shape, dtype=np.int64)
-    u = none_shared.shape[0]
-    got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
+    u, k = none_shared.shape
+    # none_shared[v, sig[items[v, j]]], by the cells' flat indices (one take)
+    got = np.take(none_shared, sig[np.maximum(items, 0)] + np.arange(u)[:, None] * k)
     out = n_hist[:, None] - np.rint(got).astype(np.int64)
     return np.where(items >= 0, out, 0)
 
