@@ -280,7 +280,10 @@ class OutsideYourBubble(RowKind):
         ok = live2 & (overlap <= self.max_overlap * n_hist[:, None])
         at3, live3 = _first_valid(ok, self.pool)
         # the pool as the compactions gave it: `width` places, the valid candidates first,
-        # score 0 elsewhere (the scores are normalized over the whole width)
+        # score 0 elsewhere (the scores are normalized over the whole width, zeros included).
+        # The invalid places hold title -1 where the compactions left other candidates: a
+        # re-ranker picks no invalid place, and each valid place's similarity is the same
+        # (a product per place, at the same position of a product of the same width)
         width = min(self.pool, pre.shape[1])
         w = at3.shape[1]
         cand = np.full((n, width), -1, dtype=cand0.dtype)
