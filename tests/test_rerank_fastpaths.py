@@ -41,7 +41,7 @@ from fairrec.page import Item, Reason
 from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr, xquad
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
-from fairrec.rerank._mmr import _mmr_kernel, mmr_on_sets
+from fairrec.rerank._mmr import _mmr_kernel
 from fairrec.rerank._serendipity import _boosted_then_relevant
 from fairrec.rerank._similarity import Similarity
 from fairrec.rows import RowContext, history_genre_mix
@@ -346,10 +346,12 @@ def test_mmr_on_genre_sets_equals_rerank_trusted_on_genre_rows(seed, u, n, k, p,
         np.where(valid, scores, 0.0), valid, k, rows
     )
     sig, table = _set_jaccard(genres)
-    got = mmr_on_sets(np.where(valid, scores, 0.0), valid, k, lam, sig[np.maximum(cand, 0)], table)
+    reranker = MMR(lambda_=lam, similarity="jaccard")
+    score = np.where(valid, scores, 0.0)
+    got = reranker.rerank_on_sets(score, valid, k, sig[np.maximum(cand, 0)], table)
     np.testing.assert_array_equal(got, want)
     # greedy: the first picks of a longer run are the picks of a shorter one
-    longer = mmr_on_sets(np.where(valid, scores, 0.0), valid, k + 5, lam, sig[cand], table)
+    longer = reranker.rerank_on_sets(score, valid, k + 5, sig[cand], table)
     np.testing.assert_array_equal(longer[:, : got.shape[1]], got)
 
 

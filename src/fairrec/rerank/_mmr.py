@@ -195,7 +195,7 @@ def _mmr_one_binary_jaccard(base: np.ndarray, sim: Similarity, kk: int, c: float
     return np.array(picks, dtype=np.int64)
 
 
-def mmr_on_sets(
+def _mmr_on_sets(
     scores: np.ndarray,
     valid: np.ndarray,
     k: int,
@@ -308,3 +308,37 @@ class MMR:
         padded with -1."""
         similar = Similarity(vectors, self.similarity, "MMR", unit=True)
         return _mmr_run(trusted(scores, valid, k), similar, self.lambda_)
+
+    def rerank_on_sets(
+        self,
+        scores: np.ndarray,
+        valid: np.ndarray,
+        k: int,
+        sets: np.ndarray,
+        table: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`rerank_trusted` with ``similarity="jaccard"`` on binary rows given as the
+        ids of distinct rows, with the Jaccard index of every pair of them looked up.
+
+        For arrays fairrec built itself (the home-page rows on the catalog's genre sets); no
+        input checks.
+
+        Parameters
+        ----------
+        scores, valid : ndarray of shape (u, n)
+            Candidate relevance (finite wherever ``valid``) and the candidates that may be
+            chosen.
+        k : int
+            Length of the list (>= 1).
+        sets : ndarray of int, shape (u, n)
+            Each candidate's row id (a padding candidate may hold any id).
+        table : ndarray of float64, shape (K, K)
+            The Jaccard index of each pair of the K distinct binary rows: intersection size
+            over union size, 0 for two empty rows (as :class:`Similarity` computes it).
+
+        Returns
+        -------
+        ndarray of int64, shape (u, min(k, n))
+            The positions :meth:`rerank_trusted` gives on the rows themselves, -1 padded.
+        """
+        return _mmr_on_sets(scores, valid, k, self.lambda_, sets, table)

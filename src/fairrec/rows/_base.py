@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fairrec.rerank import MMR, TrustedReranker
-from fairrec.rerank._mmr import mmr_on_sets
 from fairrec.rows._context import RowBatch, RowContext
 from fairrec.rows._pools import _set_jaccard
 
@@ -77,7 +76,7 @@ class RowKind:
         (*Hidden gems*), which gets the float64 arrays ``rerank`` would build, through the
         fast path (the same positions, without the checks); with binary genres the Jaccard
         index of each pair of the catalog's distinct genre sets is looked up
-        (:func:`~fairrec.rerank._mmr.mmr_on_sets`, the same positions again).
+        (:meth:`~fairrec.rerank.MMR.rerank_on_sets`, the same positions again).
         """
         if k is None:
             k = ctx.k
@@ -92,7 +91,7 @@ class RowKind:
             tab = _set_jaccard(vectors) if gathered is None else None
             if tab is not None:  # binary genres: each pair's index looked up, not computed
                 sets = tab[0][np.maximum(cand, 0)]
-                return mmr_on_sets(score, valid, k, reranker.lambda_, sets, tab[1])
+                return reranker.rerank_on_sets(score, valid, k, sets, tab[1])
             if gathered is None:
                 gathered = vectors[np.maximum(cand, 0)].astype(np.float64)
             return reranker.rerank_trusted(score, valid, k, gathered, context)
