@@ -4,6 +4,7 @@
 * *Hidden gems*' relevance floor applied after the top-n (only where it may bite) against
   the floor applied to every score first;
 * the valid head of a pool by counting (``_first_valid``) against the stable compaction;
+* the catalog's genre sets by bit codes (up to 64 genres) and by rows (more);
 * *Hidden gems*' top-n over the eligible titles' columns against a top-n of the whole
   catalog with the other titles masked;
 * the contributions' viewer groups (history lengths within a spread) and a batch's
@@ -27,7 +28,13 @@ from fairrec.models import top_n
 from fairrec.rows import HiddenGems, OffTheMainstream
 from fairrec.rows import _contributions as contrib_mod
 from fairrec.rows._facts import _popularity_evidence, _watched_text
-from fairrec.rows._pools import _catalog_floor, _compact_pool, _first_valid, _kth_smallest
+from fairrec.rows._pools import (
+    _catalog_floor,
+    _compact_pool,
+    _first_valid,
+    _genre_sets,
+    _kth_smallest,
+)
 from fairrec.rows._rare import _floored, _in_catalog
 from fairrec.rows.evidence import top_contributions
 from fairrec.serving.core import request_batch, row_context
@@ -151,6 +158,19 @@ def test_first_valid_is_the_valid_head_of_the_compacted_pool(seed, u, m, size, p
     for v in range(u):
         np.testing.assert_array_equal(cand[v, at[v, live[v]]], want_cand[v, : count[v]])
         assert want_valid[v, : count[v]].all() and not want_valid[v, count[v] :].any()
+
+
+@pytest.mark.parametrize("n_genres", [1, 5, 64, 65, 70])
+def test_genre_set_ids_name_each_distinct_set_once(n_genres):
+    rng = np.random.default_rng(n_genres)
+    genres = (rng.random((300, n_genres)) < 0.3).astype(np.float32)
+    genres[:40] = genres[40:80]  # repeated sets
+    genres[5] = 0.0  # the empty set
+    ids, sets = _genre_sets(genres)
+    assert ids.dtype == np.int64 and ids.shape == (300,) and sets.dtype == bool
+    np.testing.assert_array_equal(sets[ids], genres > 0)  # each title's own set
+    assert len(np.unique(sets, axis=0)) == len(sets)  # each set once
+    assert set(ids.tolist()) == set(range(len(sets)))
 
 
 @FAST

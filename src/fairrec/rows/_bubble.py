@@ -26,6 +26,7 @@ from fairrec.rows._pools import (
     _check_share,
     _first_valid,
     _gather_pool,
+    _genre_sets,
     _normalize,
     _pick,
 )
@@ -42,13 +43,13 @@ def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hit = _SIGNATURES.get(id(genres))
     if hit is not None and hit[0] is genres:
         return hit[1], hit[2]
-    sigs, inverse = np.unique(genres > 0, axis=0, return_inverse=True)
+    inverse, sigs = _genre_sets(genres)
     s = sigs.astype(np.float32)
     disjoint = ((s @ s.T) == 0).astype(np.float32)
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
-    _SIGNATURES[id(genres)] = (genres, inverse.ravel(), disjoint)
-    return inverse.ravel(), disjoint
+    _SIGNATURES[id(genres)] = (genres, inverse, disjoint)
+    return inverse, disjoint
 
 
 def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:

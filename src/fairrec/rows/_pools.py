@@ -133,6 +133,26 @@ def _normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     return (x - np.where(np.isfinite(lo), lo, 0.0)) / np.where(span > 0, span, 1.0)
 
 
+def _genre_sets(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each title's genre-set id (``(n_items,)`` int64) and the ``(K, g)`` bool rows of the K
+    distinct genre sets (genres > 0) in ascending id order.
+
+    Up to 64 genres, a set is found as the integer whose bit ``j`` is genre ``j`` (one 1-d
+    unique, ~20x faster than a unique of the bool rows; the ids number the sets in another
+    order, and callers use them only as ids); beyond, by a unique of the rows.
+    """
+    on = genres > 0
+    n_genres = on.shape[1]
+    if n_genres > 64:
+        sets, inverse = np.unique(on, axis=0, return_inverse=True)
+        return inverse.ravel().astype(np.int64), sets
+    bits = np.left_shift(np.uint64(1), np.arange(n_genres, dtype=np.uint64))
+    codes = np.bitwise_or.reduce(np.where(on, bits, np.uint64(0)), axis=1)
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    sets = (uniq[:, None] & bits[None, :]) != 0
+    return inverse.ravel().astype(np.int64), sets
+
+
 #: :func:`_set_jaccard` keeps a table for catalogs of at most this many distinct genre sets
 #: (``(K, K)`` float64: 32 MiB at the cap; 1,054 sets, 8.5 MiB, for 20,000 synthetic titles;
 #: tables of at most four catalog arrays are kept)
@@ -156,15 +176,17 @@ def _set_jaccard(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     out = None
     g = np.asarray(genres)
     if g.ndim == 2 and g.shape[1] and bool(((g == 0) | (g == 1)).all()):
-        sets, inverse = np.unique(g > 0, axis=0, return_inverse=True)
+        inverse, sets = _genre_sets(g)
         if len(sets) <= _SET_TABLE_MAX:
             rows = sets.astype(np.float64)
-            inter = rows @ rows.T
+            table = rows @ rows.T  # intersection sizes
             size = rows.sum(axis=1)
-            union = size[:, None] + size[None, :] - inter
-            table = np.zeros(inter.shape)
-            np.divide(inter, union, out=table, where=union > 0)
-            out = (inverse.ravel().astype(np.int64), table)
+            union = size[:, None] + size[None, :]
+            union -= table
+            # an empty union has an empty intersection: 0 / 1 is Similarity's 0 there
+            np.maximum(union, 1.0, out=union)
+            np.divide(table, union, out=table)
+            out = (inverse, table)
     if len(_SET_TABLES) > 3:  # a few catalogs (each refit has its own array), not a leak
         _SET_TABLES.clear()
     _SET_TABLES[id(genres)] = (genres, out)
