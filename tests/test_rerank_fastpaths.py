@@ -2,6 +2,10 @@
 
 * the re-rankers' ``rerank_trusted`` (used by the page rows) against their public ``rerank``;
 * MMR's one-viewer 1-d kernel against a slow greedy reference and against the batch kernel;
+* MMR on genre-set ids with a looked-up Jaccard table (*Hidden gems*) against
+  ``rerank_trusted`` on the genre rows, and its first picks against a longer run's;
+* Serendipity's order (one stable sort) against its top-k of the boosted candidates filled
+  by relevance;
 * xQuAD's decision-table walk: the one-viewer walk against the vectorized one;
 * the one top-k kernel (``fairrec.models.top_n``) as models and re-rankers use it: every
   path against a stable sort;
@@ -38,8 +42,10 @@ from fairrec.rerank import MMR, LongTail, RerankContext, Serendipity, TopK, mmr,
 from fairrec.rerank._base import fill_by_relevance, topk_rows
 from fairrec.rerank._longtail import _walk, _xquad_kernel
 from fairrec.rerank._mmr import _mmr_kernel
+from fairrec.rerank._serendipity import _boosted_then_relevant
 from fairrec.rerank._similarity import Similarity
 from fairrec.rows import RowContext, history_genre_mix
+from fairrec.rows._pools import _set_jaccard
 
 FAST = settings(
     max_examples=60,
@@ -316,6 +322,75 @@ def test_mmr_lambda_zero_with_invalid_candidates_warns_nothing(call):
         else:
             got = MMR(lambda_=0.0).rerank_trusted(scores, valid, 3, vectors)
     assert got.tolist() == [[0, 2, 3]]  # no relevance weight: orthogonal titles by position
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 5]),
+    n=st.integers(0, 30),
+    k=st.integers(1, 12),
+    p=st.sampled_from([0.3, 0.8, 1.0]),
+    lam=st.sampled_from([0.0, 0.25, 0.5, 0.7, 1.0]),
+    g=st.sampled_from([1, 3, 6]),
+)
+def test_mmr_on_genre_sets_equals_rerank_trusted_on_genre_rows(seed, u, n, k, p, lam, g):
+    rng = np.random.default_rng(seed)
+    genres = (rng.random((40, g)) < 0.35).astype(np.float32)  # empty rows too
+    genres[0] = 0.0
+    cand = rng.integers(-1, 40, size=(u, n))
+    scores = rng.integers(0, 9, size=(u, n)) / 8.0  # ties
+    valid = random_valid(rng, u, n, p) & (cand >= 0)
+    rows = genres[np.maximum(cand, 0)].astype(np.float64)
+    want = MMR(lambda_=lam, similarity="jaccard").rerank_trusted(
+        np.where(valid, scores, 0.0), valid, k, rows
+    )
+    sig, table = _set_jaccard(genres)
+    reranker = MMR(lambda_=lam, similarity="jaccard")
+    score = np.where(valid, scores, 0.0)
+    got = reranker.rerank_on_sets(score, valid, k, sig[np.maximum(cand, 0)], table)
+    np.testing.assert_array_equal(got, want)
+    # greedy: the first picks of a longer run are the picks of a shorter one
+    longer = reranker.rerank_on_sets(score, valid, k + 5, sig[cand], table)
+    np.testing.assert_array_equal(longer[:, : got.shape[1]], got)
+
+
+def test_genre_set_table_only_for_binary_genres():
+    rng = np.random.default_rng(0)
+    genres = (rng.random((50, 4)) < 0.5).astype(np.float32)
+    sig, table = _set_jaccard(genres)
+    rows = genres.astype(np.float64)
+    inter = rows @ rows.T
+    size = rows.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    want = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    np.testing.assert_array_equal(table[sig[:, None], sig[None, :]], want)
+    assert _set_jaccard(genres * 0.5) is None  # weighted genres: Ruzicka, computed as before
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 6]),
+    n=st.integers(1, 40),
+    k=st.integers(1, 45),
+    p=st.sampled_from([0.0, 0.3, 0.8, 1.0]),
+    q=st.sampled_from([0.0, 0.2, 0.6, 1.0]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_serendipity_order_equals_boosted_top_k_filled_by_relevance(seed, u, n, k, p, q, dtype):
+    rng = np.random.default_rng(seed)
+    kk = min(k, n)
+    ok = random_valid(rng, u, n, p)
+    s = np.where(ok, grid_scores(rng, (u, n), levels=3), -np.inf).astype(dtype)
+    s[(s == 0) & (rng.random((u, n)) < 0.5)] = -0.0  # a tie of -0.0 with 0.0
+    eligible = ok & (rng.random((u, n)) < q)
+    obj = grid_scores(rng, (u, n), levels=3)
+    obj[rng.random((u, n)) < 0.1] = -0.0
+    want = fill_by_relevance(topk_rows(np.where(eligible, obj, -np.inf), kk), s, ok)
+    got = _boosted_then_relevant(obj, s, eligible, ok, kk)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
 
 
 # --------------------------------------------------------------------------- 3. xQuAD

@@ -1,6 +1,10 @@
 """The row kinds' fast paths give exactly what their definitions give.
 
 * ``_catalog_floor`` (a partition) against the quantile it documents (a full sort);
+* *Hidden gems*' relevance floor applied after the top-n (only where it may bite) against
+  the floor applied to every score first;
+* the valid head of a pool by counting (``_first_valid``) against the stable compaction;
+* the catalog's genre sets by bit codes (up to 64 genres) and by rows (more);
 * *Hidden gems*' top-n over the eligible titles' columns against a top-n of the whole
   catalog with the other titles masked;
 * the contributions' viewer groups (history lengths within a spread) and a batch's
@@ -24,8 +28,14 @@ from fairrec.models import top_n
 from fairrec.rows import HiddenGems, OffTheMainstream
 from fairrec.rows import _contributions as contrib_mod
 from fairrec.rows._facts import _popularity_evidence, _watched_text
-from fairrec.rows._pools import _catalog_floor, _kth_smallest
-from fairrec.rows._rare import _in_catalog
+from fairrec.rows._pools import (
+    _catalog_floor,
+    _compact_pool,
+    _first_valid,
+    _genre_sets,
+    _kth_smallest,
+)
+from fairrec.rows._rare import _floored, _in_catalog
 from fairrec.rows.evidence import top_contributions
 from fairrec.serving.core import request_batch, row_context
 
@@ -87,6 +97,80 @@ def test_catalog_floor_of_long_rows_in_blocks_is_the_documented_quantile(u):
     scores[-1, :2990] = -np.inf  # a viewer with few titles allowed
     for q in (0.0, 0.5, 0.9):
         np.testing.assert_array_equal(_catalog_floor(_ctx(scores), q), _floor_by_sort(scores, q))
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 2, 5, 40]),
+    n=st.sampled_from([1, 7, 60, 3000]),
+    pool=st.integers(1, 80),
+    q=st.sampled_from([0.2, 0.5, 0.9, 0.999]),
+    p_eligible=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+    ties=st.booleans(),
+)
+def test_floor_after_the_top_n_equals_the_floor_first(seed, u, n, pool, q, p_eligible, ties):
+    # Hidden gems takes the top pool of the eligible columns without the floor and applies
+    # the floor only to viewers whose floor may lie above their lowest chosen score
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(u, n)).astype(np.float32)
+    if ties:
+        scores = np.round(scores * 2).astype(np.float32)
+    scores[rng.random((u, n)) < rng.choice([0.0, 0.3, 0.95])] = -np.inf
+    if u > 1:
+        scores[0] = -np.inf  # nothing allowed
+    if n > 1:
+        scores[rng.random((u, n)) < 0.02] = rng.choice([np.inf, np.nan])  # blocked, not -inf
+    titles = np.flatnonzero(rng.random(n) < p_eligible)
+    pers = rng.random(u) < 0.8
+    taken = rng.random((u, n)) < 0.1
+    ctx = _ctx(scores)
+    sub = scores[:, titles]
+    ok = np.isfinite(sub) & ~taken[:, titles]
+    want = top_n(
+        np.where(ok & ((sub >= _catalog_floor(ctx, q)[:, :1]) | ~pers[:, None]), sub, -np.inf),
+        pool,
+    )
+    masked = np.where(ok, sub, -np.inf)
+    got = _floored(ctx, q, pool, masked, *top_n(masked, pool), pers)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@FAST
+@given(
+    seed=SEED,
+    u=st.sampled_from([1, 1, 2, 7]),
+    m=st.integers(0, 40),
+    size=st.integers(1, 50),
+    p=st.sampled_from([0.0, 0.2, 0.7, 1.0]),
+)
+def test_first_valid_is_the_valid_head_of_the_compacted_pool(seed, u, m, size, p):
+    rng = np.random.default_rng(seed)
+    valid = rng.random((u, m)) < p
+    cand = rng.integers(0, 100, size=(u, m))
+    ctx = types.SimpleNamespace(ar=np.arange(u)[:, None])
+    want_cand, _, want_valid = _compact_pool(ctx, cand, cand * 1.0, valid, size)
+    at, live = _first_valid(valid, size)
+    count = np.minimum(valid.sum(axis=1), size)
+    assert live.shape == at.shape and live.shape[1] == (count.max() if u else 0)
+    np.testing.assert_array_equal(live.sum(axis=1), count)
+    for v in range(u):
+        np.testing.assert_array_equal(cand[v, at[v, live[v]]], want_cand[v, : count[v]])
+        assert want_valid[v, : count[v]].all() and not want_valid[v, count[v] :].any()
+
+
+@pytest.mark.parametrize("n_genres", [1, 5, 64, 65, 70])
+def test_genre_set_ids_name_each_distinct_set_once(n_genres):
+    rng = np.random.default_rng(n_genres)
+    genres = (rng.random((300, n_genres)) < 0.3).astype(np.float32)
+    genres[:40] = genres[40:80]  # repeated sets
+    genres[5] = 0.0  # the empty set
+    ids, sets = _genre_sets(genres)
+    assert ids.dtype == np.int64 and ids.shape == (300,) and sets.dtype == bool
+    np.testing.assert_array_equal(sets[ids], genres > 0)  # each title's own set
+    assert len(np.unique(sets, axis=0)) == len(sets)  # each set once
+    assert set(ids.tolist()) == set(range(len(sets)))
 
 
 @FAST

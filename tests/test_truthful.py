@@ -696,7 +696,8 @@ def test_genre_overlap_counts_history_titles_sharing_a_genre(seed):
     viewer's history titles with at least one genre in common with the title."""
     from types import SimpleNamespace
 
-    from fairrec.rows._bubble import _genre_overlap
+    from fairrec.rows import _bubble as bubble
+    from fairrec.rows._bubble import _genre_overlap, _sharing
 
     rng = np.random.default_rng(seed)
     n_items, n_genres, u = (
@@ -708,11 +709,21 @@ def test_genre_overlap_counts_history_titles_sharing_a_genre(seed):
     h = sp.csr_matrix((rng.random((u, n_items)) < 0.3).astype(np.float32))
     items = rng.integers(-1, n_items, size=(u, 7))
     ctx = SimpleNamespace(batch=SimpleNamespace(histories=h), genres=genres)
-    got, n_hist = _genre_overlap(ctx, items)
+    # the genre sets' counts, the masks' pairs (the row's path for a few viewers), and the
+    # row's path forced onto the genre sets
+    runs = [_genre_overlap(ctx, items), _sharing(ctx, items)]
+    pairs_max = bubble._PAIRS_MAX
+    try:
+        bubble._PAIRS_MAX = -1
+        runs.append(_sharing(ctx, items))
+    finally:
+        bubble._PAIRS_MAX = pairs_max
     g = genres > 0
-    for v in range(u):
-        hist = h.indices[h.indptr[v] : h.indptr[v + 1]]
-        assert n_hist[v] == hist.size
-        for j, it in enumerate(items[v]):
-            want = 0 if it < 0 else int((g[hist] & g[it]).any(axis=1).sum())
-            assert got[v, j] == want
+    for got, n_hist in runs:
+        assert got.dtype == np.int64 and got.shape == items.shape
+        for v in range(u):
+            hist = h.indices[h.indptr[v] : h.indptr[v + 1]]
+            assert n_hist[v] == hist.size
+            for j, it in enumerate(items[v]):
+                want = 0 if it < 0 else int((g[hist] & g[it]).any(axis=1).sum())
+                assert got[v, j] == want

@@ -3,6 +3,7 @@ than viewers at large, in genres the viewer rarely watches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,9 @@ from fairrec.rows._pools import (
     _check_cap,
     _check_pool,
     _check_share,
-    _compact_pool,
+    _first_valid,
     _gather_pool,
+    _genre_sets,
     _normalize,
     _pick,
 )
@@ -34,24 +36,26 @@ _SIGNATURES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _genre_signatures(genres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each title's genre-set id and the (K, K) "share no genre" 0/1 matrix (float64) of the
-    K distinct genre sets (cached per catalog array)."""
+    """Each title's genre-set id and the (K, K) "share no genre" 0/1 matrix (float32: sums
+    of its rows are exact integers up to 2**24 history titles, and half the bytes of float64
+    make the batch's product twice as fast) of the K distinct genre sets (cached per catalog
+    array)."""
     hit = _SIGNATURES.get(id(genres))
     if hit is not None and hit[0] is genres:
         return hit[1], hit[2]
-    sigs, inverse = np.unique(genres > 0, axis=0, return_inverse=True)
+    inverse, sigs = _genre_sets(genres)
     s = sigs.astype(np.float32)
-    disjoint = ((s @ s.T) == 0).astype(np.float64)
+    disjoint = ((s @ s.T) == 0).astype(np.float32)
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
-    _SIGNATURES[id(genres)] = (genres, inverse.ravel(), disjoint)
-    return inverse.ravel(), disjoint
+    _SIGNATURES[id(genres)] = (genres, inverse, disjoint)
+    return inverse, disjoint
 
 
 def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Per viewer and genre set: how many of the viewer's consented history titles share no
-    genre with it (``(u, K)`` float; None without genres); each title's genre-set id; and
-    the viewer's number of history titles."""
+    genre with it (``(u, K)`` float32, exact integers; None without genres); each title's
+    genre-set id; and the viewer's number of history titles."""
     h = ctx.batch.histories
     n_hist = np.diff(h.indptr).astype(np.int64)
     u = h.shape[0]
@@ -63,7 +67,7 @@ def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.nda
         # a few viewers: sum the rows of their history titles' genre sets (no sparse setup)
         rows = disjoint[sig[h.indices]]
         starts = h.indptr[:-1]
-        out = np.zeros((u, k))
+        out = np.zeros((u, k), dtype=disjoint.dtype)
         nonempty = h.indptr[1:] > starts
         if nonempty.any():
             out[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
@@ -71,7 +75,8 @@ def _none_shared(ctx: RowContext) -> tuple[np.ndarray | None, np.ndarray, np.nda
     rows = np.repeat(np.arange(u), np.diff(h.indptr))
     # (u, K) history titles per genre set, sparse: a history holds a few dozen of the K sets,
     # so the product costs (history sets x K), not K x K per viewer
-    counts = sp.csr_matrix((np.ones(rows.size), (rows, sig[h.indices])), shape=(u, k))
+    ones = np.ones(rows.size, dtype=disjoint.dtype)
+    counts = sp.csr_matrix((ones, (rows, sig[h.indices])), shape=(u, k))
     return np.asarray(counts @ disjoint), sig, n_hist
 
 
@@ -82,8 +87,9 @@ def _overlap_at(
     (0 for padding)."""
     if none_shared is None:
         return np.zeros(items.shape, dtype=np.int64)
-    u = none_shared.shape[0]
-    got = none_shared[np.arange(u)[:, None], sig[np.maximum(items, 0)]]
+    u, k = none_shared.shape
+    # none_shared[v, sig[items[v, j]]], by the cells' flat indices (one take)
+    got = np.take(none_shared, sig[np.maximum(items, 0)] + np.arange(u)[:, None] * k)
     out = n_hist[:, None] - np.rint(got).astype(np.int64)
     return np.where(items >= 0, out, 0)
 
@@ -93,6 +99,85 @@ def _genre_overlap(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.n
     with it; and the viewer's number of history titles."""
     none_shared, sig, n_hist = _none_shared(ctx)
     return _overlap_at(none_shared, sig, n_hist, items), n_hist
+
+
+_MASKS: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+
+def _genre_masks(genres: np.ndarray) -> np.ndarray | None:
+    """(n_items,) uint64: bit ``j`` of a title's mask set when its genre ``j`` is > 0; None
+    for more than 64 genres. Cached per catalog array."""
+    hit = _MASKS.get(id(genres))
+    if hit is not None and hit[0] is genres:
+        return hit[1]
+    out = None
+    if genres.shape[1] <= 64:
+        bits = np.left_shift(np.uint64(1), np.arange(genres.shape[1], dtype=np.uint64))
+        out = np.bitwise_or.reduce(np.where(genres > 0, bits, np.uint64(0)), axis=1)
+        out = out.astype(np.uint64, copy=False)
+    if len(_MASKS) > 8:
+        _MASKS.clear()
+    _MASKS[id(genres)] = (genres, out)
+    return out
+
+
+#: :func:`_sharing` compares genre masks pair by pair up to this many (history title, title)
+#: pairs; beyond, it counts through the genre sets (:func:`_none_shared`)
+_PAIRS_MAX = 1 << 18
+
+
+def _sharing(ctx: RowContext, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_genre_overlap`: per (viewer, title of ``items``, ``-1`` padded), how many
+    titles of the viewer's consented history share a genre with it (0 for padding); and
+    the viewer's number of history titles.
+
+    A few viewers and titles: each (history title, title) pair's genre masks are compared
+    (two titles share a genre exactly when their masks share a bit); else the counts go
+    through the catalog's genre sets. The same integers either way.
+    """
+    h = ctx.batch.histories
+    u, m = items.shape
+    small = h.nnz * m <= _PAIRS_MAX
+    masks = _genre_masks(ctx.genres) if small and ctx.genres.shape[1] else None
+    if masks is None:
+        none_shared, sig, n_hist = _none_shared(ctx)
+        return _overlap_at(none_shared, sig, n_hist, items), n_hist
+    n_hist = np.diff(h.indptr).astype(np.int64)
+    out = np.zeros((u, m), dtype=np.int64)
+    if h.nnz == 0 or m == 0:
+        return out, n_hist
+    mine = masks[h.indices]  # (nnz,) the history titles' masks, viewer after viewer
+    theirs = masks[np.maximum(items, 0)]
+    if u == 1:
+        out[0] = np.count_nonzero((mine[:, None] & theirs[0]) != 0, axis=0)
+    else:
+        share = (mine[:, None] & theirs[np.repeat(np.arange(u), n_hist)]) != 0
+        starts = h.indptr[:-1]
+        nonempty = n_hist > 0
+        out[nonempty] = np.add.reduceat(share, starts[nonempty], axis=0, dtype=np.int64)
+    return np.where(items >= 0, out, 0), n_hist
+
+
+_NAMES: dict[int, tuple[np.ndarray, tuple[str, ...], dict[int, tuple[str, ...]]]] = {}
+
+
+def _genre_names(genres: np.ndarray, names: tuple[str, ...]) -> Callable[[int], list[str]]:
+    """``f(i)``: the names of title ``i``'s genres (those > 0), in genre order, as a fresh
+    list; each title's names are looked up once per catalog array and names."""
+    hit = _NAMES.get(id(genres))
+    if hit is None or hit[0] is not genres or hit[1] != tuple(names):
+        if len(_NAMES) > 8:
+            _NAMES.clear()
+        hit = _NAMES[id(genres)] = (genres, tuple(names), {})
+    table = hit[2]
+
+    def of(i: int) -> list[str]:
+        got = table.get(i)
+        if got is None:
+            got = table[i] = tuple(names[j] for j in np.flatnonzero(genres[i] > 0))
+        return list(got)
+
+    return of
 
 
 class OutsideYourBubble(RowKind):
@@ -177,36 +262,58 @@ class OutsideYourBubble(RowKind):
             ]
         tastes = main_tastes(ev.positives, groups.title_taste, groups.n_tastes)
         stats = ev.stats
+        ar = ctx.ar
         cand0, rel0, valid0 = _gather_pool(ctx, taken, None, _below(ctx, self.max_popularity))
         has_genre = _has_genre(ctx.genres)
-        safe = np.maximum(cand0, 0)
-        pre = valid0 & (tastes >= 0)[:, None] & has_genre[safe]
-        n_group, lk = groups.group_counts(tastes, ev.train_rows, np.where(pre, cand0, -1), ev.train)
+        pre = valid0 & (tastes >= 0)[:, None] & has_genre[np.maximum(cand0, 0)]
+        # From here on only each viewer's valid candidates are carried, in relevance order
+        # (-1 / 0 padded): the pools of 2 * pool and pool candidates are their first ones,
+        # as the stable compactions give them; the invalid places are never shown or read
+        at, live = _first_valid(pre, pre.shape[1])
+        cand1 = np.where(live, cand0[ar, at], -1)
+        n_group, lk = groups.group_counts(tastes, ev.train_rows, cand1, ev.train)
         n_all = max(int(stats.n_viewers), 1)
-        lifted = lk * n_all >= self.min_lift * stats.likers[safe] * n_group[:, None]
-        pre &= (lk >= self.min_neighbors) & lifted
-        cand2, rel2, valid2 = _compact_pool(ctx, cand0, rel0, pre, 2 * self.pool)
-        none_shared, sig, n_hist = _none_shared(ctx)
-        overlap = _overlap_at(none_shared, sig, n_hist, np.where(valid2, cand2, -1))
-        ok = valid2 & (overlap <= self.max_overlap * n_hist[:, None])
-        cand, rel, valid = _compact_pool(ctx, cand2, np.where(ok, rel2, 0.0), ok, self.pool)
-        context = RerankContext(profile=ctx.profile)
-        picks = self._rerank(self.reranker, ctx, _normalize(rel), cand, valid, ctx.vectors, context)
+        lifted = lk * n_all >= self.min_lift * stats.likers[np.maximum(cand1, 0)] * n_group[:, None]
+        in1, live2 = _first_valid(live & (lk >= self.min_neighbors) & lifted, 2 * self.pool)
+        at2 = at[ar, in1]  # positions in cand0
+        cand2 = np.where(live2, cand0[ar, at2], -1)
+        overlap, n_hist = _sharing(ctx, cand2)
+        ok = live2 & (overlap <= self.max_overlap * n_hist[:, None])
+        at3, live3 = _first_valid(ok, self.pool)
+        # the pool as the compactions gave it: `width` places, the valid candidates first,
+        # score 0 elsewhere (the scores are normalized over the whole width, zeros included).
+        # The invalid places hold title -1 where the compactions left other candidates: a
+        # re-ranker picks no invalid place, and each valid place's similarity is the same
+        # (a product per place, at the same position of a product of the same width)
+        width = min(self.pool, pre.shape[1])
+        w = at3.shape[1]
+        cand = np.full((n, width), -1, dtype=cand0.dtype)
+        cand[:, :w] = np.where(live3, cand2[ar, at3], -1)
+        rel = np.zeros((n, width), dtype=rel0.dtype)
+        rel[:, :w] = np.where(live3, rel0[ar, at2[ar, at3]], 0)
+        valid = np.zeros((n, width), dtype=bool)
+        valid[:, :w] = live3
+        picks = self._rerank_some(ctx, rel, cand, valid, live3.any(axis=1))
         items, scores = _pick(ctx, cand, picks, rel)
-        ov_items = _overlap_at(none_shared, sig, n_hist, items).tolist()
-        _, liked_items = groups.group_counts(tastes, ev.train_rows, items, ev.train)
-        liked_items = liked_items.tolist()
+        # each shown title's counts, carried from where they were computed
+        got = picks >= 0
+        safe = np.where(got, picks, 0)  # < w wherever got
+        if w:
+            place = at3[ar, np.minimum(safe, w - 1)]
+            ov_items = np.where(got, overlap[ar, place], 0).tolist()
+            liked_items = np.where(got, lk[ar, in1[ar, place]], 0).tolist()
+        else:
+            ov_items = liked_items = np.zeros(items.shape, dtype=np.int64).tolist()
         likers = stats.likers
-        names = ctx.genre_names
+        names_of = _genre_names(ctx.genres, ctx.genre_names)
         texts, evidence = [], []
         for v, its in enumerate(items.tolist()):
             t_row, e_row = [], []
             g, k_, h = int(tastes[v]), int(n_group[v]), int(n_hist[v])
-            mask = ctx.genres[np.maximum(items[v], 0)] > 0
-            for at, i in enumerate(its):
+            for at_, i in enumerate(its):
                 if i < 0:
                     break
-                c, o, a = liked_items[v][at], ov_items[v][at], int(likers[i])
+                c, o, a = liked_items[v][at_], ov_items[v][at_], int(likers[i])
                 e_row.append(
                     {
                         "taste_group": g,
@@ -216,7 +323,7 @@ class OutsideYourBubble(RowKind):
                         "all_liked": a,
                         "history_titles": h,
                         "sharing_genre": o,
-                        "genres": [names[j] for j in np.flatnonzero(mask[at])],
+                        "genres": names_of(i),
                     }
                 )
                 tail = (
@@ -261,6 +368,32 @@ class OutsideYourBubble(RowKind):
                 * n,
             )
         ]
+
+    def _rerank_some(
+        self,
+        ctx: RowContext,
+        rel: np.ndarray,
+        cand: np.ndarray,
+        valid: np.ndarray,
+        rows: np.ndarray,
+    ) -> np.ndarray:
+        """The re-ranker's ``(u, min(k, width))`` positions (-1 padded), run on the viewers
+        ``rows`` (bool) only: a viewer without a valid candidate gets none (a re-ranker
+        only ever picks valid candidates), and each viewer's picks are the viewer's own."""
+        n, width = cand.shape
+        picks = np.full((n, min(ctx.k, width)), -1, dtype=np.int64)
+        if not rows.any():
+            return picks
+        score = _normalize(rel)
+        profile = ctx.profile
+        at: np.ndarray | slice = slice(None)
+        if not rows.all():
+            at = np.flatnonzero(rows)
+            score, cand, valid, profile = score[at], cand[at], valid[at], profile[at]
+        context = RerankContext(profile=profile)
+        got = self._rerank(self.reranker, ctx, score, cand, valid, ctx.vectors, context)
+        picks[at, : got.shape[1]] = got
+        return picks
 
 
 _HAS_GENRE: dict[int, tuple[np.ndarray, np.ndarray]] = {}

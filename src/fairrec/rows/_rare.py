@@ -27,9 +27,11 @@ from fairrec.rows._pools import (
     _check_floor,
     _check_pool,
     _compact_pool,
+    _floor_at_most,
     _gather_pool,
     _normalize,
     _pick,
+    _row_counts,
 )
 
 
@@ -110,18 +112,26 @@ class HiddenGems(RowKind):
         sub = ctx.scores[:, elig]
         ok = np.isfinite(sub)  # not seen, not banned (ctx.blocked)
         ok &= ~taken[:, elig]
+        sub = np.where(ok, sub, -np.inf)
+        idx, rel = top_n(sub, self.pool)
         pers = ctx.batch.personalized
         if self.min_relevance > 0 and pers.any():
-            ok &= (sub >= _catalog_floor(ctx, self.min_relevance)) | ~pers[:, None]
+            idx, rel = _floored(ctx, self.min_relevance, self.pool, sub, idx, rel, pers)
         width = min(self.pool, ctx.scores.shape[1])
-        cand, rel = _in_catalog(elig, *top_n(np.where(ok, sub, -np.inf), self.pool), width)
+        cand, rel = _in_catalog(elig, idx, rel, width)
         valid = cand >= 0
         rel = np.where(valid, rel, 0.0)
-        context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
+        context = None  # MMR reads no context
+        if type(self.reranker) is not MMR:
+            context = RerankContext(popularity=ctx.popularity[np.maximum(cand, 0)])
         on_genres = getattr(self.reranker, "similarity", None) == "jaccard"
         vectors = ctx.genres if on_genres else ctx.vectors
         score = _normalize(rel, valid) if on_genres else rel
-        picks = self._rerank(self.reranker, ctx, score, cand, valid, vectors, context)
+        k = None
+        if self.max_items is not None and type(self.reranker) is MMR:
+            # greedy MMR's first picks do not depend on how many follow: pick only those shown
+            k = min(ctx.k, self.max_items)
+        picks = self._rerank(self.reranker, ctx, score, cand, valid, vectors, context, k=k)
         if self.max_items is not None:
             picks = picks[:, : self.max_items]
         items, scores = _pick(ctx, cand, picks, rel)
@@ -291,6 +301,43 @@ class OffTheMainstream(RowKind):
                 evidence=[{"max_share": self.max_share, "min_relevance": self.min_relevance}] * n,
             )
         ]
+
+
+def _floored(
+    ctx: RowContext,
+    q: float,
+    pool: int,
+    sub: np.ndarray,
+    idx: np.ndarray,
+    rel: np.ndarray,
+    pers: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``pool`` of ``sub`` (:class:`HiddenGems`' eligible columns, ``-inf`` where not
+    allowed) among the scores at or above the relevance floor ``q``
+    (:func:`~fairrec.rows._pools._catalog_floor`) for the personalized viewers ``pers``,
+    given ``idx, rel``: the top ``pool`` of ``sub`` without the floor.
+
+    The floor only removes titles, and only titles below it: where it is at most the lowest
+    score of a viewer's top ``pool`` (:func:`~fairrec.rows._pools._floor_at_most`, a count),
+    that top ``pool`` is also the top ``pool`` of what the floor leaves (ties still by the
+    lower title index). Only the other viewers' floors are computed (an order statistic of
+    their whole catalog row) and their top ``pool`` taken again.
+    """
+    if rel.shape[1] == 0:
+        return idx, rel
+    n_top = _row_counts(np.isfinite(rel))
+    redo = pers & (n_top > 0)  # a viewer with nothing to choose keeps nothing
+    if not redo.any():
+        return idx, rel
+    lowest = rel[np.arange(len(rel)), np.maximum(n_top - 1, 0)]  # rel descends
+    redo &= ~_floor_at_most(ctx, q, np.where(redo, lowest, 0))
+    if redo.any():
+        rows = np.flatnonzero(redo)
+        part = sub[rows]
+        part = np.where(part >= _catalog_floor(ctx, q, rows), part, -np.inf)
+        idx, rel = idx.copy(), rel.copy()
+        idx[rows], rel[rows] = top_n(part, pool)
+    return idx, rel
 
 
 def _gem_line(st: Any, i: int, note: str) -> tuple[dict[str, Any], str]:

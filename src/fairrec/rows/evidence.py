@@ -406,7 +406,10 @@ def main_tastes(liked: sp.csr_matrix, title_taste: np.ndarray, n_tastes: int) ->
     if not liked.has_canonical_format:  # each (row, title) once, summed
         liked = liked.copy()
         liked.sum_duplicates()
-    rows = np.repeat(np.arange(liked.shape[0], dtype=np.int64), np.diff(liked.indptr))
+    if liked.shape[0] == 1:  # one row: its entries' rows are all 0
+        rows = np.zeros(liked.nnz, dtype=np.int64)
+    else:
+        rows = np.repeat(np.arange(liked.shape[0], dtype=np.int64), np.diff(liked.indptr))
     return _main_of(liked, rows, title_taste, n_tastes)
 
 
@@ -471,6 +474,8 @@ class TasteGroups:
         viewers : (u,) int64
         liked : (u, k) int64
         """
+        if len(tastes) == 1:
+            return self._group_counts_one(int(tastes[0]), int(own_rows[0]), items, train)
         has = tastes >= 0
         g = np.maximum(tastes, 0)
         own = (own_rows >= 0) & has
@@ -479,11 +484,34 @@ class TasteGroups:
         if items.size == 0 or self.liked.size == 0:
             return viewers, np.zeros(items.shape, dtype=np.int64)
         safe = np.maximum(items, 0)
-        liked = self.liked[g[:, None], safe].astype(np.int64)
+        # self.liked[g[:, None], safe], by the cells' flat indices (one take)
+        liked = np.take(self.liked, safe + (g * self.liked.shape[1])[:, None]).astype(np.int64)
         if own.any():
             liked -= _row_liked(train, np.where(own, own_rows, -1), safe)
         ok = has[:, None] & (items >= 0)
         return viewers, np.where(ok, liked, 0)
+
+    def _group_counts_one(
+        self, taste: int, own_row: int, items: np.ndarray, train: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`group_counts` of one viewer (``items`` of shape ``(1, k)``): the same
+        counts, with the viewer's taste and row as Python ints."""
+        if taste < 0:
+            return np.zeros(1, dtype=np.int64), np.zeros(items.shape, dtype=np.int64)
+        own = own_row >= 0 and int(self.viewer_taste[own_row]) == taste
+        viewers = np.array([int(self.size[taste]) - own], dtype=np.int64)
+        if items.size == 0 or self.liked.size == 0:
+            return viewers, np.zeros(items.shape, dtype=np.int64)
+        safe = np.maximum(items, 0)
+        liked = self.liked[taste][safe].astype(np.int64)
+        if own:
+            liked -= _row_liked(train, np.array([own_row]), safe)
+        return viewers, np.where(items >= 0, liked, 0)
+
+
+#: :func:`_row_liked` marks the viewers' positives in a (u, n_items) bool mask up to this
+#: many cells (16 MB); beyond, it searches them
+_DENSE_LIKED = 1 << 24
 
 
 def _row_liked(m: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -498,6 +526,24 @@ def _row_liked(m: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndar
     live = rows >= 0
     if not live.any():
         return out
+    n = m.shape[1]
+    if u == 1:  # one row: a binary search of its own sorted titles
+        lo, hi = m.indptr[rows[0]], m.indptr[rows[0] + 1]
+        if hi > lo:
+            cols = m.indices[lo:hi]
+            pos = np.minimum(np.searchsorted(cols, items[0]), hi - lo - 1)
+            out[0] = (cols[pos] == items[0]) & (m.data[lo:hi][pos] > 0)
+        return out
+    if u * n <= _DENSE_LIKED:
+        # a few viewers: their positives marked in a (u, n_items) mask, then looked up
+        r = np.where(live, rows, 0)
+        lens = np.where(live, m.indptr[r + 1] - m.indptr[r], 0).astype(np.int64)
+        at = np.arange(int(lens.sum())) + np.repeat(m.indptr[r] - (np.cumsum(lens) - lens), lens)
+        who = np.repeat(np.arange(u, dtype=np.int64), lens)
+        hit = m.data[at] > 0
+        mask = np.zeros(u * n, dtype=bool)
+        mask[m.indices[at][hit] + who[hit] * n] = True
+        return np.take(mask, items + np.arange(u, dtype=np.int64)[:, None] * n)
     r = np.where(live, rows, 0)
     lens = np.where(live, m.indptr[r + 1] - m.indptr[r], 0).astype(np.int64)
     total = int(lens.sum())
@@ -505,7 +551,6 @@ def _row_liked(m: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndar
         return out
     starts = m.indptr[r].astype(np.int64)
     at = np.arange(total) + np.repeat(starts - (np.cumsum(lens) - lens), lens)
-    n = m.shape[1]
     keys = m.indices[at].astype(np.int64) + np.repeat(np.arange(u, dtype=np.int64) * n, lens)
     q = items.astype(np.int64) + np.arange(u, dtype=np.int64)[:, None] * n
     pos = np.minimum(np.searchsorted(keys, q), total - 1)
