@@ -94,7 +94,7 @@ def test_taste_groups_by_definition_and_own_row_left_out(seed):
 @given(seed=st.integers(0, 10_000), u=st.sampled_from([1, 2, 5]))
 def test_own_row_liked_lookups_agree_with_the_matrix(seed, u):
     # the one-row search, the (u, n_items) mask and the search over rows laid end to end
-    from fairrec.rows import evidence
+    from fairrec.rows import _tastes
 
     rng = np.random.default_rng(seed)
     n_train, n_items = int(rng.integers(1, 30)), int(rng.integers(1, 25))
@@ -105,13 +105,13 @@ def test_own_row_liked_lookups_agree_with_the_matrix(seed, u):
     items = rng.integers(0, n_items, (u, 9))
     dense = train.toarray()
     want = np.where(own[:, None] >= 0, dense[np.maximum(own, 0)[:, None], items] > 0, False)
-    dense_max = evidence._DENSE_LIKED
+    dense_max = _tastes._DENSE_LIKED
     try:
         for cap in (dense_max, 0):
-            evidence._DENSE_LIKED = cap
-            np.testing.assert_array_equal(evidence._row_liked(train, own, items), want)
+            _tastes._DENSE_LIKED = cap
+            np.testing.assert_array_equal(_tastes._row_liked(train, own, items), want)
     finally:
-        evidence._DENSE_LIKED = dense_max
+        _tastes._DENSE_LIKED = dense_max
 
 
 def test_taste_clusters_are_deterministic_and_skip_zero_vectors():
