@@ -241,6 +241,40 @@ def test_history_rows_equal_a_per_viewer_reference(
     np.testing.assert_array_equal(recent, want_recent)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_events=st.integers(1, 300),
+    n_items=st.sampled_from([3, 40, 5000]),  # many, some or no repeated titles per viewer
+    times=st.booleans(),
+    window=st.booleans(),
+    n_recent=st.integers(0, 6),
+)
+def test_history_rows_of_one_viewer_equal_its_row_in_a_batch(
+    seed, n_events, n_items, times, window, n_recent
+):
+    """The one-viewer path (titles sorted directly where none repeats) stores the same
+    arrays, dtypes and recent titles as the batch path's row."""
+    ds = _events(seed, 4, n_items, n_events, times)
+    cutoff = np.datetime64("2025-01-03") if (window and times) else None
+    both = np.arange(ds.n_users, dtype=np.int64)
+    hist_b, recent_b = gate._history_rows(
+        ds, both, np.ones(len(both), bool), cutoff, ds.n_items, n_recent
+    )
+    for v in range(ds.n_users):
+        hist, recent = gate._history_rows(
+            ds, both[v : v + 1], np.ones(1, bool), cutoff, ds.n_items, n_recent
+        )
+        row = hist_b[v]
+        for got, want in ((hist.data, row.data), (hist.indices, row.indices)):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+        assert hist.indptr.dtype == hist_b.indptr.dtype
+        np.testing.assert_array_equal(hist.indptr, [0, row.nnz])
+        assert hist.has_canonical_format
+        np.testing.assert_array_equal(recent, recent_b[v : v + 1])
+
+
 def test_history_rows_leave_the_dataset_alone():
     ds = _events(0, 4, 5, 200, True)
     before = [a.copy() for a in (ds.users, ds.items, ds.weights, ds.timestamps, *ds._by_user)]
