@@ -22,7 +22,7 @@ import pandas as pd
 
 from fairrec._columns import ITEM, POSITION, ROW, SCORE, TITLE, USER
 from fairrec.page import FRAME_COLUMNS, data_used_cell, evidence_cell, frame_from_columns
-from fairrec.rows import RowBatch, RowContext, RowKind, mark_taken
+from fairrec.rows import RowBatch, RowContext, RowKind
 from fairrec.serving.cold import row_skip
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
@@ -53,7 +53,9 @@ def assemble(
     u = ctx.n
     n_items = ctx.scores.shape[1]
     taken = np.zeros((u, n_items), dtype=bool)
-    forbidden = ctx.blocked
+    # what no row may place: ``ctx.blocked`` or ``taken``, kept as one mask (each title a
+    # row shows is marked in both), so a row's check is one lookup
+    unavailable = ctx.blocked.copy()
     ar = ctx.ar
     rows: list[RowBatch] = []
     bonus: list[float] = []
@@ -65,9 +67,10 @@ def assemble(
             items = row.items
             placed = items >= 0
             safe = np.where(placed, items, 0)
-            bad = placed & (forbidden[ar, safe] | taken[ar, safe])
+            bad = unavailable[ar, safe]
             if skip is not None:
-                bad |= placed & skip[ar, safe]
+                bad |= skip[ar, safe]
+            bad &= placed
             if bad.any():  # removed after ranking, never only pushed down
                 items = _compact(np.where(bad, -1, items))
                 row.scores = _compact_like(row.scores, bad, items)
@@ -78,8 +81,13 @@ def assemble(
                     row.item_evidence = _compact_like(row.item_evidence, bad, items)
                 row.items = items
                 placed = items >= 0
-            row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
-            mark_taken(taken, row.items, row.applies)
+            applies = row.applies & (placed.sum(axis=1) >= min_items)
+            row.applies = applies
+            # mark_taken(taken, items, applies), and the same titles in ``unavailable``
+            who, at = np.nonzero(placed & applies[:, None])
+            shown = items[who, at]
+            taken[who, shown] = True
+            unavailable[who, shown] = True
             rows.append(row)
             bonus.append(kind.value_bonus)
 
@@ -88,18 +96,23 @@ def assemble(
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
     # one score with one meaning on every row: relevance percentile among the candidates
     # (one lookup for the titles of every row)
-    widths = [r.items.shape[1] for r in rows]
-    pct = np.split(
-        _candidate_pct(ctx, np.concatenate([r.items for r in rows], axis=1)),
-        np.cumsum(widths)[:-1],
-        axis=1,
-    )
-    for row, got in zip(rows, pct):
-        row.scores = np.where(row.items >= 0, got, -np.inf)
+    every = np.concatenate([r.items for r in rows], axis=1)  # (u, sum of the row widths)
+    got = _candidate_pct(ctx, every)
+    scores = np.where(every >= 0, got, -np.inf)
+    # each row's titles and percentiles cut or padded to k columns (titles -1, 0.0)
+    k = ctx.k
+    items = np.full((u, r_count, k), -1, dtype=np.int64)  # (u, R, k)
+    pct = np.zeros((u, r_count, k))
+    start = 0
+    for r, row in enumerate(rows):
+        end = start + row.items.shape[1]
+        row.scores = scores[:, start:end]
+        cut = min(end, start + k)
+        items[:, r, : cut - start] = every[:, start:cut]
+        pct[:, r, : cut - start] = got[:, start:cut]
+        start = end
     applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
-    items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
-    value = _row_values(items, np.stack([_width(p, ctx.k, 0.0) for p in pct], axis=1))
-    value = value + np.asarray(bonus)
+    value = _row_values(items, pct) + np.asarray(bonus)
     # page-level genre diversity, in build order (earlier rows have priority)
     dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
     _cap_genres(applies, dominant, max_rows_per_genre, ctx.genres.shape[1])
@@ -115,26 +128,22 @@ def _cap_genres(applies: np.ndarray, dominant: np.ndarray, cap: int, n_genres: i
     """Drop (in ``applies``, in place) each row whose dominant genre (``dominant``, -1:
     none) already dominates ``cap`` shown rows built before it; a dropped row does not
     count. One pass over the rows with a running count per viewer and genre."""
-    if not (dominant >= 0).any():
-        return
     u, r_count = applies.shape
     dom = np.where(dominant >= 0, dominant, n_genres)  # n_genres: no dominant genre
+    # a row is only dropped after ``cap`` shown rows of its genre: where no viewer has more
+    # than ``cap`` applying rows dominated by one genre, none is
+    counts = np.bincount(
+        (np.arange(u)[:, None] * (n_genres + 1) + dom)[applies & (dominant >= 0)],
+        minlength=1,
+    )
+    if counts.max() <= cap:
+        return
     shown_with = np.zeros((u, n_genres + 1), dtype=np.int64)
     who = np.arange(u)
     for r in range(r_count):
         g = dom[:, r]
         applies[:, r] &= (g == n_genres) | (shown_with[who, g] < cap)
         shown_with[who, g] += applies[:, r]
-
-
-def _width(values: np.ndarray, k: int, pad: float = -1) -> np.ndarray:
-    """A row's (u, w) values cut or padded (``pad``: -1 for titles) to (u, k)."""
-    if values.shape[1] == k:
-        return values
-    dtype = np.int64 if values.dtype.kind in "iu" else values.dtype
-    out = np.full((values.shape[0], k), pad, dtype=dtype)
-    out[:, : values.shape[1]] = values[:, :k]
-    return out
 
 
 def _compact(items: np.ndarray) -> np.ndarray:
