@@ -57,6 +57,10 @@ def assemble(
     # row shows is marked in both), so a row's check is one lookup
     unavailable = ctx.blocked.copy()
     ar = ctx.ar
+    # both masks through flat views (C-contiguous: ravel is a view) and flat positions
+    # ``viewer * n_items + title``: 1-d lookups and marks, cheaper than 2-d fancy indexing
+    taken_flat, unavailable_flat = taken.ravel(), unavailable.ravel()
+    offsets = ar * n_items
     rows: list[RowBatch] = []
     bonus: list[float] = []
     for kind in kinds:
@@ -67,7 +71,7 @@ def assemble(
             items = row.items
             placed = items >= 0
             safe = np.where(placed, items, 0)
-            bad = unavailable[ar, safe]
+            bad = unavailable_flat[safe + offsets]
             if skip is not None:
                 bad |= skip[ar, safe]
             bad &= placed
@@ -84,10 +88,9 @@ def assemble(
             applies = row.applies & (placed.sum(axis=1) >= min_items)
             row.applies = applies
             # mark_taken(taken, items, applies), and the same titles in ``unavailable``
-            who, at = np.nonzero(placed & applies[:, None])
-            shown = items[who, at]
-            taken[who, shown] = True
-            unavailable[who, shown] = True
+            shown = (items + offsets)[placed & applies[:, None]]
+            taken_flat[shown] = True
+            unavailable_flat[shown] = True
             rows.append(row)
             bonus.append(kind.value_bonus)
 
