@@ -462,6 +462,40 @@ def test_candidate_pct_both_paths_equal_the_definition(seed, u, n_items, c, w):
         assert got.tobytes() == want.tobytes()
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    u=st.integers(0, 4),
+    r=st.integers(1, 6),
+    k=st.integers(0, 8),
+    n_genres=st.integers(1, 5),
+    weighted=st.booleans(),
+)
+def test_dominant_genres_from_cached_rows_equal_the_product(seed, u, r, k, n_genres, weighted):
+    """With the title facts' cache (the padded genre rows, multi-hot genres) the dominant
+    genres are the bytes the product of the validity mask and the gathered genres gives;
+    genres that are not whole numbers keep the product."""
+    from types import SimpleNamespace
+
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    n_items = 12
+    genres = (rng.random((n_items, n_genres)) < 0.4).astype(np.float32)
+    if weighted:
+        genres *= rng.random((n_items, n_genres)).astype(np.float32)
+    items = rng.integers(-1, n_items, size=(u, r, k))
+    bare = SimpleNamespace(genres=genres, evidence=None)
+    stats = SimpleNamespace(cache={})
+    cached = SimpleNamespace(genres=genres, evidence=SimpleNamespace(stats=stats))
+    want = assembly._dominant_genres(bare, items, 0.6)
+    for _ in range(2):  # building the cache, then reading it
+        got = assembly._dominant_genres(cached, items, 0.6)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    padded = stats.cache["assembly_padded_genres"][1]
+    assert (padded is None) == bool(weighted and (genres != np.round(genres)).any())
+
+
 def _genre_rule_reference(applies: np.ndarray, dominant: np.ndarray, cap: int) -> np.ndarray:
     """The rule as first written: row by row, count the earlier shown rows of its genre."""
     applies = applies.copy()
@@ -574,3 +608,18 @@ def test_home_batch_chunks_are_even_bounded_and_shared(n, batch_size, n_jobs):
         assert max(sizes) - min(sizes) <= 1
         assert len(chunks) >= -(-n // batch_size)  # never more than batch_size per chunk
         assert len(chunks) % n_jobs == 0 or len(chunks) == n  # equal shares per thread
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+def test_full_candidate_percentiles_are_the_general_formula(n):
+    """The shared row of viewers with a full candidate list: the bytes of the general
+    computation of ``row_context``, and read only."""
+    from fairrec.serving import core
+
+    cand = np.arange(n)[None]
+    valid = cand >= 0
+    count = valid.sum(axis=1, keepdims=True)
+    want = np.where(valid, 1.0 - np.arange(n) / np.maximum(count, 1), 0.0)
+    got = core._full_rel_pct(n)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert not got.flags.writeable and core._full_rel_pct(n) is got

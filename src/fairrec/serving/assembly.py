@@ -211,16 +211,45 @@ def _row_values(items: np.ndarray, pct: np.ndarray) -> np.ndarray:
 
 def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np.ndarray:
     """(u, R) genre covering more than ``dominance`` of each row's titles, else -1."""
-    u, r, _ = items.shape
+    u, r, k = items.shape
     if ctx.genres.shape[1] == 0:
         return np.full((u, r), -1)
     valid = items >= 0
-    counts = np.matmul(valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)])
-    counts = counts[:, :, 0, :]  # (u, R, g)
+    padded = _padded_genres(ctx, k)
+    if padded is not None:
+        # whole-number genre cells: the counts are exact sums in any order, so summing
+        # the gathered rows (padding: the zero row at -1) equals the product below
+        counts = padded[items].sum(axis=2)  # (u, R, g)
+    else:
+        counts = np.matmul(
+            valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)]
+        )[:, :, 0, :]
     n = np.maximum(np.count_nonzero(valid, axis=2), 1)
     best = counts.argmax(axis=2)
     share = counts.max(axis=2) / n
     return np.where(share > dominance, best, -1)
+
+
+def _padded_genres(ctx: RowContext, k: int) -> np.ndarray | None:
+    """``ctx.genres`` with a zero row appended (index ``-1``), where its cells are float32
+    whole numbers whose sums over ``k`` titles are exact in float32; else None. Kept per
+    genre matrix in the title facts' cache (``ctx.evidence.stats.cache``): built once per
+    fitted state, not per page."""
+    cache = getattr(getattr(ctx.evidence, "stats", None), "cache", None)
+    if cache is None:
+        return None
+    genres = ctx.genres
+    got = cache.get("assembly_padded_genres")
+    if got is None or got[0] is not genres:
+        g = np.asarray(genres)
+        padded, largest = None, np.inf
+        if g.dtype == np.float32 and np.isfinite(g).all() and (g == np.round(g)).all():
+            padded = np.zeros((g.shape[0] + 1, g.shape[1]), dtype=np.float32)
+            padded[:-1] = g
+            padded.flags.writeable = False
+            largest = float(np.abs(g).max(initial=0.0))
+        got = cache["assembly_padded_genres"] = (genres, padded, largest)
+    return got[1] if got[2] * max(k, 1) < 2**24 else None
 
 
 def _row_evidence_cells(row: RowBatch, shown: np.ndarray) -> np.ndarray:
