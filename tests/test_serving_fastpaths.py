@@ -496,6 +496,33 @@ def test_dominant_genres_from_cached_rows_equal_the_product(seed, u, r, k, n_gen
     assert (padded is None) == bool(weighted and (genres != np.round(genres)).any())
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_items=st.integers(1, 3000), c=st.integers(1, 40))
+def test_candidate_pct_of_one_viewer_ignores_what_its_table_held(seed, n_items, c):
+    """One viewer's lookup table is never cleared: whatever places its cells held before
+    (here: memory just freed, full of plausible places), titles outside the candidates get
+    0 and candidates their own percentile."""
+    from types import SimpleNamespace
+
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    c = min(c, n_items)
+    cand = np.full((1, c), -1, dtype=np.int64)
+    k = int(rng.integers(0, c + 1))
+    cand[0, :k] = rng.choice(n_items, size=k, replace=False)
+    valid = cand >= 0
+    rel_pct = np.where(valid, 1.0 - np.arange(c) / max(k, 1), 0.0)
+    items = rng.integers(-1, n_items, size=(1, 25))
+    ctx = SimpleNamespace(cand=cand, rel_pct=rel_pct, scores=np.zeros((1, n_items)))
+    want = _pct_reference(cand, rel_pct, items)
+    for place in (0, k - 1, c - 1, int(rng.integers(0, c))):
+        junk = np.full(n_items, place, dtype=np.int64)
+        del junk  # its memory is likely the table's next
+        got = assembly._candidate_pct(ctx, items)
+        assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+
 def _genre_rule_reference(applies: np.ndarray, dominant: np.ndarray, cap: int) -> np.ndarray:
     """The rule as first written: row by row, count the earlier shown rows of its genre."""
     applies = applies.copy()

@@ -169,7 +169,8 @@ def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.
 
 #: :func:`_candidate_pct` fills a dense ``(u, n_items)`` table up to this many cells (a
 #: scatter and a gather); above it (large batches) it sorts each viewer's candidates and
-#: looks the titles up by binary search instead. Both give the same values.
+#: looks the titles up by binary search instead (one viewer: a table never cleared). All
+#: give the same values.
 _DENSE_PCT_CELLS = 1 << 20
 
 
@@ -183,6 +184,21 @@ def _candidate_pct(ctx: RowContext, items: np.ndarray) -> np.ndarray:
     n_items = ctx.scores.shape[1]
     rel_pct = ctx.rel_pct.astype(np.float64, copy=False)
     placed = items >= 0
+    if u == 1:
+        # one viewer: each title's place in the candidate list, from a table that is
+        # never cleared (a sparse set). A place read for a title counts only where the
+        # candidate at that place is the title itself: a candidate's cell was written, and
+        # for any other title no place holds it, whatever its (uninitialized) cell holds
+        row = cand[0]
+        at = np.flatnonzero(row >= 0)
+        table = np.empty(n_items, dtype=np.int64)
+        table[row[at]] = at
+        it = items[0]
+        safe = np.where(placed[0], it, 0)
+        pos = table[safe]
+        pos = np.where((pos >= 0) & (pos < c), pos, 0)
+        found = placed[0] & (row[pos] == it)
+        return np.where(found, rel_pct[0, pos], 0.0)[None]
     if u * n_items <= _DENSE_PCT_CELLS:
         table = np.zeros((u, n_items), dtype=np.float64)
         who, at = np.nonzero(cand >= 0)
