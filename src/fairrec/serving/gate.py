@@ -415,14 +415,19 @@ def _history_rows(
     if not take.any():  # nobody's history may be used (or the data holds no viewer)
         return sp.csr_matrix((u, n_items), dtype=np.float32), recent
     if u == 1:
-        return _history_row(data, int(user_idx[0]), cutoff, n_items, n_recent, recent)
-    order, indptr = data.events_by_user
-    safe = np.where(take, user_idx, 0)
-    starts = np.where(take, indptr[safe], 0)
-    counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
-    rows = np.repeat(np.arange(u), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    ev = order[np.repeat(starts, counts) + offsets]
+        got = _history_row(data, int(user_idx[0]), cutoff, n_items, n_recent, recent)
+        if got is not None:
+            return got
+        ev = data.events_of(int(user_idx[0]))  # a title repeats: the general path
+        rows = np.zeros(ev.size, dtype=np.int64)
+    else:
+        order, indptr = data.events_by_user
+        safe = np.where(take, user_idx, 0)
+        starts = np.where(take, indptr[safe], 0)
+        counts = np.where(take, indptr[safe + 1] - indptr[safe], 0)
+        rows = np.repeat(np.arange(u), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        ev = order[np.repeat(starts, counts) + offsets]
     when = data.timestamps[ev] if data.timestamps is not None else None
     if cutoff is not None and ev.size:
         keep = when >= cutoff
@@ -452,32 +457,31 @@ def _history_row(
     n_items: int,
     n_recent: int,
     recent: np.ndarray,
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """:func:`_history_rows` of one allowed viewer (data index ``user``), on 1-d arrays: the
-    same CSR and recent titles (written into ``recent``, ``(1, n_recent)``)."""
+) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """:func:`_history_rows` of one allowed viewer (data index ``user``) whose in-window
+    titles are distinct, on 1-d arrays: the same CSR and recent titles (written into
+    ``recent``, ``(1, n_recent)``). None where a title repeats (the general path sums it)."""
     ev = data.events_of(user)
     when = data.timestamps[ev] if data.timestamps is not None else None
     if cutoff is not None and ev.size:
         keep = when >= cutoff
         ev, when = ev[keep], when[keep]
     items = data.items[ev]
+    # the titles in ascending order; where none repeats, that is what ``sum_duplicates``
+    # makes of the row (its indices sorted, nothing to sum), without building it
+    order = np.argsort(items, kind="stable")
+    sorted_items = items[order]
+    if sorted_items.size > 1 and not (sorted_items[1:] != sorted_items[:-1]).all():
+        return None
     if ev.size and n_recent > 0:
-        # most recent first (event order breaks ties), distinct titles
+        # most recent first (event order breaks ties); distinct titles, none to drop
         when = (
             np.asarray(when, dtype="datetime64[ns]").view(np.int64)
             if when is not None
             else ev.astype(np.int64)
         )
-        it = items[np.lexsort((-ev, -when))]
-        it = it[_first_occurrences(it)][:n_recent]
+        it = items[np.lexsort((-ev, -when))[:n_recent]]
         recent[0, : it.size] = it
-    # the titles in ascending order; where none repeats, that is what ``sum_duplicates``
-    # makes of the rows (a row's indices sorted, nothing to sum), without building them
-    order = np.argsort(items, kind="stable")
-    sorted_items = items[order]
-    if sorted_items.size > 1 and not (sorted_items[1:] != sorted_items[:-1]).all():
-        rows = np.zeros(ev.size, dtype=np.int64)
-        return _rows_csr(data.weights[ev], items, rows, 1, n_items), recent
     index = np.int32 if ev.size < 2**31 else np.int64
     hist = sp.csr_matrix(
         (
