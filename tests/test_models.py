@@ -248,14 +248,3 @@ def test_als_gram64_follows_the_item_factors():
     model.update_items(touched, sp.vstack([m[:4] * 0, m[4:]]).tocsr())  # rows 0-3 emptied
     np.testing.assert_allclose(model.gram64, want(model), rtol=1e-5, atol=1e-6)
     assert not np.allclose(model.gram64, got)
-
-
-def test_als_item_rows64_are_the_float64_factors():
-    """``ALS.item_rows64`` (rows gathered from the float32 factors, then converted) gives the
-    bytes of ``item_factors64[index]``, for any index shape."""
-    model = fr.models.ALS(factors=7, iterations=2, random_state=0, num_threads=1)
-    model.fit(_matrix(40, 25, seed=2))
-    for index in (np.array([3, 0, 3, 24]), np.arange(25).reshape(5, 5), np.zeros(0, int)):
-        got, want = model.item_rows64(index), model.item_factors64[index]
-        assert got.dtype == want.dtype == np.float64 and got.shape == want.shape
-        assert got.tobytes() == want.tobytes() and got.flags.c_contiguous

@@ -146,14 +146,6 @@ class ALS(ImplicitFactorModel):
             self.__dict__["_f64_cache"] = got
         return got[1]
 
-    def item_rows64(self, index: np.ndarray) -> np.ndarray:
-        """``item_factors64[index]``, gathered from the float32 factors and converted (the
-        same values: float32 to float64 is exact). Half the bytes to read, and the rows a
-        page explains were read by its scoring just before: cheaper than the float64 copy
-        where few rows are needed."""
-        self._require_fitted()
-        return self.model_.item_factors[index].astype(np.float64)
-
     @property
     def gram64(self) -> np.ndarray:
         """``YtY + regularization * I`` of the request-time :attr:`solver`, in float64 (the

@@ -144,7 +144,7 @@ def _top_one_als(
         if cache is not None:
             cache["terms_t"] = terms_t
     it = items[0]
-    c = model.item_rows64(np.maximum(it, 0)) @ terms_t  # (m, H)
+    c = model.item_factors64[np.maximum(it, 0)] @ terms_t  # (m, H)
     bad = it < 0
     if bad.any():
         c[bad] = -np.inf
@@ -269,12 +269,13 @@ def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
     ``c_j = alpha * w_j`` (implicit's ``user_linear_equation``). A title ``i``'s score terms
     are then ``y_i . term_j``."""
     solver = model.solver
+    y = model.item_factors64
+    d = y.shape[1]
     base = model.gram64  # YtY + reg * I in float64, once per solver
-    d = base.shape[0]
     if hist.shape[0] == 1 and hist.shape[1] and hist.min() >= 0:
         # one viewer, no padding: the group's arithmetic below on 2-d arrays
         conf = float(solver.alpha) * weight[0]
-        yh = model.item_rows64(hist[0])  # (H, d)
+        yh = y[hist[0]]  # (H, d)
         a = base + (yh * (conf - True)[:, None]).T @ yh
         terms = np.linalg.solve(a, yh.T).T  # (H, d)
         terms *= conf[:, None]
@@ -288,7 +289,7 @@ def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
         h = hist[sl][:, :width]
         ok = h >= 0
         conf = np.where(ok, float(solver.alpha) * weight[sl][:, :width], 0.0)
-        yh = model.item_rows64(np.maximum(h, 0))  # (s, H, d)
+        yh = y[np.maximum(h, 0)]  # (s, H, d)
         a = base[None] + np.matmul((yh * (conf - ok)[:, :, None]).transpose(0, 2, 1), yh)
         terms = np.linalg.solve(a, yh.transpose(0, 2, 1)).transpose(0, 2, 1)  # (s, H, d)
         terms *= conf[:, :, None]
@@ -303,13 +304,14 @@ def _als_block(
     """implicit's ``explain`` terms of the viewers ``sl``: ``y_i . (c_j A^-1 y_j)``."""
     hw = cache["hist"] if cache and "hist" in cache else (hist, None)
     terms = _terms_cached(model, *hw, cache)
+    y = model.item_factors64
     lengths = (hist >= 0).sum(axis=1)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     width = int(lengths[sl].max()) if len(sl) else 0
     cols = np.arange(width)[None, :]
     rows = np.where(cols < lengths[sl][:, None], starts[sl][:, None] + cols, 0)
-    th = terms[rows] if len(terms) else np.zeros((len(sl), width, model.gram64.shape[0]))
-    yi = model.item_rows64(np.maximum(items[sl], 0))  # (s, m, d)
+    th = terms[rows] if len(terms) else np.zeros((len(sl), width, y.shape[1]))
+    yi = y[np.maximum(items[sl], 0)]  # (s, m, d)
     return np.matmul(yi, np.ascontiguousarray(th.transpose(0, 2, 1)))
 
 
