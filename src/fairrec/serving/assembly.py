@@ -53,13 +53,11 @@ def assemble(
     u = ctx.n
     n_items = ctx.scores.shape[1]
     taken = np.zeros((u, n_items), dtype=bool)
-    # what no row may place: ``ctx.blocked`` or ``taken``, kept as one mask (each title a
-    # row shows is marked in both), so a row's check is one lookup
-    unavailable = ctx.blocked.copy()
     ar = ctx.ar
-    # both masks through flat views (C-contiguous: ravel is a view) and flat positions
-    # ``viewer * n_items + title``: 1-d lookups and marks, cheaper than 2-d fancy indexing
-    taken_flat, unavailable_flat = taken.ravel(), unavailable.ravel()
+    # the masks through flat views and flat positions ``viewer * n_items + title``: 1-d
+    # lookups and marks, cheaper than 2-d fancy indexing (``taken`` is C-contiguous, so
+    # its ravel is a view the marks go through; ``blocked`` is only read)
+    taken_flat, blocked_flat = taken.ravel(), np.ravel(ctx.blocked)
     offsets = ar * n_items
     rows: list[RowBatch] = []
     bonus: list[float] = []
@@ -71,7 +69,8 @@ def assemble(
             items = row.items
             placed = items >= 0
             safe = np.where(placed, items, 0)
-            bad = unavailable_flat[safe + offsets]
+            at = safe + offsets
+            bad = blocked_flat[at] | taken_flat[at]
             if skip is not None:
                 bad |= skip[ar, safe]
             bad &= placed
@@ -87,10 +86,8 @@ def assemble(
                 placed = items >= 0
             applies = row.applies & (placed.sum(axis=1) >= min_items)
             row.applies = applies
-            # mark_taken(taken, items, applies), and the same titles in ``unavailable``
-            shown = (items + offsets)[placed & applies[:, None]]
-            taken_flat[shown] = True
-            unavailable_flat[shown] = True
+            # mark_taken(taken, items, applies)
+            taken_flat[(items + offsets)[placed & applies[:, None]]] = True
             rows.append(row)
             bonus.append(kind.value_bonus)
 
