@@ -226,3 +226,25 @@ def _reorder_users(item_users: sp.csr_matrix, keep: np.ndarray, n_users: int) ->
     return sp.csr_matrix(
         (coo.data, (coo.row, order[coo.col])), shape=(item_users.shape[0], n_users)
     )
+
+
+def test_als_gram64_follows_the_item_factors():
+    """``ALS.gram64`` (the float64 ``YtY + reg * I`` of per-title explanations) is computed
+    once per request-time solver and again after the item factors change in place
+    (``update_items``, erasure)."""
+    m = _matrix(60, 30, seed=5)
+    model = fr.models.ALS(factors=5, iterations=3, random_state=0, num_threads=1).fit(m)
+
+    def want(mod):
+        y = mod.model_.item_factors
+        yty = np.asarray(y.T @ y, dtype=np.float64)
+        return yty + float(mod.regularization) * np.eye(y.shape[1])
+
+    got = model.gram64
+    assert got is model.gram64  # cached
+    assert not got.flags.writeable
+    np.testing.assert_allclose(got, want(model), rtol=1e-5, atol=1e-6)
+    touched = np.unique(m[:4].indices)
+    model.update_items(touched, sp.vstack([m[:4] * 0, m[4:]]).tocsr())  # rows 0-3 emptied
+    np.testing.assert_allclose(model.gram64, want(model), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model.gram64, got)

@@ -241,6 +241,40 @@ def test_history_rows_equal_a_per_viewer_reference(
     np.testing.assert_array_equal(recent, want_recent)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_events=st.integers(1, 300),
+    n_items=st.sampled_from([3, 40, 5000]),  # many, some or no repeated titles per viewer
+    times=st.booleans(),
+    window=st.booleans(),
+    n_recent=st.integers(0, 6),
+)
+def test_history_rows_of_one_viewer_equal_its_row_in_a_batch(
+    seed, n_events, n_items, times, window, n_recent
+):
+    """The one-viewer path (titles sorted directly where none repeats) stores the same
+    arrays, dtypes and recent titles as the batch path's row."""
+    ds = _events(seed, 4, n_items, n_events, times)
+    cutoff = np.datetime64("2025-01-03") if (window and times) else None
+    both = np.arange(ds.n_users, dtype=np.int64)
+    hist_b, recent_b = gate._history_rows(
+        ds, both, np.ones(len(both), bool), cutoff, ds.n_items, n_recent
+    )
+    for v in range(ds.n_users):
+        hist, recent = gate._history_rows(
+            ds, both[v : v + 1], np.ones(1, bool), cutoff, ds.n_items, n_recent
+        )
+        row = hist_b[v]
+        for got, want in ((hist.data, row.data), (hist.indices, row.indices)):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+        assert hist.indptr.dtype == hist_b.indptr.dtype
+        np.testing.assert_array_equal(hist.indptr, [0, row.nnz])
+        assert hist.has_canonical_format
+        np.testing.assert_array_equal(recent, recent_b[v : v + 1])
+
+
 def test_history_rows_leave_the_dataset_alone():
     ds = _events(0, 4, 5, 200, True)
     before = [a.copy() for a in (ds.users, ds.items, ds.weights, ds.timestamps, *ds._by_user)]
@@ -428,6 +462,67 @@ def test_candidate_pct_both_paths_equal_the_definition(seed, u, n_items, c, w):
         assert got.tobytes() == want.tobytes()
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    u=st.integers(0, 4),
+    r=st.integers(1, 6),
+    k=st.integers(0, 8),
+    n_genres=st.integers(1, 5),
+    weighted=st.booleans(),
+)
+def test_dominant_genres_from_cached_rows_equal_the_product(seed, u, r, k, n_genres, weighted):
+    """With the title facts' cache (the padded genre rows, multi-hot genres) the dominant
+    genres are the bytes the product of the validity mask and the gathered genres gives;
+    genres that are not whole numbers keep the product."""
+    from types import SimpleNamespace
+
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    n_items = 12
+    genres = (rng.random((n_items, n_genres)) < 0.4).astype(np.float32)
+    if weighted:
+        genres *= rng.random((n_items, n_genres)).astype(np.float32)
+    items = rng.integers(-1, n_items, size=(u, r, k))
+    bare = SimpleNamespace(genres=genres, evidence=None)
+    stats = SimpleNamespace(cache={})
+    cached = SimpleNamespace(genres=genres, evidence=SimpleNamespace(stats=stats))
+    want = assembly._dominant_genres(bare, items, 0.6)
+    for _ in range(2):  # building the cache, then reading it
+        got = assembly._dominant_genres(cached, items, 0.6)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    padded = stats.cache["assembly_padded_genres"][1]
+    assert (padded is None) == bool(weighted and (genres != np.round(genres)).any())
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_items=st.integers(1, 3000), c=st.integers(1, 40))
+def test_candidate_pct_of_one_viewer_ignores_what_its_table_held(seed, n_items, c):
+    """One viewer's lookup table is never cleared: whatever places its cells held before
+    (here: memory just freed, full of plausible places), titles outside the candidates get
+    0 and candidates their own percentile."""
+    from types import SimpleNamespace
+
+    from fairrec.serving import assembly
+
+    rng = np.random.default_rng(seed)
+    c = min(c, n_items)
+    cand = np.full((1, c), -1, dtype=np.int64)
+    k = int(rng.integers(0, c + 1))
+    cand[0, :k] = rng.choice(n_items, size=k, replace=False)
+    valid = cand >= 0
+    rel_pct = np.where(valid, 1.0 - np.arange(c) / max(k, 1), 0.0)
+    items = rng.integers(-1, n_items, size=(1, 25))
+    ctx = SimpleNamespace(cand=cand, rel_pct=rel_pct, scores=np.zeros((1, n_items)))
+    want = _pct_reference(cand, rel_pct, items)
+    for place in (0, k - 1, c - 1, int(rng.integers(0, c))):
+        junk = np.full(n_items, place, dtype=np.int64)
+        del junk  # its memory is likely the table's next
+        got = assembly._candidate_pct(ctx, items)
+        assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+
 def _genre_rule_reference(applies: np.ndarray, dominant: np.ndarray, cap: int) -> np.ndarray:
     """The rule as first written: row by row, count the earlier shown rows of its genre."""
     applies = applies.copy()
@@ -540,3 +635,18 @@ def test_home_batch_chunks_are_even_bounded_and_shared(n, batch_size, n_jobs):
         assert max(sizes) - min(sizes) <= 1
         assert len(chunks) >= -(-n // batch_size)  # never more than batch_size per chunk
         assert len(chunks) % n_jobs == 0 or len(chunks) == n  # equal shares per thread
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+def test_full_candidate_percentiles_are_the_general_formula(n):
+    """The shared row of viewers with a full candidate list: the bytes of the general
+    computation of ``row_context``, and read only."""
+    from fairrec.serving import core
+
+    cand = np.arange(n)[None]
+    valid = cand >= 0
+    count = valid.sum(axis=1, keepdims=True)
+    want = np.where(valid, 1.0 - np.arange(n) / np.maximum(count, 1), 0.0)
+    got = core._full_rel_pct(n)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert not got.flags.writeable and core._full_rel_pct(n) is got

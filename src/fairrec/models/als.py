@@ -146,6 +146,21 @@ class ALS(ImplicitFactorModel):
             self.__dict__["_f64_cache"] = got
         return got[1]
 
+    @property
+    def gram64(self) -> np.ndarray:
+        """``YtY + regularization * I`` of the request-time :attr:`solver`, in float64 (the
+        base of every viewer's system in per-title explanations); computed once per solver,
+        which is replaced whenever the item factors change. Read only."""
+        solver = self.solver
+        got = self.__dict__.get("_gram64_cache")
+        if got is None or got[0] is not solver:
+            reg = float(solver.regularization) * np.eye(self.model_.item_factors.shape[1])
+            base = np.asarray(solver.YtY, dtype=np.float64) + reg
+            base.flags.writeable = False
+            got = (solver, base)
+            self.__dict__["_gram64_cache"] = got
+        return got[1]
+
     def user_vectors(self, histories: sp.csr_matrix) -> np.ndarray:
         """Exact least-squares viewer vectors from history rows (no stored state used)."""
         self._require_fitted()

@@ -105,8 +105,7 @@ class BecauseYouWatched(RowKind):
         anchor_of, col_of, value, _, basis = _contributions(ctx, np.where(eligible, cand, -1))
         eligible = eligible & (anchor_of >= 0)
         u = ctx.n
-        width = int(col_of.max()) + 1 if col_of.size and col_of.max() >= 0 else 0
-        width = max(width, 1)
+        width = max(int(col_of.max()) + 1 if col_of.size else 0, 1)
         who, at = np.nonzero(eligible)
         counts = np.bincount(who * width + col_of[who, at], minlength=u * width)
         counts = counts.reshape(u, width)
@@ -124,7 +123,8 @@ class BecauseYouWatched(RowKind):
                 a_col = np.where(top_counts[:, r] >= self.min_titles, order[:, r], -1)
             else:
                 a_col = np.full(u, -1)
-            in_row = eligible & (col_of == a_col[:, None]) & (a_col[:, None] >= 0)
+            # an eligible candidate has a top contributor (col_of >= 0): a_col -1 matches none
+            in_row = eligible & (col_of == a_col[:, None])
             first = np.argmax(in_row, axis=1)
             anchor = np.where(in_row.any(axis=1), anchor_of[ctx.ar[:, 0], first], -1)
             valid = in_row & (np.cumsum(in_row, axis=1) <= self.pool)

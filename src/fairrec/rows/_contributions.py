@@ -105,14 +105,15 @@ def top_contributions(
     """
     hist, weight = _history_cached(histories, cache)
     u, m = items.shape
+    basis = _basis(model)
+    if u == 1 and m and hist.shape[1] and basis == BASIS_ALS:
+        # one page: 2-d arrays, no groups, no gathers
+        return (*_top_one_als(model, hist, weight, items, cache), basis)
     anchor = np.full((u, m), -1, dtype=np.int64)
     col = np.full((u, m), -1, dtype=np.int64)
     value = np.zeros((u, m))
     total = np.zeros((u, m))
-    basis = _basis(model)
-    if u == 1 and basis == BASIS_ALS:  # one page: 2-d arrays, no groups, no gathers
-        if m and hist.shape[1]:
-            _top_one_als(model, hist, weight, items, cache, anchor, col, value, total)
+    if u == 1 and basis == BASIS_ALS:  # nothing to explain, or no history
         return anchor, col, value, total, basis
     for sl, width in _chunks(hist, m):
         if width == 0 or m == 0:
@@ -130,22 +131,20 @@ def top_contributions(
 
 
 def _top_one_als(
-    model: Any,
-    hist: np.ndarray,
-    weight: np.ndarray,
-    items: np.ndarray,
-    cache: dict | None,
-    anchor: np.ndarray,
-    col: np.ndarray,
-    value: np.ndarray,
-    total: np.ndarray,
-) -> None:
-    """:func:`top_contributions` of one viewer with a non-empty history under ALS, written
-    into the ``(1, m)`` outputs: the same products and reductions as the batch path (its
-    block of one viewer is this ``(m, H)`` matrix), on 2-d arrays."""
-    terms = _terms_cached(model, hist, weight, cache)  # (H, d): the viewer's entries
+    model: Any, hist: np.ndarray, weight: np.ndarray, items: np.ndarray, cache: dict | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`top_contributions` of one viewer with a non-empty history under ALS and at least
+    one title to explain: ``(anchor, col, value, total)``, each ``(1, m)``. The same
+    products and reductions as the batch path (its block of one viewer is this ``(m, H)``
+    matrix), on 2-d arrays."""
+    terms_t = cache.get("terms_t") if cache is not None else None
+    if terms_t is None:  # (d, H): the viewer's entries, transposed once per page
+        terms = _terms_cached(model, hist, weight, cache)
+        terms_t = np.ascontiguousarray(terms.T)
+        if cache is not None:
+            cache["terms_t"] = terms_t
     it = items[0]
-    c = model.item_factors64[np.maximum(it, 0)] @ np.ascontiguousarray(terms.T)  # (m, H)
+    c = model.item_factors64[np.maximum(it, 0)] @ terms_t  # (m, H)
     bad = it < 0
     if bad.any():
         c[bad] = -np.inf
@@ -153,10 +152,12 @@ def _top_one_als(
     v = c[np.arange(len(it)), best]
     finite = np.isfinite(v)
     ok = finite & (v > 0)
-    anchor[0] = np.where(ok, hist[0, best], -1)
-    col[0] = np.where(ok, best, -1)
-    value[0] = np.where(finite, v, 0.0)
-    total[0] = np.where(np.isfinite(c), c, 0.0).sum(axis=1)
+    return (
+        np.where(ok, hist[0, best], -1)[None],
+        np.where(ok, best, -1)[None],
+        np.where(finite, v, 0.0)[None],
+        np.where(np.isfinite(c), c, 0.0).sum(axis=1)[None],
+    )
 
 
 def _terms_cached(
@@ -270,7 +271,7 @@ def _als_terms(model: Any, hist: np.ndarray, weight: np.ndarray) -> np.ndarray:
     solver = model.solver
     y = model.item_factors64
     d = y.shape[1]
-    base = np.asarray(solver.YtY, dtype=np.float64) + float(solver.regularization) * np.eye(d)
+    base = model.gram64  # YtY + reg * I in float64, once per solver
     if hist.shape[0] == 1 and hist.shape[1] and hist.min() >= 0:
         # one viewer, no padding: the group's arithmetic below on 2-d arrays
         conf = float(solver.alpha) * weight[0]

@@ -74,21 +74,29 @@ class TopPicks(RowKind):
         texts: list[list[Any]] = []
         anchors: list[list[Any]] = []
         evidence: list[list[Any]] = []
+        # an anchor's reason text and id, made once per anchor (a history title tops many)
+        said: dict[int, tuple[str, str]] = {}
         for its, an, va, to in zip(items.tolist(), anchor.tolist(), value.tolist(), total.tolist()):
             t_row, a_row, e_row = [], [], []
             for it, a, v, tot in zip(its, an, va, to):
                 if it < 0:
                     break
                 if a >= 0:
-                    t_row.append(f"{_anchor_phrase(basis, names[a])} {note}")
+                    got = said.get(a)
+                    if got is None:
+                        got = said[a] = (
+                            f"{_anchor_phrase(basis, names[a])} {note}",
+                            _id_of(ctx, a),
+                        )
+                    t_row.append(got[0])
                     a_row.append(names[a])
                     e_row.append(
                         {
-                            "anchor_id": _id_of(ctx, a),
+                            "anchor_id": got[1],
                             "anchor": names[a],
                             "basis": basis,
-                            "contribution": round(float(v), 6),
-                            "model_score": round(float(tot), 6),
+                            "contribution": round(v, 6),  # a Python float (tolist)
+                            "model_score": round(tot, 6),
                         }
                     )
                 else:

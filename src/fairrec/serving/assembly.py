@@ -22,7 +22,7 @@ import pandas as pd
 
 from fairrec._columns import ITEM, POSITION, ROW, SCORE, TITLE, USER
 from fairrec.page import FRAME_COLUMNS, data_used_cell, evidence_cell, frame_from_columns
-from fairrec.rows import RowBatch, RowContext, RowKind, mark_taken
+from fairrec.rows import RowBatch, RowContext, RowKind
 from fairrec.serving.cold import row_skip
 
 __all__ = ["AssembledPages", "assemble", "to_frame"]
@@ -53,8 +53,12 @@ def assemble(
     u = ctx.n
     n_items = ctx.scores.shape[1]
     taken = np.zeros((u, n_items), dtype=bool)
-    forbidden = ctx.blocked
     ar = ctx.ar
+    # the masks through flat views and flat positions ``viewer * n_items + title``: 1-d
+    # lookups and marks, cheaper than 2-d fancy indexing (``taken`` is C-contiguous, so
+    # its ravel is a view the marks go through; ``blocked`` is only read)
+    taken_flat, blocked_flat = taken.ravel(), np.ravel(ctx.blocked)
+    offsets = ar * n_items
     rows: list[RowBatch] = []
     bonus: list[float] = []
     for kind in kinds:
@@ -65,9 +69,11 @@ def assemble(
             items = row.items
             placed = items >= 0
             safe = np.where(placed, items, 0)
-            bad = placed & (forbidden[ar, safe] | taken[ar, safe])
+            at = safe + offsets
+            bad = blocked_flat[at] | taken_flat[at]
             if skip is not None:
-                bad |= placed & skip[ar, safe]
+                bad |= skip[ar, safe]
+            bad &= placed
             if bad.any():  # removed after ranking, never only pushed down
                 items = _compact(np.where(bad, -1, items))
                 row.scores = _compact_like(row.scores, bad, items)
@@ -78,8 +84,10 @@ def assemble(
                     row.item_evidence = _compact_like(row.item_evidence, bad, items)
                 row.items = items
                 placed = items >= 0
-            row.applies = row.applies & (np.count_nonzero(placed, axis=1) >= min_items)
-            mark_taken(taken, row.items, row.applies)
+            applies = row.applies & (placed.sum(axis=1) >= min_items)
+            row.applies = applies
+            # mark_taken(taken, items, applies)
+            taken_flat[(items + offsets)[placed & applies[:, None]]] = True
             rows.append(row)
             bonus.append(kind.value_bonus)
 
@@ -88,18 +96,23 @@ def assemble(
         return AssembledPages(rows, np.full((u, 0), -1), np.zeros((u, 0)))
     # one score with one meaning on every row: relevance percentile among the candidates
     # (one lookup for the titles of every row)
-    widths = [r.items.shape[1] for r in rows]
-    pct = np.split(
-        _candidate_pct(ctx, np.concatenate([r.items for r in rows], axis=1)),
-        np.cumsum(widths)[:-1],
-        axis=1,
-    )
-    for row, got in zip(rows, pct):
-        row.scores = np.where(row.items >= 0, got, -np.inf)
+    every = np.concatenate([r.items for r in rows], axis=1)  # (u, sum of the row widths)
+    got = _candidate_pct(ctx, every)
+    scores = np.where(every >= 0, got, -np.inf)
+    # each row's titles and percentiles cut or padded to k columns (titles -1, 0.0)
+    k = ctx.k
+    items = np.full((u, r_count, k), -1, dtype=np.int64)  # (u, R, k)
+    pct = np.zeros((u, r_count, k))
+    start = 0
+    for r, row in enumerate(rows):
+        end = start + row.items.shape[1]
+        row.scores = scores[:, start:end]
+        cut = min(end, start + k)
+        items[:, r, : cut - start] = every[:, start:cut]
+        pct[:, r, : cut - start] = got[:, start:cut]
+        start = end
     applies = np.stack([r.applies for r in rows], axis=1)  # (u, R)
-    items = np.stack([_width(r.items, ctx.k) for r in rows], axis=1)  # (u, R, k)
-    value = _row_values(items, np.stack([_width(p, ctx.k, 0.0) for p in pct], axis=1))
-    value = value + np.asarray(bonus)
+    value = _row_values(items, pct) + np.asarray(bonus)
     # page-level genre diversity, in build order (earlier rows have priority)
     dominant = _dominant_genres(ctx, items, dominance)  # (u, R)
     _cap_genres(applies, dominant, max_rows_per_genre, ctx.genres.shape[1])
@@ -115,26 +128,22 @@ def _cap_genres(applies: np.ndarray, dominant: np.ndarray, cap: int, n_genres: i
     """Drop (in ``applies``, in place) each row whose dominant genre (``dominant``, -1:
     none) already dominates ``cap`` shown rows built before it; a dropped row does not
     count. One pass over the rows with a running count per viewer and genre."""
-    if not (dominant >= 0).any():
-        return
     u, r_count = applies.shape
     dom = np.where(dominant >= 0, dominant, n_genres)  # n_genres: no dominant genre
+    # a row is only dropped after ``cap`` shown rows of its genre: where no viewer has more
+    # than ``cap`` applying rows dominated by one genre, none is
+    counts = np.bincount(
+        (np.arange(u)[:, None] * (n_genres + 1) + dom)[applies & (dominant >= 0)],
+        minlength=1,
+    )
+    if counts.max() <= cap:
+        return
     shown_with = np.zeros((u, n_genres + 1), dtype=np.int64)
     who = np.arange(u)
     for r in range(r_count):
         g = dom[:, r]
         applies[:, r] &= (g == n_genres) | (shown_with[who, g] < cap)
         shown_with[who, g] += applies[:, r]
-
-
-def _width(values: np.ndarray, k: int, pad: float = -1) -> np.ndarray:
-    """A row's (u, w) values cut or padded (``pad``: -1 for titles) to (u, k)."""
-    if values.shape[1] == k:
-        return values
-    dtype = np.int64 if values.dtype.kind in "iu" else values.dtype
-    out = np.full((values.shape[0], k), pad, dtype=dtype)
-    out[:, : values.shape[1]] = values[:, :k]
-    return out
 
 
 def _compact(items: np.ndarray) -> np.ndarray:
@@ -157,7 +166,8 @@ def _compact_like(values: np.ndarray, bad: np.ndarray, items: np.ndarray) -> np.
 
 #: :func:`_candidate_pct` fills a dense ``(u, n_items)`` table up to this many cells (a
 #: scatter and a gather); above it (large batches) it sorts each viewer's candidates and
-#: looks the titles up by binary search instead. Both give the same values.
+#: looks the titles up by binary search instead (one viewer: a table never cleared). All
+#: give the same values.
 _DENSE_PCT_CELLS = 1 << 20
 
 
@@ -171,6 +181,21 @@ def _candidate_pct(ctx: RowContext, items: np.ndarray) -> np.ndarray:
     n_items = ctx.scores.shape[1]
     rel_pct = ctx.rel_pct.astype(np.float64, copy=False)
     placed = items >= 0
+    if u == 1:
+        # one viewer: each title's place in the candidate list, from a table that is
+        # never cleared (a sparse set). A place read for a title counts only where the
+        # candidate at that place is the title itself: a candidate's cell was written, and
+        # for any other title no place holds it, whatever its (uninitialized) cell holds
+        row = cand[0]
+        at = np.flatnonzero(row >= 0)
+        table = np.empty(n_items, dtype=np.int64)
+        table[row[at]] = at
+        it = items[0]
+        safe = np.where(placed[0], it, 0)
+        pos = table[safe]
+        pos = np.where((pos >= 0) & (pos < c), pos, 0)
+        found = placed[0] & (row[pos] == it)
+        return np.where(found, rel_pct[0, pos], 0.0)[None]
     if u * n_items <= _DENSE_PCT_CELLS:
         table = np.zeros((u, n_items), dtype=np.float64)
         who, at = np.nonzero(cand >= 0)
@@ -199,16 +224,45 @@ def _row_values(items: np.ndarray, pct: np.ndarray) -> np.ndarray:
 
 def _dominant_genres(ctx: RowContext, items: np.ndarray, dominance: float) -> np.ndarray:
     """(u, R) genre covering more than ``dominance`` of each row's titles, else -1."""
-    u, r, _ = items.shape
+    u, r, k = items.shape
     if ctx.genres.shape[1] == 0:
         return np.full((u, r), -1)
     valid = items >= 0
-    counts = np.matmul(valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)])
-    counts = counts[:, :, 0, :]  # (u, R, g)
+    padded = _padded_genres(ctx, k)
+    if padded is not None:
+        # whole-number genre cells: the counts are exact sums in any order, so summing
+        # the gathered rows (padding: the zero row at -1) equals the product below
+        counts = padded[items].sum(axis=2)  # (u, R, g)
+    else:
+        counts = np.matmul(
+            valid.astype(np.float32)[:, :, None, :], ctx.genres[np.maximum(items, 0)]
+        )[:, :, 0, :]
     n = np.maximum(np.count_nonzero(valid, axis=2), 1)
     best = counts.argmax(axis=2)
     share = counts.max(axis=2) / n
     return np.where(share > dominance, best, -1)
+
+
+def _padded_genres(ctx: RowContext, k: int) -> np.ndarray | None:
+    """``ctx.genres`` with a zero row appended (index ``-1``), where its cells are float32
+    whole numbers whose sums over ``k`` titles are exact in float32; else None. Kept per
+    genre matrix in the title facts' cache (``ctx.evidence.stats.cache``): built once per
+    fitted state, not per page."""
+    cache = getattr(getattr(ctx.evidence, "stats", None), "cache", None)
+    if cache is None:
+        return None
+    genres = ctx.genres
+    got = cache.get("assembly_padded_genres")
+    if got is None or got[0] is not genres:
+        g = np.asarray(genres)
+        padded, largest = None, np.inf
+        if g.dtype == np.float32 and np.isfinite(g).all() and (g == np.round(g)).all():
+            padded = np.zeros((g.shape[0] + 1, g.shape[1]), dtype=np.float32)
+            padded[:-1] = g
+            padded.flags.writeable = False
+            largest = float(np.abs(g).max(initial=0.0))
+        got = cache["assembly_padded_genres"] = (genres, padded, largest)
+    return got[1] if got[2] * max(k, 1) < 2**24 else None
 
 
 def _row_evidence_cells(row: RowBatch, shown: np.ndarray) -> np.ndarray:

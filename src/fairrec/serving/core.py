@@ -180,12 +180,32 @@ def profile(batch: ServingBatch, f: FittedState) -> np.ndarray:
     return unit_rows(rv.sum(axis=1))
 
 
+#: n -> the relevance percentiles of a full list of n candidates (read only)
+_FULL_PCT: dict[int, np.ndarray] = {}
+
+
+def _full_rel_pct(n: int) -> np.ndarray:
+    """``(1, n)`` relevance percentiles of a viewer with ``n`` valid candidates, computed
+    as :func:`row_context` computes any viewer's (same operations, same bits), once per
+    ``n``."""
+    got = _FULL_PCT.get(n)
+    if got is None:
+        count = np.full((1, 1), n, dtype=np.int64)
+        got = 1.0 - np.arange(n) / np.maximum(count, 1)
+        got.flags.writeable = False
+        _FULL_PCT[n] = got
+    return got
+
+
 def row_context(rec: Any, batch: ServingBatch, f: FittedState) -> RowContext:
     """Candidates and everything rows may use for a batch (after the gate)."""
     scores, cand, rel = candidates(batch, f, rec.n_candidates)
     valid = cand >= 0
-    count = valid.sum(axis=1, keepdims=True)
-    rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
+    if valid.all():  # every viewer has a full list: one shared (read-only) row
+        rel_pct = np.broadcast_to(_full_rel_pct(cand.shape[1]), cand.shape)
+    else:
+        count = valid.sum(axis=1, keepdims=True)
+        rel_pct = np.where(valid, 1.0 - np.arange(cand.shape[1]) / np.maximum(count, 1), 0.0)
     rel = np.where(valid, rel, 0.0)
     return RowContext(
         batch=batch,

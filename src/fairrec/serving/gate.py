@@ -279,7 +279,10 @@ def _history_rows(
     if not take.any():  # nobody's history may be used (or the data holds no viewer)
         return sp.csr_matrix((u, n_items), dtype=np.float32), recent
     if u == 1:
-        ev = data.events_of(int(user_idx[0]))
+        got = _history_row(data, int(user_idx[0]), cutoff, n_items, n_recent, recent)
+        if got is not None:
+            return got
+        ev = data.events_of(int(user_idx[0]))  # a title repeats: the general path
         rows = np.zeros(ev.size, dtype=np.int64)
     else:
         order, indptr = data.events_by_user
@@ -303,19 +306,69 @@ def _history_rows(
         )
         o = np.lexsort((-ev, -when, rows))
         r, it = rows[o], items[o]
-        first = _first_occurrences(r.astype(np.int64) * n_items + it if u > 1 else it)
+        first = _first_occurrences(r.astype(np.int64) * n_items + it)
         r, it = r[first], it[first]
-        rank = np.arange(len(r))
-        if u > 1:
-            rank -= np.searchsorted(r, r, side="left")
+        rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
         ok = rank < n_recent
         recent[r[ok], rank[ok]] = it[ok]
-    # rows are grouped by viewer, in order: the (unsorted, duplicated) CSR arrays are direct
-    row_ptr = np.zeros(u + 1, dtype=np.int32 if ev.size < 2**31 else np.int64)
-    np.cumsum(np.bincount(rows, minlength=u), out=row_ptr[1:])
-    hist = sp.csr_matrix((data.weights[ev], items, row_ptr), shape=(u, n_items), dtype=np.float32)
-    hist.sum_duplicates()  # sorts each row's titles and sums repeats, as a COO input would
+    return _rows_csr(data.weights[ev], items, rows, u, n_items), recent
+
+
+def _history_row(
+    data: Dataset,
+    user: int,
+    cutoff: np.datetime64 | None,
+    n_items: int,
+    n_recent: int,
+    recent: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """:func:`_history_rows` of one allowed viewer (data index ``user``) whose in-window
+    titles are distinct, on 1-d arrays: the same CSR and recent titles (written into
+    ``recent``, ``(1, n_recent)``). None where a title repeats (the general path sums it)."""
+    ev = data.events_of(user)
+    when = data.timestamps[ev] if data.timestamps is not None else None
+    if cutoff is not None and ev.size:
+        keep = when >= cutoff
+        ev, when = ev[keep], when[keep]
+    items = data.items[ev]
+    # the titles in ascending order; where none repeats, that is what ``sum_duplicates``
+    # makes of the row (its indices sorted, nothing to sum), without building it
+    order = np.argsort(items, kind="stable")
+    sorted_items = items[order]
+    if sorted_items.size > 1 and not (sorted_items[1:] != sorted_items[:-1]).all():
+        return None
+    if ev.size and n_recent > 0:
+        # most recent first (event order breaks ties); distinct titles, none to drop
+        when = (
+            np.asarray(when, dtype="datetime64[ns]").view(np.int64)
+            if when is not None
+            else ev.astype(np.int64)
+        )
+        it = items[np.lexsort((-ev, -when))[:n_recent]]
+        recent[0, : it.size] = it
+    index = np.int32 if ev.size < 2**31 else np.int64
+    hist = sp.csr_matrix(
+        (
+            data.weights[ev[order]].astype(np.float32, copy=False),
+            sorted_items.astype(index, copy=False),
+            np.array([0, ev.size], dtype=index),
+        ),
+        shape=(1, n_items),
+    )
     return hist, recent
+
+
+def _rows_csr(
+    weights: np.ndarray, items: np.ndarray, rows: np.ndarray, u: int, n_items: int
+) -> sp.csr_matrix:
+    """The ``(u, n_items)`` float32 CSR of events grouped by viewer (``rows`` ascending),
+    repeated titles summed and each row's titles sorted."""
+    # rows are grouped by viewer, in order: the (unsorted, duplicated) CSR arrays are direct
+    row_ptr = np.zeros(u + 1, dtype=np.int32 if rows.size < 2**31 else np.int64)
+    np.cumsum(np.bincount(rows, minlength=u), out=row_ptr[1:])
+    hist = sp.csr_matrix((weights, items, row_ptr), shape=(u, n_items), dtype=np.float32)
+    hist.sum_duplicates()  # sorts each row's titles and sums repeats, as a COO input would
+    return hist
 
 
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:
