@@ -241,3 +241,17 @@ def test_live_plays_move_the_viewer_not_the_counts(data):
                 int(n[0]),
                 c,
             )
+
+
+def test_group_counts_when_no_title_has_a_taste_cluster():
+    """A catalog whose titles have no cluster (e.g. zero vectors) has no taste group: every
+    viewer counts zero others, in a batch and alone (this raised IndexError in a batch)."""
+    train = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    g = taste_groups(train, np.array([-1, -1]))
+    assert g.n_tastes == 0 and (g.viewer_taste == -1).all()
+    viewers, liked = g.group_counts(
+        np.array([-1, -1]), np.array([0, -1]), np.array([[0, 1], [1, -1]]), train
+    )
+    assert viewers.tolist() == [0, 0] and liked.tolist() == [[0, 0], [0, 0]]
+    one, liked_one = g.group_counts(np.array([-1]), np.array([1]), np.array([[0, 1]]), train)
+    assert one.tolist() == [0] and liked_one.tolist() == [[0, 0]]

@@ -168,6 +168,8 @@ class TasteGroups:
         if len(tastes) == 1:
             return self._group_counts_one(int(tastes[0]), int(own_rows[0]), items, train)
         has = tastes >= 0
+        if not has.any():  # no viewer has a main taste (or there are no groups at all)
+            return np.zeros(len(tastes), dtype=np.int64), np.zeros(items.shape, dtype=np.int64)
         g = np.maximum(tastes, 0)
         own = (own_rows >= 0) & has
         own = own & (self.viewer_taste[np.maximum(own_rows, 0)] == g) if own.any() else own
