@@ -80,6 +80,7 @@ PUBLIC_MODULES = {
 INTERNAL_MODULES = [
     "serving.host",
     "serving.gate",
+    "serving.training",
     "serving.core",
     "serving.fit",
     "serving.assembly",

@@ -206,7 +206,7 @@ def _mmr_on_sets(
     """:meth:`MMR.rerank_trusted` with ``similarity="jaccard"`` for candidates whose binary
     rows are given by the id of their distinct row (``sets``, ``(u, n)``) and the Jaccard
     index of every pair of distinct rows (``table``, ``(K, K)`` float64: the intersection
-    over the union, 0 for two empty rows, as :class:`Similarity` computes it).
+    over the union, 0 for two empty rows, as ``Similarity`` computes it).
 
     The same positions as ``rerank_trusted`` on the rows themselves: each similarity is the
     same quotient of the same exact integers, looked up instead of computed, then scaled and
@@ -334,7 +334,8 @@ class MMR:
             Each candidate's row id (a padding candidate may hold any id).
         table : ndarray of float64, shape (K, K)
             The Jaccard index of each pair of the K distinct binary rows: intersection size
-            over union size, 0 for two empty rows (as :class:`Similarity` computes it).
+            over union size, 0 for two empty rows (as the ``"jaccard"`` similarity of
+            :meth:`rerank_trusted` computes it).
 
         Returns
         -------

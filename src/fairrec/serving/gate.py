@@ -28,7 +28,10 @@ from fairrec import _columns as C
 from fairrec.consent.purposes import PERSONALIZATION, STATED_INTERESTS, TRAINING
 from fairrec.data import Dataset
 from fairrec.data.ids import IdMap
-from fairrec.serving.training import (
+
+# the training matrix's functions moved to fairrec.serving.training; importable from here as
+# before (documented there)
+from fairrec.serving.training import (  # noqa: F401
     NO_EVENT,
     cell_oldest,
     training_cells,
@@ -46,12 +49,7 @@ __all__ = [
     "usable_events",
     "window_events",
     "training_events",
-    "training_matrix",
-    "training_oldest",
-    "training_cells",
     "saved_training",
-    "cell_oldest",
-    "NO_EVENT",
     "serving_batch",
 ]
 

@@ -3,7 +3,7 @@
 The consented interactions (:func:`~fairrec.spark.training_interactions`) are mapped to
 fairrec's dense indices (viewers and titles in the order of the :class:`~fairrec.Dataset`
 the recommender serves from), duplicate (viewer, title) events are summed like
-:func:`fairrec.gate.training_matrix` does, and MLlib's ``ALS(implicitPrefs=True)`` learns the
+:func:`fairrec.serving.training.training_matrix` does, and MLlib's ``ALS(implicitPrefs=True)`` learns the
 factors. They are collected into numpy and installed in a :class:`fairrec.models.ALS`, so the
 result is an ordinary fitted :class:`~fairrec.Recommender` (``home``, ``save``, ``load``...).
 
