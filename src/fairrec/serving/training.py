@@ -120,14 +120,10 @@ def training_cells(
         r0 = int(row_of_event[lo])
         hi = int(cut[int(row_of_event[hi - 1]) + 1])  # whole rows only
         key = (row_of_event[lo:hi] - r0).astype(np.int64) * n_items + items[lo:hi]
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.ones(key.size, dtype=bool)
-        np.not_equal(key[1:], key[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        del first
-        cell_row = key[starts] // n_items
+        order, starts, ukeys = _cell_runs(key)
         del key
+        cell_row = ukeys // n_items
+        del ukeys
         counts[r0 : r0 + int(cell_row[-1]) + 1] = np.bincount(cell_row)
         end = at + starts.size
         out_items[at:end] = items[lo:hi][order[starts]]
@@ -198,6 +194,18 @@ def cell_oldest(
     return sp.csr_matrix((best, like.indices[:n].copy(), like.indptr.copy()), shape=like.shape)
 
 
+def _cell_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The events' cell order: ``(order, starts, ukeys)`` -- the stable ``argsort`` of the
+    cell keys, where each cell's run of events starts in that order, and the cells' keys
+    (ascending, each once)."""
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.size, dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return order, starts, key[starts]
+
+
 def _oldest_into(
     best: np.ndarray,
     rows: np.ndarray,
@@ -213,15 +221,7 @@ def _oldest_into(
     inside = (rows >= r0) & (rows < r1)
     if not inside.all():
         rows, items, times = rows[inside], items[inside], times[inside]
-    key = (rows - r0) * n_items + items
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    first = np.ones(key.size, dtype=bool)
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    del first
-    ukeys = key[starts]
-    del key
+    order, starts, ukeys = _cell_runs((rows - r0) * n_items + items)
     umin = np.minimum.reduceat(times[order], starts) if starts.size else times[:0].copy()
     del order, starts
     c0, c1 = int(like.indptr[r0]), int(like.indptr[r1])
