@@ -115,23 +115,51 @@ def _mmr_kernel(
         return pad_short(_mmr_one(base[0], sim, kk, 1.0 - lam)[None, :], valid)
     if u == 1 and sim.binary:
         return pad_short(_mmr_one_binary_jaccard(base[0], sim, kk, 1.0 - lam)[None, :], valid)
-    ar = np.arange(u)
     # folded into the chosen vector: (1 - lam) * sim(j, .), in the vectors' precision
     c = np.full(u, 1.0 - lam, dtype=sim.v.dtype if sim.kind != "jaccard" else np.float64)
+    return pad_short(_greedy_rows(base, kk, lambda j: sim.rows(j, c)), valid)
+
+
+def _greedy_rows(base: np.ndarray, kk: int, penalty: Any) -> np.ndarray:
+    """The greedy loop of MMR for a batch: ``(u, kk)`` picks from ``base`` (``(u, n)``,
+    ``lam * rel``, ``-inf`` where never chosen), each pick ``j`` (``(u,)``) lowering every
+    objective to at most ``base - penalty(j)`` (``penalty``: the picks' similarity rows
+    times ``1 - lam``). The objective only falls as picks are added, so a step is one
+    similarity row, one subtraction, one minimum and one argmax."""
+    ar = np.arange(base.shape[0])
     obj = base.copy()
-    pen = np.empty((u, n))
+    pen = np.empty(base.shape)
     picks = []
     for t in range(kk):
         j = obj.argmax(axis=1)
         picks.append(j)
         if t + 1 < kk:
-            np.subtract(base, sim.rows(j, c), out=pen)
+            np.subtract(base, penalty(j), out=pen)
             if t:
                 np.minimum(obj, pen, out=obj)
             else:
                 obj, pen = pen, obj
         obj[ar, j] = -np.inf
-    return pad_short(np.stack(picks, axis=1), valid)
+    return np.stack(picks, axis=1)
+
+
+def _greedy_one(base: np.ndarray, kk: int, penalty: Any) -> np.ndarray:
+    """:func:`_greedy_rows` for one viewer on 1-d arrays (``j`` an int): the same arithmetic,
+    fewer numpy calls per step."""
+    obj = base.copy()
+    pen = np.empty_like(base)
+    picks = []
+    for t in range(kk):
+        j = int(obj.argmax())
+        picks.append(j)
+        if t + 1 < kk:
+            np.subtract(base, penalty(j), out=pen)
+            if t:
+                np.minimum(obj, pen, out=obj)
+            else:
+                obj, pen = pen, obj
+        obj[j] = -np.inf
+    return np.array(picks, dtype=np.int64)
 
 
 def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray:
@@ -144,20 +172,7 @@ def _mmr_one(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray
     large array per call costs more in page faults than the products it would save.)
     """
     v = sim.v if sim.shared else sim.v[0]  # (n, d)
-    obj = base.copy()
-    pen = np.empty_like(base)
-    picks = []
-    for t in range(kk):
-        j = int(obj.argmax())
-        picks.append(j)
-        if t + 1 < kk:
-            np.subtract(base, v @ (v[j] * c), out=pen)
-            if t:
-                np.minimum(obj, pen, out=obj)
-            else:
-                obj, pen = pen, obj
-        obj[j] = -np.inf
-    return np.array(picks, dtype=np.int64)
+    return _greedy_one(base, kk, lambda j: v @ (v[j] * c))
 
 
 def _mmr_one_binary_jaccard(base: np.ndarray, sim: Similarity, kk: int, c: float) -> np.ndarray:
@@ -170,29 +185,20 @@ def _mmr_one_binary_jaccard(base: np.ndarray, sim: Similarity, kk: int, c: float
     """
     v = sim.v if sim.shared else sim.v[0]  # (n, g)
     size = sim.size if sim.shared else sim.size[0]  # (n,): row sums, exact integers
-    obj = base.copy()
-    pen = np.empty_like(base)
     sim_row = np.empty(base.shape)
     union = np.empty(base.shape, dtype=size.dtype)  # the batch kernel's dtypes throughout
-    picks = []
-    for t in range(kk):
-        j = int(obj.argmax())
-        picks.append(j)
-        if t + 1 < kk:
-            inter = v @ v[j]
-            np.add(size, size[j], out=union)
-            union -= inter
-            # an empty union has an empty intersection: 0 / 1 is the kernel's 0
-            np.maximum(union, 1, out=union)
-            np.divide(inter, union, out=sim_row)
-            sim_row *= c
-            np.subtract(base, sim_row, out=pen)
-            if t:
-                np.minimum(obj, pen, out=obj)
-            else:
-                obj, pen = pen, obj
-        obj[j] = -np.inf
-    return np.array(picks, dtype=np.int64)
+
+    def penalty(j: int) -> np.ndarray:
+        inter = v @ v[j]
+        np.add(size, size[j], out=union)
+        union[...] -= inter
+        # an empty union has an empty intersection: 0 / 1 is the kernel's 0
+        np.maximum(union, 1, out=union)
+        np.divide(inter, union, out=sim_row)
+        sim_row[...] *= c
+        return sim_row
+
+    return _greedy_one(base, kk, penalty)
 
 
 def _mmr_on_sets(
@@ -221,39 +227,23 @@ def _mmr_on_sets(
     base = np.where(batch.valid, batch.scores, 0.0) * lam
     base[~batch.valid] = -np.inf  # never chosen
     c = 1.0 - lam
-    obj = base.copy()
-    pen = np.empty_like(base)
-    sim = np.empty(base.shape)
-    picks = []
     if u == 1:  # 1-d arrays: fewer numpy calls per step, the same arithmetic
-        ids, b, o, p, row = sets[0], base[0], obj[0], pen[0], sim[0]
-        for t in range(kk):
-            j = int(o.argmax())
-            picks.append(j)
-            if t + 1 < kk:
-                np.take(table[ids[j]], ids, out=row)
-                row *= c
-                np.subtract(b, row, out=p)
-                if t:
-                    np.minimum(o, p, out=o)
-                else:
-                    o, p = p, o
-            o[j] = -np.inf
-        return pad_short(np.array(picks, dtype=np.int64)[None, :], batch.valid)
-    ar = np.arange(u)
-    for t in range(kk):
-        j = obj.argmax(axis=1)
-        picks.append(j)
-        if t + 1 < kk:
-            np.take(table, sets[ar, j][:, None] * table.shape[1] + sets, out=sim)
-            sim *= c
-            np.subtract(base, sim, out=pen)
-            if t:
-                np.minimum(obj, pen, out=obj)
-            else:
-                obj, pen = pen, obj
-        obj[ar, j] = -np.inf
-    return pad_short(np.stack(picks, axis=1), batch.valid)
+        ids, row = sets[0], np.empty(base.shape[1])
+
+        def penalty_one(j: int) -> np.ndarray:
+            np.take(table[ids[j]], ids, out=row)
+            row[...] *= c
+            return row
+
+        return pad_short(_greedy_one(base[0], kk, penalty_one)[None, :], batch.valid)
+    ar, sim = np.arange(u), np.empty(base.shape)
+
+    def penalty(j: np.ndarray) -> np.ndarray:
+        np.take(table, sets[ar, j][:, None] * table.shape[1] + sets, out=sim)
+        sim[...] *= c
+        return sim
+
+    return pad_short(_greedy_rows(base, kk, penalty), batch.valid)
 
 
 @dataclass(frozen=True, kw_only=True)
